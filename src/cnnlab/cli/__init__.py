@@ -1,0 +1,48 @@
+"""`cnnlab <verb>`: a thin command line; every verb calls one public function.
+
+Each verb group lives in its own module exposing `add_parser(subparsers)`; the parser it
+adds sets `func`, a callable taking the parsed arguments and returning an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cnnlab.errors import CnnlabError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full `cnnlab` argument parser with every verb group attached."""
+    from cnnlab.cli import data_cmd
+
+    parser = argparse.ArgumentParser(
+        prog="cnnlab", description="A workbench for convolutional image classifiers."
+    )
+    subparsers = parser.add_subparsers(dest="verb", metavar="VERB")
+    for module in (data_cmd,):
+        module.add_parser(subparsers)
+    for optional in ("models_cmd", "train_cmd"):  # verb groups that land in later steps
+        try:
+            module = __import__(f"cnnlab.cli.{optional}", fromlist=["add_parser"])
+        except ModuleNotFoundError:
+            continue
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `cnnlab` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CnnlabError as error:
+        print(f"cnnlab: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("cnnlab: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,83 @@
+"""`cnnlab data list | profile | prepare`: find, fetch and describe datasets."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from cnnlab.atomic import write_text
+from cnnlab.data import DATASETS, find_dataset, load_dataset
+from cnnlab.data.locate import locate, search_places
+from cnnlab.data.profile import example_grid, profile_dataset, profile_markdown
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every verb that reads a dataset shares."""
+    parser.add_argument("--data-dir", type=Path, help="directory searched first for datasets")
+    parser.add_argument("--offline", action="store_true", help="never download")
+    parser.add_argument("--skip-bad", action="store_true", help="skip unreadable images")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    data = subparsers.add_parser("data", help="find, fetch and profile datasets")
+    verbs = data.add_subparsers(dest="data_verb", metavar="VERB", required=True)
+
+    listing = verbs.add_parser("list", help="known datasets and where each was found")
+    listing.add_argument("--data-dir", type=Path)
+    listing.set_defaults(func=run_list)
+
+    profile = verbs.add_parser("profile", help="sizes, balance, pixels, duplicates, leakage")
+    profile.add_argument("name", help="mnist, fashion-mnist, cifar10, mnist-sample, imagefolder:PATH")
+    add_dataset_arguments(profile)
+    profile.add_argument("--out", type=Path, help="where to save profile.md and examples.png")
+    profile.set_defaults(func=run_profile)
+
+    prepare = verbs.add_parser("prepare", help="download or import a dataset into the cache")
+    prepare.add_argument("name")
+    add_dataset_arguments(prepare)
+    prepare.set_defaults(func=run_prepare)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    print("Searched, in order: " + ", ".join(f"{p.origin} {p.path}" for p in search_places(args.data_dir)))
+    print(f"{'name':<15} {'shape':<9} {'classes':>7} {'train':>7} {'test':>7}  where")
+    for name, info in DATASETS.items():
+        if name == "mnist-sample":
+            where = "embedded in cnnlab"
+        else:
+            found = locate(name, data_dir=args.data_dir)
+            where = f"{found.path} ({found.form})" if found else "not found (cnnlab data prepare " + name + ")"
+        shape = "x".join(str(d) for d in info.image_shape)
+        print(f"{name:<15} {shape:<9} {info.num_classes:>7} {info.train_size:>7,} {info.test_size:>7,}  {where}")
+    print(f"{'imagefolder:PATH':<15} any folder, .zip or .tar[.gz] of <split>/<class>/<image> or <class>/<image>")
+    return 0
+
+
+def run_profile(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    dataset = load_dataset(
+        args.name, data_dir=args.data_dir, offline=args.offline, skip_bad=args.skip_bad
+    )
+    loaded = time.perf_counter() - started
+    profile = profile_dataset(dataset)
+    markdown = profile_markdown(profile)
+    print(markdown)
+    out = args.out or Path("runs") / f"data-{dataset.name.replace('/', '_')}"
+    write_text(out / "profile.md", markdown)
+    example_grid(dataset, out / "examples.png")
+    print(f"loaded in {loaded:.2f} s; saved {out / 'profile.md'} and {out / 'examples.png'}")
+    return 0
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    found = find_dataset(args.name, data_dir=args.data_dir, offline=args.offline)
+    dataset = load_dataset(
+        args.name, data_dir=args.data_dir, offline=True, skip_bad=args.skip_bad
+    )
+    sizes = ", ".join(f"{name} {len(split):,}" for name, split in dataset.splits.items())
+    print(f"{args.name}: ready at {found.path} ({found.form}); {sizes}; {dataset.num_classes} classes")
+    if dataset.problems:
+        print(f"skipped {len(dataset.problems)} unreadable item(s)")
+    return 0
+

@@ -1,0 +1,101 @@
+"""`cnnlab train [CONFIG] [flags] [--set key=value]...` and `cnnlab train --resume RUN_DIR`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cnnlab.config import load_experiments
+from cnnlab.runs.experiment import RunResult, resume, train
+
+# flag -> dotted config key; each flag is a shortcut for --set key=value
+FLAG_KEYS = {
+    "dataset": "data.dataset",
+    "classes": "data.classes",
+    "per_class": "data.per_class",
+    "data_dir": "data.data_dir",
+    "augment": "data.augment",
+    "model": "model.name",
+    "epochs": "train.epochs",
+    "lr": "optim.lr",
+    "optimizer": "optim.optimizer",
+    "schedule": "optim.schedule",
+    "batch_size": "train.batch_size",
+    "seed": "train.seed",
+    "device": "train.device",
+    "out": "out",
+    "name": "name",
+}
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train a model; writes a run directory",
+        description="Train from a YAML config and/or flags. A config with a `compare:` list "
+        "trains one run per entry and prints them side by side.",
+    )
+    parser.add_argument("config", nargs="?", type=Path, help="YAML experiment config")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override any config key, e.g. --set optim.weight_decay=5e-4")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from last.pt")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    parser.add_argument("--offline", action="store_true", help="never download data")
+    group = parser.add_argument_group("common settings (shortcuts for --set)")
+    group.add_argument("--dataset", help="mnist, fashion-mnist, cifar10, mnist-sample, imagefolder:PATH")
+    group.add_argument("--classes", help="class indices or names, e.g. 0,1,7")
+    group.add_argument("--per-class", type=int, help="training images per class")
+    group.add_argument("--data-dir", help="directory searched first for datasets")
+    group.add_argument("--augment", help="e.g. crop4,flip,cutout8")
+    group.add_argument("--model", help="registry name, spec file, or file.py:Class")
+    group.add_argument("--epochs", type=int)
+    group.add_argument("--lr", type=float)
+    group.add_argument("--optimizer")
+    group.add_argument("--schedule")
+    group.add_argument("--batch-size", type=int)
+    group.add_argument("--seed", type=int)
+    group.add_argument("--device", help="auto, cpu, cuda, cuda:1, mps")
+    group.add_argument("--out", help="parent directory of run directories (default runs)")
+    group.add_argument("--name", help="run directory name")
+    parser.set_defaults(func=run_train)
+
+
+def overrides_from_flags(args: argparse.Namespace) -> list[str]:
+    """The `--set` overrides, preceded by those the shortcut flags stand for."""
+    overrides = []
+    for flag, key in FLAG_KEYS.items():
+        value = getattr(args, flag, None)
+        if value is None:
+            continue
+        if flag == "classes":
+            value = "[" + ",".join(part.strip() for part in str(value).split(",")) + "]"
+        overrides.append(f"{key}={value}")
+    if args.offline:
+        overrides.append("data.offline=true")
+    return overrides + list(args.overrides)
+
+
+def results_table(results: list[RunResult]) -> str:
+    """The runs side by side: train and test accuracy, epochs, time."""
+    lines = [f"{'run':<32} {'model':<16} {'train acc':>9} {'test acc':>9} {'epochs':>6} {'time':>7}"]
+    for result in results:
+        metrics = result.metrics
+        model = result.config.model.name if result.config else ""
+        test = metrics.get("test_accuracy")
+        lines.append(
+            f"{result.run_dir.name:<32} {model:<16} {metrics.get('train_accuracy', float('nan')):>9.4f} "
+            f"{(f'{test:.4f}' if test is not None else '-'):>9} {len(result.history.epochs):>6} "
+            f"{metrics.get('train_seconds', 0):>6.1f}s"
+        )
+    return "\n".join(lines)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    if args.resume:
+        results = [resume(args.resume, quiet=args.quiet)]
+    else:
+        configs = load_experiments(args.config, overrides_from_flags(args))
+        results = [train(config, quiet=args.quiet) for config in configs]
+    print(results_table(results))
+    for result in results:
+        print(f"run directory: {result.run_dir}")
+    return 0

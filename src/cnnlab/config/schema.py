@@ -1,0 +1,165 @@
+"""The experiment description: frozen dataclasses, one per section, validated on creation.
+
+Every field has a default, so a config file names only what differs. Units and the reason
+for non-obvious defaults sit beside each field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from cnnlab.errors import ConfigError
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "adagrad", "adadelta", "rmsprop")
+SCHEDULES = ("constant", "step", "cosine", "onecycle", "linear")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+MONITORS = ("val_accuracy", "val_loss", "val_f1", "train_loss", "train_accuracy")
+
+
+def _require(condition: bool, key: str, expected: str, value: Any) -> None:
+    if not condition:
+        raise ConfigError(f"{key}: expected {expected}, got {value!r}")
+
+
+def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    _require(value in allowed, key, "one of " + ", ".join(allowed), value)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which images: the dataset, its subset and split, and their augmentation."""
+
+    dataset: str = "mnist-sample"
+    classes: tuple[int | str, ...] | None = None  # by index or name; relabelled 0..k-1
+    per_class: int | None = None  # training images per class, e.g. 16
+    fraction: float | None = None  # of the training set, stratified
+    val: float | int | None = None  # validation split from train: a fraction or a count
+    augment: str = ""  # e.g. "crop4,flip,cutout8"
+    data_dir: str | None = None
+    offline: bool = False
+    image_size: tuple[int, int] | None = None  # (H, W) for image folders; None = most common
+    channels: int | None = None  # for image folders; None = from the images
+    skip_bad: bool = False  # skip unreadable images instead of failing
+
+    def __post_init__(self) -> None:
+        _require(bool(self.dataset), "data.dataset", "a dataset name", self.dataset)
+        if self.per_class is not None:
+            _require(self.per_class >= 1, "data.per_class", "an integer >= 1", self.per_class)
+        if self.fraction is not None:
+            _require(0 < self.fraction <= 1, "data.fraction", "a number in (0, 1]", self.fraction)
+        if self.per_class is not None and self.fraction is not None:
+            raise ConfigError("data.per_class and data.fraction: give one of them, not both")
+        if isinstance(self.val, float):
+            _require(0 < self.val < 1, "data.val", "a fraction in (0, 1) or a count >= 1", self.val)
+        elif self.val is not None:
+            _require(self.val >= 1, "data.val", "a fraction in (0, 1) or a count >= 1", self.val)
+        if self.channels is not None:
+            _require(self.channels in (1, 3), "data.channels", "1 or 3", self.channels)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which network: a registry name, a spec file or `file.py:Class`, and its options."""
+
+    name: str = "conv1"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _require(bool(self.name), "model.name", "a model name", self.name)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """How weights move: optimizer, learning rate and its schedule, regularisation."""
+
+    optimizer: str = "adam"
+    lr: float = 1e-3  # peak learning rate
+    momentum: float = 0.9  # SGD and RMSprop only
+    nesterov: bool = False  # SGD only
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam and AdamW
+    schedule: str = "constant"
+    warmup_epochs: float = 0.0  # linear warm-up from lr/100, before any schedule
+    step_size: int = 10  # epochs between decays, schedule "step"
+    gamma: float = 0.1  # decay factor, schedule "step"
+    final_lr_fraction: float = 0.0  # cosine and linear end at lr * this
+    label_smoothing: float = 0.0
+    grad_clip: float | None = None  # max global gradient norm
+
+    def __post_init__(self) -> None:
+        _choice("optim.optimizer", self.optimizer, OPTIMIZERS)
+        _choice("optim.schedule", self.schedule, SCHEDULES)
+        _require(self.lr > 0, "optim.lr", "a positive number", self.lr)
+        _require(0 <= self.momentum < 1, "optim.momentum", "a number in [0, 1)", self.momentum)
+        _require(self.weight_decay >= 0, "optim.weight_decay", "a number >= 0", self.weight_decay)
+        _require(self.warmup_epochs >= 0, "optim.warmup_epochs", "a number >= 0", self.warmup_epochs)
+        _require(self.step_size >= 1, "optim.step_size", "an integer >= 1", self.step_size)
+        _require(0 < self.gamma <= 1, "optim.gamma", "a number in (0, 1]", self.gamma)
+        _require(
+            0 <= self.label_smoothing < 1, "optim.label_smoothing", "a number in [0, 1)",
+            self.label_smoothing,
+        )
+        if self.grad_clip is not None:
+            _require(self.grad_clip > 0, "optim.grad_clip", "a positive number", self.grad_clip)
+        if self.nesterov:
+            _require(
+                self.optimizer == "sgd" and self.momentum > 0, "optim.nesterov",
+                "only with optimizer sgd and momentum > 0", self.nesterov,
+            )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How long and on what: epochs, batches, evaluation cadence, stopping, device, seed."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    eval_batch_size: int = 1024  # evaluation needs no gradients, so larger batches fit
+    eval_every: int = 0  # also validate every N iterations (0 = once per epoch)
+    monitor: str = "val_accuracy"  # picks best.pt and drives early stopping
+    patience: int | None = None  # epochs without improvement before stopping; None = never
+    seed: int = 0
+    device: str = "auto"  # auto = cuda, then mps, then cpu
+    precision: str = "auto"  # auto = bf16 autocast on CUDA when supported, else fp32
+    channels_last: bool | None = None  # None = on for CUDA conv nets
+    threads: int | None = None  # CPU threads; None = the cores available to this process
+    compile: bool = False  # torch.compile the model
+
+    def __post_init__(self) -> None:
+        _require(self.epochs >= 1, "train.epochs", "an integer >= 1", self.epochs)
+        _require(self.batch_size >= 1, "train.batch_size", "an integer >= 1", self.batch_size)
+        _require(
+            self.eval_batch_size >= 1, "train.eval_batch_size", "an integer >= 1",
+            self.eval_batch_size,
+        )
+        _require(self.eval_every >= 0, "train.eval_every", "an integer >= 0", self.eval_every)
+        _choice("train.monitor", self.monitor, MONITORS)
+        if self.patience is not None:
+            _require(self.patience >= 1, "train.patience", "an integer >= 1", self.patience)
+        _choice("train.device", self.device.split(":")[0], DEVICES)
+        _choice("train.precision", self.precision, PRECISIONS)
+        if self.threads is not None:
+            _require(self.threads >= 1, "train.threads", "an integer >= 1", self.threads)
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """One training run: data, model, optimisation and loop settings, and where it is written."""
+
+    name: str = ""  # run directory name; empty = <dataset>-<model>
+    out: str = "runs"  # parent directory of run directories
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @property
+    def run_name(self) -> str:
+        """The run directory's name: `name`, or `<dataset>-<model>` when none is given."""
+        if self.name:
+            return self.name
+        dataset = self.data.dataset.replace("imagefolder:", "").rstrip("/").split("/")[-1]
+        model = self.model.name.split("/")[-1].replace(".py:", "-").replace(".yaml", "")
+        return f"{dataset}-{model}"

@@ -1,0 +1,174 @@
+"""Batched augmentation: random crop/shift, horizontal flip and cutout as whole-batch tensor ops.
+
+Everything runs on the device the batch is on, with per-image random parameters drawn from a
+`torch.Generator` on that device, and no Python loop over images. A shift (pad-and-crop or
+translate) and a flip are one gather from the zero-padded batch; cutout is one broadcast mask.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+import torch
+import torch.nn.functional as F
+
+from cnnlab.errors import ConfigError, DataFormatError
+
+_TOKEN = re.compile(r"(crop|translate|cutout)(\d+)")
+_ALLOWED_TOKENS = "crop<N>, translate<N>, cutout<N>, flip, none"
+_TOKEN_FIELDS = {"crop": "crop_padding", "translate": "translate", "cutout": "cutout"}
+
+
+@dataclass(frozen=True)
+class AugmentSpec:
+    """Which random augmentations to apply to each training image; the default does nothing."""
+
+    crop_padding: int = 0  # pixels of zero padding before a random crop of the original size
+    flip: bool = False  # random horizontal flip, probability 1/2
+    translate: int = 0  # random shift of up to +-translate pixels, zero filled
+    cutout: int = 0  # side in pixels of a square zeroed at a random centre
+
+    def __post_init__(self) -> None:
+        for name in ("crop_padding", "translate", "cutout"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"augment {name} must be an integer >= 0 pixels, got {value!r}")
+        if not isinstance(self.flip, bool):
+            raise ConfigError(f"augment flip must be true or false, got {self.flip!r}")
+        if self.crop_padding and self.translate:
+            raise ConfigError(
+                f"augment crop_padding ({self.crop_padding}) and translate ({self.translate}) "
+                f"are the same zero-filled random shift; set only one of them"
+            )
+
+    @property
+    def is_identity(self) -> bool:
+        """True when the spec leaves every image unchanged."""
+        return not (self.crop_padding or self.flip or self.translate or self.cutout)
+
+    @property
+    def shift(self) -> int:
+        """Largest shift in pixels, from either crop_padding or translate."""
+        return self.crop_padding or self.translate
+
+    @classmethod
+    def from_string(cls, text: str) -> AugmentSpec:
+        """Parse the compact form, e.g. "crop4,flip,cutout8" ("" or "none" for no augmentation)."""
+        values: dict[str, int | bool] = {}
+        for raw in text.split(","):
+            token = raw.strip().lower()
+            if token in ("", "none"):
+                continue
+            match = _TOKEN.fullmatch(token)
+            if token == "flip":
+                name, value = "flip", True
+            elif match:
+                name, value = _TOKEN_FIELDS[match.group(1)], int(match.group(2))
+            else:
+                raise ConfigError(
+                    f"augment: unknown token {raw.strip()!r} in {text!r}; allowed tokens are "
+                    f"{_ALLOWED_TOKENS}"
+                )
+            if name in values:
+                raise ConfigError(f"augment: {name} is given twice in {text!r}")
+            values[name] = value
+        return cls(**values)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, object]) -> AugmentSpec:
+        """Build from a mapping of field names (as in a YAML config); unknown keys raise."""
+        allowed = [f.name for f in fields(cls)]
+        unknown = sorted(set(values) - set(allowed))
+        if unknown:
+            raise ConfigError(f"augment: unknown key(s) {unknown}; allowed keys are {allowed}")
+        return cls(**values)  # type: ignore[arg-type]
+
+    @classmethod
+    def parse(cls, value: AugmentSpec | str | Mapping[str, object] | None) -> AugmentSpec:
+        """An AugmentSpec from any of the forms a config or the CLI may hold."""
+        if value is None:
+            return cls()
+        if isinstance(value, AugmentSpec):
+            return value
+        if isinstance(value, str):
+            return cls.from_string(value)
+        if isinstance(value, Mapping):
+            return cls.from_dict(value)
+        raise ConfigError(
+            f"augment must be a string like 'crop4,flip' or a mapping of "
+            f"{[f.name for f in fields(cls)]}, got {type(value).__name__}"
+        )
+
+    def to_string(self) -> str:
+        """The compact form that `from_string` reads back ("none" for no augmentation)."""
+        tokens = [f"crop{self.crop_padding}"] if self.crop_padding else []
+        tokens += [f"translate{self.translate}"] if self.translate else []
+        tokens += ["flip"] if self.flip else []
+        tokens += [f"cutout{self.cutout}"] if self.cutout else []
+        return ",".join(tokens) or "none"
+
+
+def augment_batch(
+    images: torch.Tensor, spec: AugmentSpec, generator: torch.Generator
+) -> torch.Tensor:
+    """Augmented copy of `images` (B, C, H, W), uint8 or float, with per-image random draws.
+
+    `generator` must live on the images' device. The input is never modified; an identity
+    spec returns it as it is. Draws happen in a fixed order (shift, flip, cutout), so a
+    seeded generator gives the same batch every time.
+    """
+    if images.ndim != 4:
+        raise DataFormatError(
+            f"augment_batch expects images of shape (B, C, H, W), got {tuple(images.shape)}"
+        )
+    if generator.device.type != images.device.type:
+        raise ConfigError(
+            f"augment_batch: the generator is on {generator.device} but the images are on "
+            f"{images.device}; pass torch.Generator(device=images.device)"
+        )
+    if spec.is_identity:
+        return images
+    B, C, H, W = images.shape
+    draw = {"generator": generator, "device": images.device}
+    p = spec.shift
+    offsets = torch.randint(0, 2 * p + 1, (B, 2), **draw) if p else None  # (B, 2) in padded
+    flips = torch.randint(0, 2, (B,), **draw).bool() if spec.flip else None  # (B,)
+    out = images
+    if p:
+        out = _shift_and_flip(images, offsets, flips, p)
+    elif spec.flip:
+        out = torch.where(flips[:, None, None, None], images.flip(-1), images)
+    if spec.cutout:
+        centres = torch.stack(
+            [torch.randint(0, H, (B,), **draw), torch.randint(0, W, (B,), **draw)], dim=1
+        )  # (B, 2) as (row, col)
+        out = out.masked_fill(_cutout_mask(centres, spec.cutout, H, W)[:, None], 0)
+    return out
+
+
+def _shift_and_flip(
+    x: torch.Tensor, offsets: torch.Tensor, flips: torch.Tensor | None, p: int
+) -> torch.Tensor:
+    """Crop windows at `offsets` (B, 2) of `x` zero-padded by `p`, mirrored where `flips`."""
+    B, C, H, W = x.shape
+    Wp = W + 2 * p
+    padded = F.pad(x, (p, p, p, p))  # (B, C, H + 2p, W + 2p), zeros outside
+    rows = offsets[:, 0, None] + torch.arange(H, device=x.device)  # (B, H)
+    cols = offsets[:, 1, None] + torch.arange(W, device=x.device)  # (B, W)
+    if flips is not None:
+        cols = torch.where(flips[:, None], cols.flip(-1), cols)  # read the window right to left
+    flat = rows[:, :, None] * Wp + cols[:, None, :]  # (B, H, W) index into a padded image
+    index = flat.view(B, 1, H * W).expand(B, C, H * W)
+    return padded.reshape(B, C, -1).gather(2, index).view(B, C, H, W)
+
+
+def _cutout_mask(centres: torch.Tensor, side: int, H: int, W: int) -> torch.Tensor:
+    """(B, H, W) bool: True inside a side x side square per image, clipped at the borders."""
+    top_left = centres - side // 2  # (B, 2); the square covers [top_left, top_left + side)
+    rows = torch.arange(H, device=centres.device)
+    cols = torch.arange(W, device=centres.device)
+    in_rows = (rows >= top_left[:, :1]) & (rows < top_left[:, :1] + side)  # (B, H)
+    in_cols = (cols >= top_left[:, 1:]) & (cols < top_left[:, 1:] + side)  # (B, W)
+    return in_rows[:, :, None] & in_cols[:, None, :]

@@ -1,0 +1,202 @@
+"""MNIST-style IDX files: read and write them (raw or gzip), and load the four-file datasets.
+
+An IDX file is a 4-byte magic (two zero bytes, a dtype code, the number of dimensions),
+one big-endian uint32 per dimension, then the values in C order, big-endian.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from cnnlab.atomic import write_bytes
+from cnnlab.data.arrays import Dataset, Split
+from cnnlab.errors import DataFormatError, DatasetNotFoundError
+
+MNIST_CLASSES = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+
+# The four files of an MNIST-like dataset (each stored raw or with .gz), and their splits.
+IDX_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+SPLIT_FILES = {  # split -> (images file, labels file)
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+# IDX dtype code -> big-endian numpy dtype.
+IDX_DTYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _file_bytes(path: Path) -> bytes:
+    """The file's content, gunzipped when it starts with the gzip magic (whatever its name)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise DatasetNotFoundError(f"IDX file {path} does not exist") from exc
+    if not raw.startswith(GZIP_MAGIC):
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataFormatError(f"{path}: corrupt gzip stream ({exc})") from exc
+
+
+def parse_idx(data: bytes, source: str) -> np.ndarray:
+    """The array held by the IDX bytes `data`, native-endian; `source` names it in errors."""
+    if len(data) < 4:
+        raise DataFormatError(
+            f"{source}: IDX header needs 4 bytes of magic, the file holds {len(data)}"
+        )
+    zero0, zero1, code, ndim = data[0], data[1], data[2], data[3]
+    if zero0 or zero1:
+        raise DataFormatError(
+            f"{source}: not an IDX file (magic {data[:4].hex()} should start with 0000)"
+        )
+    if code not in IDX_DTYPES:
+        known = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
+        raise DataFormatError(f"{source}: unknown IDX dtype code 0x{code:02X}; expected {known}")
+    if ndim == 0:
+        raise DataFormatError(f"{source}: IDX header says 0 dimensions; expected at least 1")
+    header_bytes = 4 + 4 * ndim
+    if len(data) < header_bytes:
+        raise DataFormatError(
+            f"{source}: truncated IDX header: expected {header_bytes} bytes for {ndim} "
+            f"dimensions, got {len(data)}"
+        )
+    shape = struct.unpack(f">{ndim}I", data[4:header_bytes])
+    dtype = IDX_DTYPES[code]
+    expected = int(np.prod(shape, dtype=object)) * dtype.itemsize  # python ints: no overflow
+    got = len(data) - header_bytes
+    if got != expected:
+        what = "truncated" if got < expected else "has extra trailing bytes"
+        raise DataFormatError(
+            f"{source}: {what}: expected {expected} bytes of data for shape {shape} "
+            f"{dtype.name}, got {got}"
+        )
+    values = np.frombuffer(data, dtype=dtype, count=expected // dtype.itemsize, offset=header_bytes)
+    return values.astype(dtype.newbyteorder("="), copy=True).reshape(shape)  # writable copy
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """The array in IDX file `path` (raw or gzip, detected by magic bytes), native-endian."""
+    path = Path(path)
+    return parse_idx(_file_bytes(path), str(path))
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """The IDX encoding of `array` (uint8, int8, int16, int32, float32 or float64)."""
+    array = np.asarray(array)
+    codes = {dtype.newbyteorder("="): code for code, dtype in IDX_DTYPES.items()}
+    code = codes.get(array.dtype.newbyteorder("="))
+    if code is None:
+        raise DataFormatError(
+            f"IDX cannot hold dtype {array.dtype}; expected one of "
+            f"{[d.name for d in IDX_DTYPES.values()]}"
+        )
+    if not 1 <= array.ndim <= 255:
+        raise DataFormatError(f"IDX holds 1 to 255 dimensions, got an array of {array.ndim}")
+    header = bytes((0, 0, code, array.ndim)) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(IDX_DTYPES[code], copy=False).tobytes(order="C")
+
+
+def write_idx(path: Path, array: np.ndarray) -> Path:
+    """Write `array` as an IDX file atomically; gzip-compressed when `path` ends in .gz."""
+    path = Path(path)
+    data = idx_bytes(array)
+    if path.name.endswith(".gz"):
+        data = gzip.compress(data, compresslevel=9, mtime=0)  # mtime 0: same bytes every time
+    return write_bytes(path, data)
+
+
+def _idx_paths(directory: Path) -> tuple[dict[str, Path], list[str]]:
+    """The IDX files found in `directory` by canonical name (.gz preferred), and those missing."""
+    found, missing = {}, []
+    for stem in IDX_FILES:
+        for candidate in (directory / f"{stem}.gz", directory / stem):
+            if candidate.is_file():
+                found[stem] = candidate
+                break
+        else:
+            missing.append(stem)
+    return found, missing
+
+
+def find_idx_files(directory: Path) -> dict[str, Path] | None:
+    """The four IDX files by canonical name in `directory` or its torchvision `raw/`, or None."""
+    directory = Path(directory)
+    for place in (directory, directory / "raw"):
+        found, missing = _idx_paths(place)
+        if not missing:
+            return found
+    return None
+
+
+def _load_split(images_path: Path, labels_path: Path, num_classes: int) -> Split:
+    """One split from an images file (N, H, W) uint8 and a labels file (N,) of integers."""
+    images = read_idx(images_path)  # (N, H, W)
+    labels = read_idx(labels_path)  # (N,)
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise DataFormatError(
+            f"{images_path}: expected uint8 images of shape (N, H, W), got shape "
+            f"{images.shape} dtype {images.dtype}"
+        )
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise DataFormatError(
+            f"{labels_path}: expected integer labels of shape (N,), got shape {labels.shape} "
+            f"dtype {labels.dtype}"
+        )
+    if len(images) != len(labels):
+        raise DataFormatError(
+            f"{images_path} holds {len(images)} images but {labels_path} holds "
+            f"{len(labels)} labels; they must match"
+        )
+    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+        raise DataFormatError(
+            f"{labels_path}: labels range {labels.min()}..{labels.max()}; expected "
+            f"0..{num_classes - 1} for {num_classes} classes"
+        )
+    return Split(images[:, None], labels.astype(np.int64))  # (N, 1, H, W)
+
+
+def load_idx_dataset(directory: Path, name: str, class_names: Sequence[str]) -> Dataset:
+    """Load the train and test splits of an MNIST-like dataset from its four IDX files."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DatasetNotFoundError(
+            f"dataset {name!r}: directory {directory} does not exist; expected it to hold "
+            f"{', '.join(f'{stem}.gz' for stem in IDX_FILES)}"
+        )
+    paths = find_idx_files(directory)
+    if paths is None:
+        _, missing = _idx_paths(directory)
+        raise DatasetNotFoundError(
+            f"dataset {name!r}: {directory} (or its raw/ folder) lacks "
+            f"{', '.join(missing)} (each as .gz or uncompressed)"
+        )
+    num_classes = len(class_names)
+    splits = {
+        split: _load_split(paths[images], paths[labels], num_classes)
+        for split, (images, labels) in SPLIT_FILES.items()
+    }
+    return Dataset(name=name, class_names=tuple(class_names), splits=splits)

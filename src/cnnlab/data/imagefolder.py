@@ -1,0 +1,469 @@
+"""ImageFolder source: <split>/<class>/<image> or <class>/<image> in a folder, .zip or .tar[.gz].
+
+Every image is decoded once, in parallel, to one size and channel count, and the resulting
+uint8 arrays are cached on disk under a key that changes whenever a file or a setting does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from collections import Counter, deque
+from collections.abc import Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cnnlab.data.archive import ARCHIVE_SUFFIXES, Container, open_container
+from cnnlab.data.arrays import Dataset, Split
+from cnnlab.data.images import (
+    DEFAULT_MAX_PIXELS,
+    GRAYSCALE_MODES,
+    IMAGE_EXTENSIONS,
+    RESIZE_MODES,
+    decode_image_with_header,
+)
+from cnnlab.errors import ConfigError, DataError, DataFormatError
+
+CACHE_FORMAT_VERSION = 1  # bump when the decoded pixels or the cache files change
+SPLIT_FOLDERS = {  # folder name -> split
+    "train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"
+}  # fmt: skip
+LAYOUT_HELP = (
+    "expected <split>/<class>/<image> with split folders train/ (required), val/ and test/, "
+    "or <class>/<image> with one folder per class"
+)
+# Top-level files that describe a dataset rather than belong to it.
+_TEXT_SUFFIXES = (".txt", ".md", ".rst", ".csv", ".json", ".yaml", ".yml", ".html", ".pdf")
+_TEXT_STEMS = ("readme", "license", "licence", "copying", "notice", "citation", "authors")
+_CHUNK_IMAGES = 256  # images per decode task: large enough to amortise the task overhead
+_SAMPLE_HEADERS = 32  # train headers read up front to guess the default channels and size
+
+Header = tuple[tuple[int, int], str]  # ((H, W), Pillow mode)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What the folder tree says: class names and, per split, (member name, label) pairs."""
+
+    class_names: tuple[str, ...]
+    splits: dict[str, list[tuple[str, int]]]  # in (label, name) order
+    has_split_folders: bool  # False: the <class>/<image> form, to be split into train/test
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """How every image is decoded."""
+
+    channels: int
+    size: tuple[int, int]  # (H, W)
+    resize: str
+
+
+def _is_image(name: str) -> bool:
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _is_top_level_text(name: str) -> bool:
+    lower = name.lower()
+    return lower.endswith(_TEXT_SUFFIXES) or lower.startswith(_TEXT_STEMS)
+
+
+def _children(prefix: str, files: list[str], dirs: list[str]) -> tuple[set[str], list[str]]:
+    """Sub-folder names and file names directly under `prefix` ('' or ending in '/')."""
+    sub, here = set(), []
+    for name in files:
+        if name.startswith(prefix):
+            rest = name[len(prefix) :]
+            if "/" in rest:
+                sub.add(rest.split("/", 1)[0])
+            else:
+                here.append(rest)
+    sub.update(d[len(prefix) :].split("/", 1)[0] for d in dirs if d.startswith(prefix))
+    return sub, here
+
+
+def _dataset_root(files: list[str], dirs: list[str]) -> str:
+    """The prefix to read from: descend while the top holds one non-split folder and no image."""
+    prefix = ""
+    while True:
+        sub, here = _children(prefix, files, dirs)
+        if len(sub) != 1 or any(_is_image(f) for f in here):
+            return prefix
+        (only,) = sub
+        if only.lower() in SPLIT_FOLDERS or not _children(f"{prefix}{only}/", files, dirs)[0]:
+            return prefix  # a lone split, or a lone class folder of images
+        prefix = f"{prefix}{only}/"
+
+
+def _not_an_image(container: Container, name: str, why: str) -> DataFormatError:
+    return DataFormatError(
+        f"{container.describe(name)}: {why}; expected an image ({' '.join(IMAGE_EXTENSIONS)}) "
+        f"inside a class folder ({LAYOUT_HELP})"
+    )
+
+
+def _read_layout(container: Container) -> _Layout:
+    """Split and class of every image, with errors naming whatever does not fit the layout."""
+    files = [m.name for m in container.members()]
+    dirs = container.directories()
+    root = _dataset_root(files, dirs)
+    top, _ = _children(root, files, dirs)
+    split_folders = {d: SPLIT_FOLDERS[d.lower()] for d in top if d.lower() in SPLIT_FOLDERS}
+    by_split = "train" in split_folders.values()
+    if by_split:
+        for d in sorted(top - set(split_folders)):
+            raise DataFormatError(
+                f"{container.describe(root + d)} is not a split folder; {LAYOUT_HELP}"
+            )
+        seen = Counter(split_folders.values())
+        for split, count in seen.items():
+            if count > 1:
+                raise DataFormatError(
+                    f"{container.path}: more than one folder for split {split!r} "
+                    f"({sorted(d for d in split_folders if split_folders[d] == split)})"
+                )
+    elif split_folders:
+        raise DataFormatError(
+            f"{container.path}: found {sorted(split_folders)} but no train/ folder; {LAYOUT_HELP}"
+        )
+    depth = 2 if by_split else 1  # components before the image: (split, class) or (class,)
+    images: dict[tuple[str, str], list[str]] = {}  # (split, class) -> member names
+    folders: dict[tuple[str, str], str] = {}  # (split, class) -> the class folder's name
+
+    def class_of(parts: list[str]) -> tuple[str, str]:
+        key = (split_folders[parts[0]] if by_split else "train", parts[depth - 1])
+        folders.setdefault(key, root + "/".join(parts[:depth]))
+        return key
+
+    for d in dirs:
+        parts = d[len(root) :].split("/") if d.startswith(root) else []
+        if len(parts) >= depth:
+            images.setdefault(class_of(parts), [])
+    for name in files:
+        if not name.startswith(root):
+            raise _not_an_image(container, name, "a file outside the dataset folder")
+        parts = name[len(root) :].split("/")
+        if len(parts) == 1 and _is_top_level_text(parts[0]):
+            continue
+        if len(parts) <= depth:
+            raise _not_an_image(container, name, "a file outside any class folder")
+        if not _is_image(name):
+            raise _not_an_image(container, name, "not an image file (by its extension)")
+        images.setdefault(class_of(parts), []).append(name)
+    class_names = tuple(sorted(c for s, c in images if s == "train"))
+    if not class_names:
+        raise DataFormatError(f"{container.path}: no class folders found; {LAYOUT_HELP}")
+    label_of = {c: i for i, c in enumerate(class_names)}
+    splits: dict[str, list[tuple[str, int]]] = {}
+    for (split, cls), names in sorted(images.items()):
+        folder = folders[(split, cls)]
+        if cls not in label_of:
+            raise DataFormatError(
+                f"{container.describe(folder)}: class {cls!r} is not among the train classes "
+                f"{list(class_names)}"
+            )
+        if not names:
+            raise DataFormatError(f"{container.describe(folder)}: empty class folder (no images)")
+        splits.setdefault(split, []).extend((n, label_of[cls]) for n in sorted(names))
+    for items in splits.values():
+        items.sort(key=lambda item: (item[1], item[0]))
+    return _Layout(class_names, splits, by_split)
+
+
+def _stratified_split(
+    items: list[tuple[str, int]], test_fraction: float, seed: int
+) -> dict[str, list[tuple[str, int]]]:
+    """Train/test by class: round(test_fraction * n) of each class's n images go to test."""
+    rng = np.random.default_rng(seed)
+    labels = np.array([label for _, label in items])
+    train_idx, test_idx = [], []
+    for label in np.unique(labels):
+        idx = np.flatnonzero(labels == label)
+        n_test = min(len(idx) - 1, round(test_fraction * len(idx)))  # keep >= 1 for training
+        chosen = rng.permutation(idx)
+        test_idx.extend(chosen[:n_test])
+        train_idx.extend(chosen[n_test:])
+    splits = {"train": [items[i] for i in sorted(train_idx)]}
+    if test_idx:
+        splits["test"] = [items[i] for i in sorted(test_idx)]
+    return splits
+
+
+def _decode_chunk(
+    chunk: list[tuple[int, str, bytes]], settings: _Settings
+) -> tuple[list[int], np.ndarray, list[Header | None], list[str | None]]:
+    """Decode (index, source, bytes) items: indices, (B, C, H, W) images, headers, errors."""
+    H, W = settings.size
+    out = np.zeros((len(chunk), settings.channels, H, W), np.uint8)  # (B, C, H, W)
+    headers: list[Header | None] = []
+    errors: list[str | None] = []
+    for k, (_, source, data) in enumerate(chunk):
+        try:
+            out[k], header = decode_image_with_header(
+                data,
+                source=source,
+                channels=settings.channels,
+                size=settings.size,
+                resize=settings.resize,
+                max_pixels=DEFAULT_MAX_PIXELS,
+            )
+        except DataFormatError as e:
+            headers.append(None)
+            errors.append(str(e))
+        else:
+            headers.append(header)
+            errors.append(None)
+    return [i for i, _, _ in chunk], out, headers, errors
+
+
+def _chunks(container: Container, names: list[str]) -> Iterator[list[tuple[int, str, bytes]]]:
+    """Batches of (index, source, bytes), read in the container's cheapest order."""
+    index = {name: i for i, name in enumerate(names)}
+    chunk = []
+    for name, data in container.iter_read(names):
+        chunk.append((index[name], container.describe(name), data))
+        if len(chunk) == _CHUNK_IMAGES:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _make_executor(workers: int) -> Executor:
+    """The pool the decode runs on (threads: Pillow's decoders release the GIL)."""
+    return ThreadPoolExecutor(workers)
+
+
+def _decode_all(
+    container: Container, names: list[str], settings: _Settings, workers: int, skip_bad: bool
+) -> tuple[np.ndarray, list[Header | None], list[str | None]]:
+    """Decode every member of `names`: (N, C, H, W) images, headers and errors (None = fine)."""
+    N = len(names)
+    images = np.zeros((N, settings.channels, *settings.size), np.uint8)  # (N, C, H, W)
+    headers: list[Header | None] = [None] * N
+    errors: list[str | None] = [None] * N
+
+    def collect(result: tuple) -> None:
+        indices, out, chunk_headers, chunk_errors = result
+        for k, i in enumerate(indices):
+            if chunk_errors[k] is not None and not skip_bad:
+                raise DataFormatError(
+                    f"{chunk_errors[k]} (pass skip_bad=True to skip unreadable images)"
+                )
+            images[i], headers[i], errors[i] = out[k], chunk_headers[k], chunk_errors[k]
+
+    if workers <= 1 or N <= _CHUNK_IMAGES:
+        for chunk in _chunks(container, names):
+            collect(_decode_chunk(chunk, settings))
+        return images, headers, errors
+    pool = _make_executor(workers)
+    try:
+        pending: deque = deque()
+        for chunk in _chunks(container, names):
+            pending.append(pool.submit(_decode_chunk, chunk, settings))
+            if len(pending) >= 2 * workers:  # bounded: only a few chunks of bytes in memory
+                collect(pending.popleft().result())
+        while pending:
+            collect(pending.popleft().result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return images, headers, errors
+
+
+def _guess_settings(
+    container: Container, train_names: list[str], channels: int | None,
+    size: tuple[int, int] | None, resize: str,
+) -> _Settings:  # fmt: skip
+    """Settings from a few train headers; the full decode pass then checks them on all."""
+    if channels is not None and size is not None:
+        return _Settings(channels, size, resize)
+    wanted = set(train_names)
+    sample = [m.name for m in container.members() if m.name in wanted][:_SAMPLE_HEADERS]
+    headers = []
+    for chunk in _chunks(container, sample):
+        headers.extend(h for h in _decode_chunk(chunk, _Settings(1, (1, 1), "stretch"))[2] if h)
+    return _final_settings(headers, headers, channels, size, resize, strict=False)
+
+
+def _final_settings(
+    all_headers: list[Header | None], train_headers: list[Header | None],
+    channels: int | None, size: tuple[int, int] | None, resize: str, strict: bool = True,
+) -> _Settings:  # fmt: skip
+    """channels: 1 if every image is grayscale, else 3; size: the most common train (H, W)."""
+    found = [h for h in train_headers if h is not None]
+    if not found and strict:
+        raise DataFormatError("no train image could be decoded, so no default size can be chosen")
+    if channels is None:
+        channels = 1 if all(h[1] in GRAYSCALE_MODES for h in all_headers if h) else 3
+    if size is None:
+        size = Counter(h[0] for h in found).most_common(1)[0][0] if found else (1, 1)
+    return _Settings(channels, size, resize)
+
+
+def _decode_layout(
+    container: Container, layout: _Layout, channels: int | None, size: tuple[int, int] | None,
+    resize: str, skip_bad: bool, workers: int, name: str,
+) -> Dataset:  # fmt: skip
+    """Decode every image of `layout` into a Dataset, choosing default settings from headers."""
+    names = [n for items in layout.splits.values() for n, _ in items]
+    n_train = len(layout.splits["train"])
+    settings = _guess_settings(container, names[:n_train], channels, size, resize)
+    images, headers, errors = _decode_all(container, names, settings, workers, skip_bad)
+    final = _final_settings(headers, headers[:n_train], channels, size, resize)
+    if final != settings:  # the sample was not representative: decode again, rarely needed
+        images, headers, errors = _decode_all(container, names, final, workers, skip_bad)
+    ok = np.array([e is None for e in errors], dtype=bool)
+    splits, start = {}, 0
+    for split, items in layout.splits.items():
+        stop = start + len(items)
+        labels = np.array([label for _, label in items], dtype=np.int64)
+        keep = ok[start:stop]
+        split_images = images[start:stop] if keep.all() else images[start:stop][keep]
+        splits[split] = Split(split_images, labels[keep])
+        start = stop
+    problems = tuple(e for e in errors if e is not None)
+    return Dataset(name, layout.class_names, splits, problems)
+
+
+def _cache_key(container: Container, request: dict) -> str:
+    """Hash of the source's identity and every member's (name, size, mtime), plus settings."""
+    path = container.path.resolve()
+    st = path.stat()
+    stamp = None if container.kind == "directory" else [st.st_size, st.st_mtime_ns]
+    head = {"version": CACHE_FORMAT_VERSION, "path": str(path), "archive": stamp, **request}
+    digest = hashlib.sha256(json.dumps(head, sort_keys=True).encode())
+    for m in container.members():
+        digest.update(f"{m.name}\0{m.size}\0{m.mtime_ns}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def _read_cache(entry: Path, name: str) -> Dataset | None:
+    """The dataset cached in `entry`, or None when it is missing, stale or damaged."""
+    try:
+        meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+        if meta["format_version"] != CACHE_FORMAT_VERSION:
+            return None
+        splits = {}
+        for split, shape in meta["splits"].items():
+            images = np.load(entry / f"{split}_images.npy", allow_pickle=False)
+            labels = np.load(entry / f"{split}_labels.npy", allow_pickle=False)
+            if list(images.shape) != shape:
+                return None
+            splits[split] = Split(images, labels)
+        return Dataset(name, tuple(meta["class_names"]), splits, tuple(meta["problems"]))
+    except (OSError, EOFError, ValueError, KeyError, TypeError, DataError):
+        return None
+
+
+def _write_cache(entry: Path, dataset: Dataset, source: Path) -> None:
+    """Write the decoded splits into `entry` atomically: a temp folder renamed into place."""
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
+    except OSError as e:
+        warnings.warn(f"cannot write the image cache {entry}: {e}", stacklevel=3)
+        return
+    try:
+        for split, data in dataset.splits.items():
+            np.save(tmp / f"{split}_images.npy", data.images)
+            np.save(tmp / f"{split}_labels.npy", data.labels)
+        meta = {
+            "format_version": CACHE_FORMAT_VERSION,
+            "source": str(source.resolve()),
+            "class_names": list(dataset.class_names),
+            "splits": {s: list(d.images.shape) for s, d in dataset.splits.items()},
+            "problems": list(dataset.problems),
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        if entry.exists():  # a damaged entry being rebuilt
+            shutil.rmtree(entry, ignore_errors=True)
+        os.replace(tmp, entry)
+    except OSError as e:  # full disk, or another process wrote the same entry first
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not entry.exists():
+            warnings.warn(f"cannot write the image cache {entry}: {e}", stacklevel=3)
+
+
+def _default_name(path: Path) -> str:
+    lower = path.name.lower()
+    for suffix in ARCHIVE_SUFFIXES:
+        if lower.endswith(suffix):
+            return path.name[: -len(suffix)]
+    return path.name or str(path)
+
+
+def _available_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _check_request(
+    channels: int | None, size: tuple[int, int] | None, resize: str, test_fraction: float
+) -> None:
+    if channels not in (None, 1, 3):
+        raise ConfigError(f"channels must be 1, 3 or None (from the images), got {channels!r}")
+    if size is not None and (
+        len(size) != 2 or not all(isinstance(d, int) and d >= 1 for d in size)
+    ):
+        raise ConfigError(f"size must be (height, width) positive ints or None, got {size!r}")
+    if resize not in RESIZE_MODES:
+        raise ConfigError(f"resize must be one of {list(RESIZE_MODES)}, got {resize!r}")
+    if not 0.0 <= test_fraction < 1.0:
+        raise ConfigError(f"test_fraction must be in [0, 1), got {test_fraction!r}")
+
+
+def load_imagefolder(
+    path: Path,
+    *,
+    channels: int | None = None,
+    size: tuple[int, int] | None = None,
+    resize: str = "crop",
+    cache_dir: Path | None,
+    skip_bad: bool = False,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    workers: int | None = None,
+    name: str | None = None,
+) -> Dataset:
+    """Load an image folder (a directory, .zip or .tar[.gz]) as a Dataset of uint8 arrays.
+
+    channels / size default to the images' own (1 if all are grayscale; the most common train
+    (H, W)). Without split folders, images are split stratified into train/test by
+    `test_fraction` and `seed`. With `cache_dir`, decoded arrays are reused until a file or a
+    setting changes. `skip_bad` skips unreadable images, listing them in `Dataset.problems`.
+    """
+    size = tuple(size) if size is not None else None  # type: ignore[assignment]
+    _check_request(channels, size, resize, test_fraction)
+    path = Path(path)
+    name = name or _default_name(path)
+    if workers is None:
+        workers = _available_cores()
+    with open_container(path) as container:
+        entry = None
+        if cache_dir is not None:
+            request = {
+                "channels": channels, "size": size, "resize": resize,
+                "test_fraction": test_fraction, "seed": seed, "skip_bad": skip_bad,
+            }  # fmt: skip
+            entry = Path(cache_dir) / "imagefolder" / _cache_key(container, request)
+            cached = _read_cache(entry, name) if entry.exists() else None
+            if cached is not None:
+                return cached
+        layout = _read_layout(container)
+        if not layout.has_split_folders:
+            split = _stratified_split(layout.splits["train"], test_fraction, seed)
+            layout = _Layout(layout.class_names, split, False)
+        dataset = _decode_layout(
+            container, layout, channels, size, resize, skip_bad, workers, name
+        )
+    if entry is not None:
+        _write_cache(entry, dataset, path)
+    return dataset

@@ -1,0 +1,208 @@
+"""Batches drawn by index from a uint8 tensor kept on the device, plus the normalization step.
+
+The whole split is converted once to a (N, C, H, W) uint8 tensor on the device; each batch is
+an index into it, augmented as uint8 and turned into float32 in [0, 1] on the device. No
+DataLoader, no worker processes, no per-sample Python. The epoch order comes from a CPU
+`torch.Generator` seeded with (seed, epoch), so it is the same on every device and a resumed
+run sees the same batches; `set_epoch` chooses the epoch, as with DistributedSampler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from cnnlab.data.arrays import Split
+from cnnlab.data.augment import AugmentSpec, augment_batch
+from cnnlab.errors import ConfigError, DataError, ModelError
+
+_PERMUTATION_STREAM = 0  # random streams derived from (seed, epoch): epoch order, augmentation
+_AUGMENT_STREAM = 1
+
+
+def _derived_seed(seed: int, epoch: int, stream: int, rank: int) -> int:
+    """A 64-bit torch seed for one (seed, epoch, stream, rank), well mixed by SeedSequence."""
+    state = np.random.SeedSequence([seed, epoch, stream, rank]).generate_state(1, np.uint64)
+    return int(state[0])
+
+
+def _resident(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """`array` as a contiguous tensor on `device` (copied first if NumPy marks it read-only)."""
+    array = np.ascontiguousarray(array)
+    if not array.flags.writeable:  # e.g. a read-only memory map of the array cache
+        array = array.copy()
+    return torch.from_numpy(array).to(device)
+
+
+class BatchLoader:
+    """Yields (images, labels) batches: float32 (B, C, H, W) in [0, 1] and int64 (B,).
+
+    With `world_size > 1` each rank takes every world_size-th image of the epoch order, padded
+    by wrapping so all ranks get the same number of batches; a few images then appear twice
+    in the epoch, so exact evaluation should use world_size=1.
+    """
+
+    def __init__(
+        self,
+        split: Split,
+        *,
+        batch_size: int,
+        device: torch.device | str = "cpu",
+        shuffle: bool,
+        seed: int = 0,
+        drop_last: bool = False,
+        augment: AugmentSpec | str | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+        channels_last: bool = False,
+    ) -> None:
+        _check_int("batch_size", batch_size, 1)
+        _check_int("seed", seed, 0)
+        _check_int("world_size", world_size, 1)
+        _check_int("rank", rank, 0)
+        if rank >= world_size:
+            raise ConfigError(
+                f"loader rank must be an integer in 0..{world_size - 1} for world_size "
+                f"{world_size}, got {rank!r}"
+            )
+        if len(split) == 0:
+            raise DataError("BatchLoader needs a split with at least one image, got an empty one")
+        self.batch_size = batch_size
+        self.device = torch.device(device)
+        self.shuffle = shuffle
+        self.seed = seed
+        self.drop_last = drop_last
+        augment = AugmentSpec.parse(augment)  # also takes the "crop4,flip" form
+        self.augment = None if augment.is_identity else augment
+        self.rank = rank
+        self.world_size = world_size
+        self.channels_last = channels_last
+        self.epoch = 0
+        self.images = _resident(split.images, self.device)  # (N, C, H, W) uint8
+        self.labels = _resident(split.labels, self.device)  # (N,) int64
+        # Every rank gets the same number of samples: the epoch order is padded by wrapping.
+        self._per_rank = -(-len(split) // world_size)
+        if drop_last and self._per_rank < batch_size:
+            raise ConfigError(
+                f"loader batch_size {batch_size} with drop_last gives no batch at all: each of "
+                f"the {world_size} rank(s) has only {self._per_rank} images"
+            )
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose order (and augmentation) the next iteration yields."""
+        _check_int("epoch", epoch, 0)
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        """Batches per epoch on this rank."""
+        if self.drop_last:
+            return self._per_rank // self.batch_size
+        return -(-self._per_rank // self.batch_size)
+
+    @property
+    def num_samples(self) -> int:
+        """Images this rank yields per epoch (wrapped padding included, dropped tail not)."""
+        if self.drop_last:
+            return len(self) * self.batch_size
+        return self._per_rank
+
+    def epoch_indices(self) -> torch.Tensor:
+        """This rank's image indices for the current epoch, in order: (num_samples,) int64."""
+        N = self.images.shape[0]
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(
+                _derived_seed(self.seed, self.epoch, _PERMUTATION_STREAM, 0)
+            )
+            order = torch.randperm(N, generator=generator)  # on CPU: same on every device
+        else:
+            order = torch.arange(N)
+        total = self._per_rank * self.world_size
+        if total > N:  # wrap around, as DistributedSampler pads
+            order = order[torch.arange(total) % N]
+        mine = order[self.rank :: self.world_size]  # (per_rank,) disjoint across ranks
+        return mine[: self.num_samples].to(self.device)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        indices = self.epoch_indices()
+        generator = None
+        if self.augment is not None:
+            generator = torch.Generator(device=self.device).manual_seed(
+                _derived_seed(self.seed, self.epoch, _AUGMENT_STREAM, self.rank)
+            )
+        for start in range(0, len(indices), self.batch_size):
+            batch = indices[start : start + self.batch_size]
+            images = self.images[batch]  # (B, C, H, W) uint8
+            if generator is not None:
+                images = augment_batch(images, self.augment, generator)
+            if self.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            yield images.to(torch.float32).div_(255), self.labels[batch]
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(f"loader {name} must be an integer >= {minimum}, got {value!r}")
+
+
+def channel_stats(split: Split, chunk_elements: int = 1 << 22) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std (population) of the images in [0, 1] scale, both (C,) float64.
+
+    Sums of pixel values and of their squares are accumulated exactly as integers over chunks
+    of about `chunk_elements` values, so no float copy of the whole split is ever made.
+    """
+    images = split.images  # (N, C, H, W) uint8
+    N, C, H, W = images.shape
+    if N == 0 or H * W == 0:
+        raise DataError(
+            f"channel_stats needs at least one pixel, got images of shape {images.shape}"
+        )
+    step = max(1, chunk_elements // (C * H * W))
+    sums = np.zeros(C, dtype=np.int64)
+    squares = np.zeros(C, dtype=np.int64)
+    for start in range(0, N, step):
+        chunk = images[start : start + step]
+        sums += chunk.sum(axis=(0, 2, 3), dtype=np.int64)
+        wide = chunk.astype(np.uint16)
+        wide *= wide  # 255**2 fits in uint16
+        squares += wide.sum(axis=(0, 2, 3), dtype=np.int64)
+    n = N * H * W
+    total, total_sq = [int(s) for s in sums], [int(q) for q in squares]  # exact Python ints
+    mean = np.array([s / (n * 255) for s in total])
+    # Variance from exact integers: (n * sum(x^2) - sum(x)^2) / (n^2 * 255^2).
+    var = np.array(
+        [(n * q - s * s) / (n * n * 255 * 255) for s, q in zip(total, total_sq, strict=True)]
+    )
+    return mean, np.sqrt(var)
+
+
+class Normalize(nn.Module):
+    """(x - mean) / std per channel, as a model's first step; mean and std are saved buffers."""
+
+    def __init__(self, mean: Sequence[float] | np.ndarray, std: Sequence[float] | np.ndarray):
+        super().__init__()
+        mean_t = torch.as_tensor(np.asarray(mean, dtype=np.float32))
+        std_t = torch.as_tensor(np.asarray(std, dtype=np.float32))
+        if mean_t.ndim != 1 or std_t.shape != mean_t.shape:
+            raise ModelError(
+                f"Normalize needs mean and std of shape (C,), got {tuple(mean_t.shape)} and "
+                f"{tuple(std_t.shape)}"
+            )
+        bad = torch.nonzero(~(std_t > 0)).flatten().tolist()
+        if bad:
+            raise ModelError(
+                f"Normalize std must be > 0 for every channel; channel(s) {bad} have std "
+                f"{std_t[bad].tolist()}"
+            )
+        self.register_buffer("mean", mean_t.view(1, -1, 1, 1))  # (1, C, 1, 1)
+        self.register_buffer("std", std_t.view(1, -1, 1, 1))  # (1, C, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std  # (B, C, H, W)
+
+    def extra_repr(self) -> str:
+        mean = [round(v, 4) for v in self.mean.flatten().tolist()]
+        std = [round(v, 4) for v in self.std.flatten().tolist()]
+        return f"mean={mean}, std={std}"

@@ -1,0 +1,196 @@
+"""The questions a write-up must answer about its data: sizes, balance, pixels, duplicates, leaks."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cnnlab.data.arrays import Dataset, Split
+
+STATS_CHUNK = 4096  # images per chunk when accumulating pixel statistics
+
+
+@dataclass(frozen=True)
+class SplitProfile:
+    """Facts about one split."""
+
+    name: str
+    size: int
+    image_shape: tuple[int, int, int]  # (C, H, W)
+    class_counts: tuple[int, ...]
+    pixel_min: tuple[int, ...]  # per channel
+    pixel_max: tuple[int, ...]
+    pixel_mean: tuple[float, ...]  # per channel, 0..255 scale
+    pixel_std: tuple[float, ...]
+    duplicate_images: int  # images that repeat an earlier image of the same split
+
+
+@dataclass(frozen=True)
+class DatasetProfile:
+    """Facts about a whole dataset, including leakage between train and the other splits."""
+
+    name: str
+    class_names: tuple[str, ...]
+    dtype: str
+    splits: tuple[SplitProfile, ...]
+    leaked: dict[str, int]  # split name -> its images that also appear in train
+    problems: tuple[str, ...]
+
+
+def image_digests(images: np.ndarray) -> list[bytes]:
+    """A 128-bit digest of each image's bytes, so equal digests mean equal images."""
+    return [hashlib.blake2b(image.tobytes(), digest_size=16).digest() for image in images]
+
+
+def pixel_statistics(images: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per-channel min, max, mean and std of a (N, C, H, W) uint8 array, chunked."""
+    channels = images.shape[1]
+    minimum = np.full(channels, 255, dtype=np.int64)
+    maximum = np.zeros(channels, dtype=np.int64)
+    total = np.zeros(channels)
+    total_squares = np.zeros(channels)
+    for start in range(0, len(images), STATS_CHUNK):
+        chunk = images[start : start + STATS_CHUNK]
+        minimum = np.minimum(minimum, chunk.min(axis=(0, 2, 3)))
+        maximum = np.maximum(maximum, chunk.max(axis=(0, 2, 3)))
+        values = chunk.astype(np.float64)
+        total += values.sum(axis=(0, 2, 3))
+        total_squares += np.square(values).sum(axis=(0, 2, 3))
+    count = max(images.shape[0] * images.shape[2] * images.shape[3], 1)
+    mean = total / count
+    std = np.sqrt(np.maximum(total_squares / count - mean**2, 0.0))
+    return minimum, maximum, mean, std
+
+
+def profile_split(name: str, split: Split, num_classes: int, digests: list[bytes]) -> SplitProfile:
+    """The facts of one split; `digests` are its image digests."""
+    counts = np.bincount(split.labels, minlength=num_classes)
+    if len(split):
+        minimum, maximum, mean, std = pixel_statistics(split.images)
+    else:
+        minimum = maximum = mean = std = np.zeros(split.images.shape[1])
+    return SplitProfile(
+        name=name,
+        size=len(split),
+        image_shape=split.image_shape,
+        class_counts=tuple(int(c) for c in counts),
+        pixel_min=tuple(int(v) for v in minimum),
+        pixel_max=tuple(int(v) for v in maximum),
+        pixel_mean=tuple(float(v) for v in mean),
+        pixel_std=tuple(float(v) for v in std),
+        duplicate_images=len(digests) - len(set(digests)),
+    )
+
+
+def profile_dataset(dataset: Dataset) -> DatasetProfile:
+    """Profile every split of `dataset` and count images of val/test that also sit in train."""
+    digests = {name: image_digests(split.images) for name, split in dataset.splits.items()}
+    train_digests = set(digests.get("train", ()))
+    leaked = {
+        name: sum(digest in train_digests for digest in split_digests)
+        for name, split_digests in digests.items()
+        if name != "train"
+    }
+    splits = tuple(
+        profile_split(name, split, dataset.num_classes, digests[name])
+        for name, split in dataset.splits.items()
+    )
+    return DatasetProfile(
+        name=dataset.name,
+        class_names=tuple(dataset.class_names),
+        dtype="uint8",
+        splits=splits,
+        leaked=leaked,
+        problems=tuple(dataset.problems),
+    )
+
+
+def _per_channel(values: tuple, fmt: str) -> str:
+    return "/".join(format(v, fmt) for v in values)
+
+
+def profile_markdown(profile: DatasetProfile) -> str:
+    """The profile as Markdown tables (also readable as plain text in a terminal)."""
+    lines = [f"# Dataset profile: {profile.name}", ""]
+    lines += ["| split | samples | image shape | dtype | min | max | mean | std | duplicates |"]
+    lines += ["| --- | ---: | --- | --- | --- | --- | --- | --- | ---: |"]
+    for split in profile.splits:
+        shape = "×".join(str(d) for d in split.image_shape)
+        lines.append(
+            f"| {split.name} | {split.size:,} | {shape} | {profile.dtype} | "
+            f"{_per_channel(split.pixel_min, 'd')} | {_per_channel(split.pixel_max, 'd')} | "
+            f"{_per_channel(split.pixel_mean, '.2f')} | {_per_channel(split.pixel_std, '.2f')} | "
+            f"{split.duplicate_images:,} |"
+        )
+    lines += ["", f"## Classes ({len(profile.class_names)})", ""]
+    header = " | ".join(split.name for split in profile.splits)
+    lines += [f"| # | class | {header} |", "| ---: | --- |" + " ---: |" * len(profile.splits)]
+    for index, class_name in enumerate(profile.class_names):
+        counts = " | ".join(f"{split.class_counts[index]:,}" for split in profile.splits)
+        lines.append(f"| {index} | {class_name} | {counts} |")
+    for split in profile.splits:
+        if split.size:
+            counts = np.asarray(split.class_counts)
+            present = counts[counts > 0]
+            ratio = present.max() / present.min() if len(present) else float("nan")
+            lines.append("")
+            lines.append(
+                f"Balance of {split.name}: largest/smallest class = {ratio:.2f}"
+                + ("" if len(present) == len(counts) else f"; {int((counts == 0).sum())} empty")
+            )
+    lines += ["", "## Leakage and problems", ""]
+    if profile.leaked:
+        for name, count in profile.leaked.items():
+            lines.append(f"- {name} images identical to a train image: {count:,}")
+    else:
+        lines.append("- no split besides train")
+    lines.append(f"- unreadable or missing items skipped: {len(profile.problems)}")
+    lines += [f"  - {problem}" for problem in profile.problems[:20]]
+    if len(profile.problems) > 20:
+        lines.append(f"  - ... and {len(profile.problems) - 20} more")
+    return "\n".join(lines) + "\n"
+
+
+def example_grid(
+    dataset: Dataset, path: Path, *, per_class: int = 8, max_classes: int = 20, seed: int = 0
+) -> Path:
+    """Save a grid of `per_class` random training examples for each class (rows) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    split = dataset.split("train") if "train" in dataset.splits else next(iter(dataset.splits.values()))
+    rng = np.random.default_rng(seed)
+    classes = range(min(dataset.num_classes, max_classes))
+    figure, axes = plt.subplots(
+        len(classes), per_class, figsize=(per_class * 0.9 + 1.6, len(classes) * 0.9 + 0.3),
+        squeeze=False,
+    )
+    for row, label in enumerate(classes):
+        members = np.flatnonzero(split.labels == label)
+        chosen = rng.choice(members, size=min(per_class, len(members)), replace=False)
+        for column in range(per_class):
+            axis = axes[row, column]
+            axis.set_xticks([])
+            axis.set_yticks([])
+            for spine in axis.spines.values():
+                spine.set_visible(False)
+            if column < len(chosen):
+                image = split.images[chosen[column]]
+                if image.shape[0] == 1:
+                    axis.imshow(image[0], cmap="gray", vmin=0, vmax=255)
+                else:
+                    axis.imshow(np.transpose(image[:3], (1, 2, 0)))
+        axes[row, 0].set_ylabel(
+            dataset.class_names[label], rotation=0, ha="right", va="center", fontsize=9
+        )
+    figure.suptitle(f"{dataset.name}: training examples per class", fontsize=10)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

@@ -1,0 +1,64 @@
+"""Device, threads and precision: the hardware-facing choices of a run, made in one place."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import torch
+
+from cnnlab.errors import ConfigError
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA, then MPS, then CPU; an explicit device must exist."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device: {name!r} was asked for but CUDA is not available here")
+    if device.type == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise ConfigError(f"train.device: {name!r} was asked for but MPS is not available here")
+    return device
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def configure_cpu(threads: int | None) -> int:
+    """Use `threads` (default: every available core) for CPU math; flush denormals (faster)."""
+    count = threads or available_cores()
+    torch.set_num_threads(count)
+    torch.set_flush_denormal(True)
+    return count
+
+
+def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """The autocast dtype for this device and precision setting, or None for plain fp32."""
+    if precision == "fp32":
+        return None
+    if precision == "auto":
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return None
+    if precision == "fp16" and device.type == "cpu":
+        raise ConfigError("train.precision: fp16 autocast needs a GPU; use bf16 or fp32 on the CPU")
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    """A context that runs the forward pass in `dtype`, or does nothing for fp32."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)

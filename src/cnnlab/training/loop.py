@@ -1,0 +1,228 @@
+"""The training loop: a plain function over epochs and batches that returns a history.
+
+Persistence is the caller's: two hooks receive per-iteration rows and each finished epoch
+(with a function that builds the checkpoint state), so the loop never touches the disk.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnnlab.config import OptimConfig, TrainConfig
+from cnnlab.training.device import autocast, autocast_dtype
+from cnnlab.training.metrics import RunningConfusion
+
+FLUSH_EVERY = 50  # iterations between moving losses off the device (and divergence checks)
+EPOCH_SEED_STRIDE = 100_003  # global RNG seed of epoch e: seed * stride + e (dropout masks)
+LOWER_IS_BETTER = ("val_loss", "train_loss")
+
+
+@dataclass
+class History:
+    """Everything the loop measured, and how it ended; a plain, checkpointable record."""
+
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    iterations: list[dict[str, Any]] = field(default_factory=list)
+    monitor: str = "val_accuracy"
+    best_value: float | None = None
+    best_epoch: int | None = None
+    epochs_without_improvement: int = 0
+    stopped: str = "running"  # finished, early_stopped, diverged, interrupted
+
+    def to_state(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> History:
+        return cls(**state)
+
+
+@dataclass(frozen=True)
+class FitHooks:
+    """Where the loop reports: new iteration rows, and each finished epoch."""
+
+    on_iterations: Callable[[list[dict[str, Any]]], None] | None = None
+    # (epoch row, improved on the monitor, a function returning the checkpoint state)
+    on_epoch: Callable[[dict[str, Any], bool, Callable[[], dict[str, Any]]], None] | None = None
+
+
+def effective_monitor(monitor: str, has_validation: bool) -> str:
+    """The monitored metric, falling back to its training counterpart without a validation split."""
+    if monitor.startswith("val_") and not has_validation:
+        return "train_" + monitor[len("val_") :]
+    return monitor
+
+
+@torch.inference_mode()
+def evaluate_batches(
+    model: nn.Module, batches, num_classes: int, device: torch.device,
+    amp_dtype: torch.dtype | None, criterion: nn.Module,
+) -> dict[str, float]:
+    """Loss, accuracy and macro F1 of `model` over `batches`, in eval mode."""
+    was_training = model.training
+    model.eval()
+    running = RunningConfusion(num_classes, device)
+    for images, labels in batches:
+        with autocast(device, amp_dtype):
+            logits = model(images)
+        loss = criterion(logits.float(), labels)
+        running.update(logits, labels, loss * labels.shape[0])
+    model.train(was_training)
+    return running.compute()
+
+
+def _progress(loader, epoch: int, epochs: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=len(loader), desc=f"epoch {epoch}/{epochs}", leave=False, file=sys.stderr)
+
+
+def fit(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    train_loader,
+    val_loader,
+    *,
+    num_classes: int,
+    train_config: TrainConfig,
+    optim_config: OptimConfig,
+    device: torch.device,
+    history: History | None = None,
+    hooks: FitHooks = FitHooks(),
+    progress: bool = False,
+) -> History:
+    """Train `model` for the configured epochs, starting after those already in `history`."""
+    history = history or History()
+    history.monitor = effective_monitor(train_config.monitor, val_loader is not None)
+    history.stopped = "running"
+    amp_dtype = autocast_dtype(device, train_config.precision)
+    criterion = nn.CrossEntropyLoss(label_smoothing=optim_config.label_smoothing)
+    eval_criterion = nn.CrossEntropyLoss(reduction="mean")
+    iteration = history.iterations[-1]["iteration"] if history.iterations else 0
+
+    for epoch in range(len(history.epochs), train_config.epochs):
+        started = time.perf_counter()
+        torch.manual_seed(train_config.seed * EPOCH_SEED_STRIDE + epoch)
+        train_loader.set_epoch(epoch)
+        model.train()
+        running = RunningConfusion(num_classes, device)
+        pending: list[tuple[int, float, torch.Tensor]] = []  # (iteration, lr, loss on device)
+        bar = _progress(train_loader, epoch + 1, train_config.epochs, progress)
+        diverged = False
+
+        def flush() -> bool:
+            """Move pending losses to the host as rows; False when one is not finite."""
+            nonlocal diverged
+            if not pending:
+                return True
+            values = torch.stack([loss for _, _, loss in pending]).float().cpu().tolist()
+            rows = [
+                {"iteration": it, "epoch": epoch + 1, "loss": value, "lr": lr}
+                for (it, lr, _), value in zip(pending, values)
+            ]
+            pending.clear()
+            history.iterations.extend(rows)
+            if hooks.on_iterations:
+                hooks.on_iterations(rows)
+            if bar is not None:
+                bar.set_postfix(loss=f"{values[-1]:.4f}", acc=f"{running.compute()['accuracy']:.3f}")
+            diverged = not all(math.isfinite(v) for v in values)
+            return not diverged
+
+        for images, labels in train_loader:
+            lr = optimizer.param_groups[0]["lr"]
+            with autocast(device, amp_dtype):
+                logits = model(images)
+            loss = criterion(logits.float(), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if optim_config.grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), optim_config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            iteration += 1
+            running.update(logits.detach(), labels, loss.detach() * labels.shape[0])
+            pending.append((iteration, lr, loss.detach()))
+            if bar is not None:
+                bar.update(1)
+            if len(pending) >= FLUSH_EVERY and not flush():
+                break
+            if train_config.eval_every and iteration % train_config.eval_every == 0 and val_loader:
+                if not flush():
+                    break
+                metrics = evaluate_batches(model, val_loader, num_classes, device, amp_dtype, eval_criterion)
+                history.iterations[-1].update(val_loss=metrics["loss"], val_accuracy=metrics["accuracy"])
+        if not diverged:
+            flush()
+        if bar is not None:
+            bar.close()
+        if diverged:
+            history.stopped = "diverged"
+            return history
+
+        train_metrics = running.compute()
+        row: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "train_loss": train_metrics["loss"],
+            "train_accuracy": train_metrics["accuracy"],
+            "train_f1": train_metrics["f1"],
+            "val_loss": None,
+            "val_accuracy": None,
+            "val_f1": None,
+            "lr": optimizer.param_groups[0]["lr"],
+        }
+        if val_loader is not None:
+            metrics = evaluate_batches(model, val_loader, num_classes, device, amp_dtype, eval_criterion)
+            row.update(val_loss=metrics["loss"], val_accuracy=metrics["accuracy"], val_f1=metrics["f1"])
+        if not math.isfinite(row["train_loss"]) or (
+            row["val_loss"] is not None and not math.isfinite(row["val_loss"])
+        ):
+            history.stopped = "diverged"
+            return history
+        row["epoch_seconds"] = time.perf_counter() - started
+        history.epochs.append(row)
+
+        value = row[history.monitor]
+        lower = history.monitor in LOWER_IS_BETTER
+        improved = history.best_value is None or (
+            value < history.best_value if lower else value > history.best_value
+        )
+        if improved:
+            history.best_value, history.best_epoch = value, epoch + 1
+            history.epochs_without_improvement = 0
+        else:
+            history.epochs_without_improvement += 1
+        stop_early = (
+            train_config.patience is not None
+            and history.epochs_without_improvement >= train_config.patience
+        )
+        if stop_early or epoch + 1 == train_config.epochs:
+            history.stopped = "early_stopped" if stop_early else "finished"
+        if hooks.on_epoch:
+            hooks.on_epoch(row, improved, lambda: checkpoint_state(model, optimizer, scheduler, history))
+        if stop_early:
+            return history
+    history.stopped = "finished"
+    return history
+
+
+def checkpoint_state(model, optimizer, scheduler, history: History) -> dict[str, Any]:
+    """The state to resume from: weights, optimizer, schedule, RNG and history."""
+    return {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "history": history.to_state(),
+        "torch_rng": torch.get_rng_state(),
+    }

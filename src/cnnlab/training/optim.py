@@ -1,0 +1,72 @@
+"""Optimizers and per-iteration learning-rate schedules built from an `OptimConfig`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+
+from cnnlab.config import OptimConfig
+
+ONECYCLE_START_FRACTION = 1 / 25  # one-cycle starts at lr/25 (as in fastai and torch)
+ONECYCLE_WARMUP_FRACTION = 0.25  # of all steps, when warmup_epochs is 0
+WARMUP_START_FRACTION = 0.01  # linear warm-up starts at lr/100
+
+
+def build_optimizer(params: Iterable, config: OptimConfig, device: torch.device) -> torch.optim.Optimizer:
+    """The optimizer `config.optimizer` over `params` (tensors or parameter groups)."""
+    lr, decay = config.lr, config.weight_decay
+    fused = {"fused": True} if device.type == "cuda" else {}
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=lr, momentum=config.momentum, nesterov=config.nesterov,
+            weight_decay=decay, **fused,
+        )
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=config.betas, weight_decay=decay, **fused)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=config.betas, weight_decay=decay, **fused)
+    if config.optimizer == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, weight_decay=decay)
+    if config.optimizer == "adadelta":
+        return torch.optim.Adadelta(params, lr=lr, weight_decay=decay)
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, momentum=config.momentum, weight_decay=decay)
+    raise AssertionError(f"unreachable: {config.optimizer} passed validation")
+
+
+def lr_factor(step: int, total_steps: int, steps_per_epoch: int, config: OptimConfig) -> float:
+    """The multiplier of the peak learning rate at iteration `step` (0-based)."""
+    warmup_steps = round(config.warmup_epochs * steps_per_epoch)
+    if config.schedule == "onecycle":
+        rise = warmup_steps or max(1, round(ONECYCLE_WARMUP_FRACTION * total_steps))
+        if step < rise:
+            t = step / rise
+            return ONECYCLE_START_FRACTION + (1 - ONECYCLE_START_FRACTION) * (1 - math.cos(math.pi * t)) / 2
+        t = min(1.0, (step - rise) / max(1, total_steps - rise))
+        end = config.final_lr_fraction
+        return end + (1 - end) * (1 + math.cos(math.pi * t)) / 2
+    if step < warmup_steps:
+        return WARMUP_START_FRACTION + (1 - WARMUP_START_FRACTION) * step / warmup_steps
+    t = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    end = config.final_lr_fraction
+    if config.schedule == "constant":
+        return 1.0
+    if config.schedule == "step":
+        return config.gamma ** (step // steps_per_epoch // config.step_size)
+    if config.schedule == "cosine":
+        return end + (1 - end) * (1 + math.cos(math.pi * t)) / 2
+    if config.schedule == "linear":
+        return 1 - (1 - end) * t
+    raise AssertionError(f"unreachable: {config.schedule} passed validation")
+
+
+def build_schedule(
+    optimizer: torch.optim.Optimizer, config: OptimConfig, steps_per_epoch: int, epochs: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """A scheduler stepped once per iteration; its state is just the step count."""
+    total = steps_per_epoch * epochs
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, total, steps_per_epoch, config)
+    )
