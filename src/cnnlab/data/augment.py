@@ -2,7 +2,8 @@
 
 Everything runs on the device the batch is on, with per-image random parameters drawn from a
 `torch.Generator` on that device, and no Python loop over images. A shift (pad-and-crop or
-translate) and a flip are one gather from the zero-padded batch; cutout is one broadcast mask.
+translate) and a flip are one gather from the zero-padded batch; cutout is one broadcast mask
+multiplied in.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ def augment_batch(
         centres = torch.stack(
             [torch.randint(0, H, (B,), **draw), torch.randint(0, W, (B,), **draw)], dim=1
         )  # (B, 2) as (row, col)
-        out = out.masked_fill(_cutout_mask(centres, spec.cutout, H, W)[:, None], 0)
+        out = out * _cutout_keep(centres, spec.cutout, H, W)  # a multiply beats masked_fill
     return out
 
 
@@ -164,11 +165,11 @@ def _shift_and_flip(
     return padded.reshape(B, C, -1).gather(2, index).view(B, C, H, W)
 
 
-def _cutout_mask(centres: torch.Tensor, side: int, H: int, W: int) -> torch.Tensor:
-    """(B, H, W) bool: True inside a side x side square per image, clipped at the borders."""
+def _cutout_keep(centres: torch.Tensor, side: int, H: int, W: int) -> torch.Tensor:
+    """(B, 1, H, W) bool: False inside a side x side square per image, clipped at the borders."""
     top_left = centres - side // 2  # (B, 2); the square covers [top_left, top_left + side)
     rows = torch.arange(H, device=centres.device)
     cols = torch.arange(W, device=centres.device)
     in_rows = (rows >= top_left[:, :1]) & (rows < top_left[:, :1] + side)  # (B, H)
     in_cols = (cols >= top_left[:, 1:]) & (cols < top_left[:, 1:] + side)  # (B, W)
-    return in_rows[:, :, None] & in_cols[:, None, :]
+    return ~(in_rows[:, None, :, None] & in_cols[:, None, None, :])

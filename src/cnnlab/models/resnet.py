@@ -88,6 +88,7 @@ class ResNet(nn.Module):
             elif isinstance(module, nn.BatchNorm2d):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
+        for module in self.modules():  # after the loop above, which resets every BN to ones
             if zero_init_residual and isinstance(module, BasicBlock):
                 nn.init.zeros_(module.bn2.weight)
 

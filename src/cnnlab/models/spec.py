@@ -248,8 +248,12 @@ def _bind(kind: LayerKind, site: _Site) -> dict[str, Any]:
     """The layer's arguments by name, checked and with defaults filled in."""
     call, names = site.call, [param.name for param in kind.params]
     takes = f"it is written {signature(call.name)}"
+    if not names and (call.args or call.kwargs):
+        raise site.error(f"`{call.name}` takes no arguments")
     if len(call.args) > len(names):
-        raise site.error(f"takes at most {len(names)} positional arguments, got {len(call.args)}; {takes}")
+        raise site.error(
+            f"takes at most {len(names)} positional arguments, got {len(call.args)}; {takes}"
+        )
     given: dict[str, Value] = dict(zip(names, call.args))
     for key, value in call.kwargs:
         if key not in names:

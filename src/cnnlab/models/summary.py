@@ -1,10 +1,10 @@
 """Per-layer summary of a model: output shape, parameters and multiply-accumulates (MACs).
 
-One forward pass of a single image runs with hooks on the leaf modules, on the `meta` device
-when it can (no arithmetic, no memory), else on the model's own device. The model is left
-as it was (mode, parameters, buffers). MACs count per image: conv and linear as usual
-(bias not counted), normalisation one per output element, average pooling one per input
-element, everything else zero.
+One forward pass of a single zero image runs in eval and inference mode with hooks on the
+leaf modules, on the model's own device (a model on the `meta` device costs no arithmetic).
+The model is left as it was (mode, parameters, buffers). MACs count per image: conv and
+linear as usual (bias not counted), normalisation one per output element, average pooling
+one per input element, everything else zero.
 """
 
 from __future__ import annotations
@@ -67,25 +67,11 @@ def _first_tensor(value: object) -> torch.Tensor | None:
     return None
 
 
-def _run(model: nn.Module, x: torch.Tensor, on_meta: bool) -> None:
-    """One forward of `x`; on meta, with every parameter and buffer swapped for a meta tensor."""
-    with torch.no_grad():
-        if not on_meta:
-            model(x)
-            return
-        tensors = {name: torch.empty_like(t, device="meta") for name, t in model.named_parameters()}
-        tensors.update(
-            (name, torch.empty_like(t, device="meta")) for name, t in model.named_buffers()
-        )
-        torch.func.functional_call(model, tensors, (x,), strict=False)
-
-
-def _record(model: nn.Module, in_shape: tuple[int, ...], on_meta: bool) -> list[LayerRow]:
+def _record(model: nn.Module, in_shape: tuple[int, ...]) -> list[LayerRow]:
     """Rows from one forward pass with hooks on every leaf module."""
     rows: list[LayerRow] = []
     leaves = [(n, m) for n, m in model.named_modules() if next(m.children(), None) is None]
-    # counted before the forward: on meta the module holds stand-in tensors while it runs
-    unseen = {
+    unseen = {  # (params, trainable) of each leaf, taken by its first call
         name: (
             sum(p.numel() for p in module.parameters(recurse=False)),
             sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad),
@@ -110,12 +96,15 @@ def _record(model: nn.Module, in_shape: tuple[int, ...], on_meta: bool) -> list[
 
         return record
 
-    first_param = next(model.parameters(), None)
-    device = torch.device("meta") if on_meta or first_param is None else first_param.device
-    dtype = torch.float32 if first_param is None else first_param.dtype
+    first = next(model.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")
+    x = torch.zeros((1, *in_shape), device=device)  # (1, C, H, W)
+    if first is not None and first.is_floating_point():
+        x = x.to(first.dtype)
     handles = [module.register_forward_hook(hook(name)) for name, module in leaves]
     try:
-        _run(model, torch.zeros((1, *in_shape), device=device, dtype=dtype), on_meta)
+        with torch.inference_mode():
+            model(x)
     finally:
         for handle in handles:
             handle.remove()
@@ -127,11 +116,8 @@ def summarize(model: nn.Module, in_shape: tuple[int, ...]) -> list[LayerRow]:
     modes = {module: module.training for module in model.modules()}
     model.eval()  # batch norm on a single image, and no running-statistics updates
     try:
-        try:
-            rows = _record(model, tuple(in_shape), on_meta=True)
-        except (NotImplementedError, RuntimeError):  # an op without a meta kernel, or mixed devices
-            rows = _record(model, tuple(in_shape), on_meta=False)
-    except (RuntimeError, ValueError, TypeError, IndexError) as error:
+        rows = _record(model, tuple(in_shape))
+    except (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError) as error:
         raise ModelError(
             f"{type(model).__name__} does not run on input shape {tuple(in_shape)}: "
             f"{type(error).__name__}: {error}"

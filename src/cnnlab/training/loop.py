@@ -23,6 +23,13 @@ from cnnlab.training.metrics import RunningConfusion
 FLUSH_EVERY = 50  # iterations between moving losses off the device (and divergence checks)
 EPOCH_SEED_STRIDE = 100_003  # global RNG seed of epoch e: seed * stride + e (dropout masks)
 LOWER_IS_BETTER = ("val_loss", "train_loss")
+# A cross-entropy above this has exploded even if still finite (a sane net's stays below ~100).
+DIVERGED_LOSS = 1e8
+
+
+def is_diverged(loss: float) -> bool:
+    """True for a NaN, infinite or exploded loss."""
+    return not math.isfinite(loss) or loss > DIVERGED_LOSS
 
 
 @dataclass
@@ -137,7 +144,7 @@ def fit(
                 hooks.on_iterations(rows)
             if bar is not None:
                 bar.set_postfix(loss=f"{values[-1]:.4f}", acc=f"{running.compute()['accuracy']:.3f}")
-            diverged = not all(math.isfinite(v) for v in values)
+            diverged = any(is_diverged(v) for v in values)
             return not diverged
 
         for images, labels in train_loader:
@@ -185,8 +192,8 @@ def fit(
         if val_loader is not None:
             metrics = evaluate_batches(model, val_loader, num_classes, device, amp_dtype, eval_criterion)
             row.update(val_loss=metrics["loss"], val_accuracy=metrics["accuracy"], val_f1=metrics["f1"])
-        if not math.isfinite(row["train_loss"]) or (
-            row["val_loss"] is not None and not math.isfinite(row["val_loss"])
+        if is_diverged(row["train_loss"]) or (
+            row["val_loss"] is not None and is_diverged(row["val_loss"])
         ):
             history.stopped = "diverged"
             return history
