@@ -21,8 +21,17 @@ def _layout(model: nn.Module) -> list[tuple[str, tuple[int, ...]]]:
 def test_parse_the_issue_example():
     calls = parse_spec(EXAMPLE)
     assert [str(c) for c in calls] == [
-        "conv(32, 5, pad=2)", "relu", "pool(2)", "conv(64, 5, pad=2)", "relu", "pool(2)",
-        "flatten", "linear(1024)", "relu", "dropout(0.3)", "linear",
+        "conv(32, 5, pad=2)",
+        "relu",
+        "pool(2)",
+        "conv(64, 5, pad=2)",
+        "relu",
+        "pool(2)",
+        "flatten",
+        "linear(1024)",
+        "relu",
+        "dropout(0.3)",
+        "linear",
     ]
     assert calls[0] == LayerCall("conv", (32, 5), (("pad", 2),))
     assert calls[9].args == (0.3,)
@@ -31,7 +40,15 @@ def test_parse_the_issue_example():
 def test_separators_and_value_words():
     written = "conv(8, 3, pad=same, bias=false) – bn -> relu | pool(2)\n, leaky_relu(slope=-0.2); flatten - linear"
     calls = parse_spec(written)
-    assert [c.name for c in calls] == ["conv", "bn", "relu", "pool", "leaky_relu", "flatten", "linear"]
+    assert [c.name for c in calls] == [
+        "conv",
+        "bn",
+        "relu",
+        "pool",
+        "leaky_relu",
+        "flatten",
+        "linear",
+    ]
     assert calls[0].kwargs == (("pad", "same"), ("bias", False))
     assert calls[4].kwargs == (("slope", -0.2),)
 
@@ -81,7 +98,9 @@ def test_mnist_config_files_build_with_hand_counted_parameters(stem, params):
 
 
 def test_v4_file_equals_the_compact_example():
-    from_file = build_model("spec", (1, 28, 28), 10, spec=str(CONFIGS / "mnist_v4_relu_dropout.yaml"))
+    from_file = build_model(
+        "spec", (1, 28, 28), 10, spec=str(CONFIGS / "mnist_v4_relu_dropout.yaml")
+    )
     compact = build_model("spec", (1, 28, 28), 10, spec=EXAMPLE)
     assert [type(m) for m in from_file] == [type(m) for m in compact]
     assert _layout(from_file) == _layout(compact)
@@ -108,27 +127,45 @@ def _error(spec: str, in_shape=(1, 28, 28), num_classes=10) -> str:
 
 def test_bad_layer_name():
     message = _error("conv(8, 3) relu convv(16, 3) flatten linear")
-    assert message.startswith("spec layer 2 `convv(16, 3)` with input shape (8, 26, 26): unknown layer 'convv'")
+    assert message.startswith(
+        "spec layer 2 `convv(16, 3)` with input shape (8, 26, 26): unknown layer 'convv'"
+    )
     assert "(did you mean 'conv'?)" in message and "known layers: avgpool, bn, conv" in message
 
 
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ("conv(8, 3, padd=1) flatten linear",
-         "spec layer 0 `conv(8, 3, padd=1)` with input shape (1, 28, 28): unknown argument 'padd'; "
-         "it is written conv(out, k=3, stride=1, pad=0, bias=True)"),
-        ("conv(8, 2.5) flatten linear",
-         "spec layer 0 `conv(8, 2.5)` with input shape (1, 28, 28): argument k=2.5 must be an integer >= 1"),
-        ("conv flatten linear",
-         "spec layer 0 `conv` with input shape (1, 28, 28): missing argument 'out'"),
-        ("flatten dropout(1.5) linear",
-         "spec layer 1 `dropout(1.5)` with input shape (784,): argument p=1.5 must be a number in [0, 1)"),
-        ("pool(2, 2, 0, 1) flatten linear",
-         "spec layer 0 `pool(2, 2, 0, 1)` with input shape (1, 28, 28): takes at most 3 positional arguments"),
+        (
+            "conv(8, 3, padd=1) flatten linear",
+            "spec layer 0 `conv(8, 3, padd=1)` with input shape (1, 28, 28): unknown argument 'padd'; "
+            "it is written conv(out, k=3, stride=1, pad=0, bias=True)",
+        ),
+        (
+            "conv(8, 2.5) flatten linear",
+            "spec layer 0 `conv(8, 2.5)` with input shape (1, 28, 28): argument k=2.5 must be an integer >= 1",
+        ),
+        (
+            "conv flatten linear",
+            "spec layer 0 `conv` with input shape (1, 28, 28): missing argument 'out'",
+        ),
+        (
+            "flatten dropout(1.5) linear",
+            "spec layer 1 `dropout(1.5)` with input shape (784,): argument p=1.5 must be a number in [0, 1)",
+        ),
+        (
+            "pool(2, 2, 0, 1) flatten linear",
+            "spec layer 0 `pool(2, 2, 0, 1)` with input shape (1, 28, 28): takes at most 3 positional arguments",
+        ),
         ("conv(8, 3, k=5) flatten linear", "argument 'k' is given twice"),
-        ("relu (8) flatten linear", "spec layer 0 `relu(8)` with input shape (1, 28, 28): `relu` takes no arguments"),
-        ("conv(8, 3, pad=wide) flatten linear", "argument pad='wide' must be an integer >= 0 or 'same'"),
+        (
+            "relu (8) flatten linear",
+            "spec layer 0 `relu(8)` with input shape (1, 28, 28): `relu` takes no arguments",
+        ),
+        (
+            "conv(8, 3, pad=wide) flatten linear",
+            "argument pad='wide' must be an integer >= 0 or 'same'",
+        ),
         ("pool(2, pad=2) flatten linear", "pad=2 must be at most half of k=2"),
     ],
 )
@@ -146,8 +183,12 @@ def test_shape_collapsing_below_one_shows_the_arithmetic():
 
 
 def test_collapse_deep_in_the_list_names_that_layer_and_its_input():
-    message = _error("conv(8, 3, pad=1) pool(2) pool(2) pool(2) pool(2) flatten linear", in_shape=(1, 20, 12))
-    assert message.startswith("spec layer 4 `pool(2)` with input shape (8, 2, 1): W' = 1 + (W + 2·pad − k)/stride")
+    message = _error(
+        "conv(8, 3, pad=1) pool(2) pool(2) pool(2) pool(2) flatten linear", in_shape=(1, 20, 12)
+    )
+    assert message.startswith(
+        "spec layer 4 `pool(2)` with input shape (8, 2, 1): W' = 1 + (W + 2·pad − k)/stride"
+    )
     assert "= 1 + (1 + 0 − 2)/2 < 1" in message
 
 
@@ -162,12 +203,22 @@ def test_missing_flatten_before_linear():
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ("flatten linear(32) relu linear(20)",
-         "ends with shape (20,) after layer 3 `linear(20)`, but the model must output (10,) for 10 classes"),
-        ("conv(8, 3) relu", "ends with shape (8, 26, 26) after layer 1 `relu`, but the model must output (10,)"),
-        ("flatten linear linear", "spec layer 1 `linear` with input shape (784,): give this linear a width"),
-        ("flatten conv(8, 3) linear",
-         "spec layer 1 `conv(8, 3)` with input shape (784,): `conv` needs an image input (C, H, W)"),
+        (
+            "flatten linear(32) relu linear(20)",
+            "ends with shape (20,) after layer 3 `linear(20)`, but the model must output (10,) for 10 classes",
+        ),
+        (
+            "conv(8, 3) relu",
+            "ends with shape (8, 26, 26) after layer 1 `relu`, but the model must output (10,)",
+        ),
+        (
+            "flatten linear linear",
+            "spec layer 1 `linear` with input shape (784,): give this linear a width",
+        ),
+        (
+            "flatten conv(8, 3) linear",
+            "spec layer 1 `conv(8, 3)` with input shape (784,): `conv` needs an image input (C, H, W)",
+        ),
         ("", "the layer spec is empty"),
     ],
 )
@@ -178,10 +229,16 @@ def test_structure_errors(spec, expected):
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ("conv(8, 3 relu", "layer spec, layer 0: expected ',' or ')', got 'relu' at line 1, column 11"),
+        (
+            "conv(8, 3 relu",
+            "layer spec, layer 0: expected ',' or ')', got 'relu' at line 1, column 11",
+        ),
         ("conv(8, 3", "layer spec, layer 0: missing ')'"),
         ("relu conv(k=3, 8)", "layer spec, layer 1: positional argument after a keyword argument"),
-        ("relu\nconv(8) $ flatten", "unexpected character '$' at line 2, column 9:\n  conv(8) $ flatten\n          ^"),
+        (
+            "relu\nconv(8) $ flatten",
+            "unexpected character '$' at line 2, column 9:\n  conv(8) $ flatten\n          ^",
+        ),
         ("relu ) pool", "layer spec, layer 1: expected a layer name, got ')'"),
         ("conv(8, 3=2)", "'3' cannot be an argument name"),
     ],
@@ -204,15 +261,21 @@ def test_spec_file_errors_name_the_file(tmp_path):
         build_model(str(tmp_path / "missing.yaml"), (1, 28, 28), 10)
     wrong_key = tmp_path / "wrong.yml"
     wrong_key.write_text("layer: [flatten, linear]\n")
-    with pytest.raises(ModelError, match=r"wrong\.yml: a spec mapping needs the key 'layers'.*unknown: layer"):
+    with pytest.raises(
+        ModelError, match=r"wrong\.yml: a spec mapping needs the key 'layers'.*unknown: layer"
+    ):
         build_model(str(wrong_key), (1, 28, 28), 10)
     misfit = tmp_path / "misfit.yaml"
     misfit.write_text("- conv: {out: 8, k: 3}\n- linear\n")
-    with pytest.raises(ModelError, match=r"misfit\.yaml: spec layer 1 `linear` with input shape \(8, 26, 26\)"):
+    with pytest.raises(
+        ModelError, match=r"misfit\.yaml: spec layer 1 `linear` with input shape \(8, 26, 26\)"
+    ):
         build_model(str(misfit), (1, 28, 28), 10)
     nested = tmp_path / "nested.yaml"
     nested.write_text("- flatten\n- linear: {out: [1, 2]}\n")
-    with pytest.raises(ModelError, match=r"nested\.yaml: layer 1 \(linear\): argument values must be"):
+    with pytest.raises(
+        ModelError, match=r"nested\.yaml: layer 1 \(linear\): argument values must be"
+    ):
         build_model(str(nested), (1, 28, 28), 10)
     with pytest.raises(ModelError, match=r"a layer spec file takes no options"):
         build_model(str(CONFIGS / "mnist_v1_conv_pool_linear.yaml"), (1, 28, 28), 10, dropout=0.1)

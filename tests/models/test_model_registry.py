@@ -51,31 +51,56 @@ def test_list_models_gives_every_name_with_a_description():
 
 
 def test_unknown_name_lists_the_valid_names():
-    with pytest.raises(ModelError, match=r"unknown model 'resnet19'; known models: fc_only, mlp, conv1") as info:
+    with pytest.raises(
+        ModelError, match=r"unknown model 'resnet19'; known models: fc_only, mlp, conv1"
+    ) as info:
         build_model("resnet19", (3, 32, 32), 10)
     assert isinstance(info.value, CnnlabError)
-    assert "resnet18" in str(info.value) and "dnn" in str(info.value) and "PATH.py:CLASS" in str(info.value)
+    assert (
+        "resnet18" in str(info.value)
+        and "dnn" in str(info.value)
+        and "PATH.py:CLASS" in str(info.value)
+    )
 
 
 def test_unknown_option_names_it_and_the_accepted_ones():
     with pytest.raises(
-        ModelError, match=r"model 'convnet' has no option 'filter'; its options: filters, kernel, hidden"
+        ModelError,
+        match=r"model 'convnet' has no option 'filter'; its options: filters, kernel, hidden",
     ):
         build_model("convnet", (1, 28, 28), 10, filter=8)
-    with pytest.raises(ModelError, match=r"model 'fc_only' has no option 'hidden'; its options: none"):
+    with pytest.raises(
+        ModelError, match=r"model 'fc_only' has no option 'hidden'; its options: none"
+    ):
         build_model("fc_only", (1, 28, 28), 10, hidden=3)
 
 
 @pytest.mark.parametrize(
     ("name", "options", "message"),
     [
-        ("mlp", {"hidden": "64,x"}, r"model 'mlp': option 'hidden' must be a list of positive integers"),
+        (
+            "mlp",
+            {"hidden": "64,x"},
+            r"model 'mlp': option 'hidden' must be a list of positive integers",
+        ),
         ("mlp", {"dropout": 1.0}, r"option 'dropout' must be a number in \[0, 1\), got 1.0"),
         ("mlp", {"activation": "swish"}, r"option 'activation' must be one of relu, leaky_relu"),
-        ("convnet_deep", {"widths": []}, r"option 'widths' must be a list of positive integers, got \[\]"),
-        ("convnet_deep", {"pool": "min"}, r"option 'pool' must be one of max, avg, conv, got 'min'"),
+        (
+            "convnet_deep",
+            {"widths": []},
+            r"option 'widths' must be a list of positive integers, got \[\]",
+        ),
+        (
+            "convnet_deep",
+            {"pool": "min"},
+            r"option 'pool' must be one of max, avg, conv, got 'min'",
+        ),
         ("convnet_deep", {"batch_norm": "maybe"}, r"option 'batch_norm' must be true or false"),
-        ("conv1", {"filters": 0}, r"model 'conv1': option 'filters' must be a positive integer, got 0"),
+        (
+            "conv1",
+            {"filters": 0},
+            r"model 'conv1': option 'filters' must be a positive integer, got 0",
+        ),
     ],
 )
 def test_bad_option_values_name_the_option_and_expectation(name, options, message):
@@ -87,7 +112,13 @@ def test_options_accept_text_as_given_on_the_command_line():
     model = build_model(
         "convnet_deep", (1, 28, 28), 10, widths="8,16", hidden="", batch_norm="false", pool="avg"
     )
-    assert [type(m).__name__ for m in model.stage1] == ["Conv2d", "ReLU", "Conv2d", "ReLU", "AvgPool2d"]
+    assert [type(m).__name__ for m in model.stage1] == [
+        "Conv2d",
+        "ReLU",
+        "Conv2d",
+        "ReLU",
+        "AvgPool2d",
+    ]
     assert model.head.fc.in_features == 16 * 7 * 7
     assert option_names(MODELS["mlp"].builder) == ("hidden", "activation", "dropout", "batch_norm")
 
@@ -103,7 +134,9 @@ def test_options_accept_text_as_given_on_the_command_line():
     ],
 )
 def test_too_small_input_says_the_minimum(name, options, in_shape, minimum):
-    with pytest.raises(ModelError, match=rf"'{name}' needs inputs of at least {minimum}x{minimum} pixels"):
+    with pytest.raises(
+        ModelError, match=rf"'{name}' needs inputs of at least {minimum}x{minimum} pixels"
+    ):
         build_model(name, in_shape, 10, **options)
     side = (in_shape[0], minimum, minimum)
     assert build_model(name, side, 10, **options)(torch.zeros(2, *side)).shape == (2, 10)
@@ -129,10 +162,30 @@ def test_bad_shapes_and_class_counts(in_shape, num_classes, message):
 
 def test_named_children_read_as_the_architecture():
     assert list(dict(build_model("convnet", (1, 28, 28), 10).named_children())) == [
-        "conv", "relu1", "pool", "flatten", "fc1", "relu2", "fc"
+        "conv",
+        "relu1",
+        "pool",
+        "flatten",
+        "fc1",
+        "relu2",
+        "fc",
     ]
     deep = build_model("convnet_deep", (3, 32, 32), 10, widths=(8, 16), dropout=0.2)
     assert list(dict(deep.named_children())) == ["stage1", "stage2", "head"]
-    assert list(dict(deep.head.named_children())) == ["flatten", "fc1", "bn1", "act1", "drop1", "fc"]
+    assert list(dict(deep.head.named_children())) == [
+        "flatten",
+        "fc1",
+        "bn1",
+        "act1",
+        "drop1",
+        "fc",
+    ]
     mlp = build_model("mlp", (1, 28, 28), 10, hidden=(64,), batch_norm=True, dropout=0.1)
-    assert [type(m).__name__ for m in mlp] == ["Flatten", "Linear", "BatchNorm1d", "ReLU", "Dropout", "Linear"]
+    assert [type(m).__name__ for m in mlp] == [
+        "Flatten",
+        "Linear",
+        "BatchNorm1d",
+        "ReLU",
+        "Dropout",
+        "Linear",
+    ]

@@ -187,7 +187,10 @@ def test_auto_stem_follows_input_size(side, stem_kernel):
 
 
 def test_cifar_stem_keeps_spatial_detail_to_layer4():
-    rows = {r.name: r.output_shape for r in summarize(build_model("resnet18", (3, 32, 32), 10), (3, 32, 32))}
+    rows = {
+        r.name: r.output_shape
+        for r in summarize(build_model("resnet18", (3, 32, 32), 10), (3, 32, 32))
+    }
     assert rows["layer1.1.bn2"] == (64, 32, 32)
     assert rows["layer4.1.bn2"] == (512, 4, 4)
     assert rows["fc"] == (10,)
@@ -208,7 +211,9 @@ def test_basic_block_projects_shortcut_only_when_shape_changes():
 
 def test_zero_init_residual_zeroes_last_bn_of_each_block():
     model = build_model("resnet18", (3, 32, 32), 10, zero_init_residual=True)
-    assert all(torch.count_nonzero(b.bn2.weight) == 0 for b in model.modules() if isinstance(b, BasicBlock))
+    assert all(
+        torch.count_nonzero(b.bn2.weight) == 0 for b in model.modules() if isinstance(b, BasicBlock)
+    )
 
 
 def test_bad_stem_names_the_choices():

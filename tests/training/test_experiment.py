@@ -110,3 +110,12 @@ def test_cli_diverged_run_exits_nonzero(tmp_path, capsys):
                  "--out", str(tmp_path), "--name", "boom", "--quiet", "--model", "conv1"])
     assert code == 1
     assert "diverged" in capsys.readouterr().err
+
+
+def test_resuming_a_finished_run_trains_nothing_more(tmp_path):
+    first = train(config(tmp_path, "name=done", "train.epochs=1"), quiet=True)
+    log_before = (first.run_dir / "train.log").read_text()
+    again = resume(first.run_dir, quiet=True)
+    assert again.status == "finished"
+    assert again.metrics["test_accuracy"] == first.metrics["test_accuracy"]
+    assert (first.run_dir / "train.log").read_text() == log_before

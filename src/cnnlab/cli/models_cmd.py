@@ -41,17 +41,21 @@ def parse_input_shape(text: str) -> tuple[int, int, int]:
     except ValueError:
         shape = ()
     if len(shape) != 3 or min(shape) < 1:
-        raise ConfigError(f"--input must be C,H,W with positive integers, e.g. 3,32,32; got {text!r}")
+        raise ConfigError(
+            f"--input must be C,H,W with positive integers, e.g. 3,32,32; got {text!r}"
+        )
     return shape  # type: ignore[return-value]
 
 
 def parse_options(pairs: list[str]) -> dict[str, object]:
-    """{key: value} from ['key=value', ...]; values read as YAML scalars (2, 0.3, true, [32, 64])."""
+    """{key: value} from ['key=value', ...]; values read as YAML (2, 0.3, true, [32, 64])."""
     options: dict[str, object] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--option must be KEY=VALUE, e.g. --option dropout=0.3; got {pair!r}")
+            raise ConfigError(
+                f"--option must be KEY=VALUE, e.g. --option dropout=0.3; got {pair!r}"
+            )
         try:
             options[key.strip()] = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError:

@@ -176,6 +176,21 @@ def build_config(data: Mapping[str, Any], source: str = "config") -> ExperimentC
         raise ConfigError(f"{source}: {error}") from None
 
 
+def resolve_model_path(data: dict, config_dir: Path) -> dict:
+    """A model given as a file (spec YAML or `file.py:Class`) that is not found from the
+    working directory is looked up beside the config file instead."""
+    name = (data.get("model") or {}).get("name")
+    if not isinstance(name, str) or not name.endswith((".yaml", ".yml")) and ".py:" not in name:
+        return data
+    file_part = name.split(":", 1)[0] if ".py:" in name else name
+    if Path(file_part).is_absolute() or Path(file_part).exists():
+        return data
+    beside = config_dir / file_part
+    if beside.exists():
+        data["model"]["name"] = str(beside) + (name[len(file_part):] if ".py:" in name else "")
+    return data
+
+
 def load_experiments(
     path: Path | None = None,
     overrides: Sequence[str] | Mapping[str, Any] = (),
@@ -190,13 +205,16 @@ def load_experiments(
         data.update(read_yaml(path))
     source = str(path) if path is not None else "config"
     variants = data.pop(COMPARE_KEY, None)
+    config_dir = Path(path).parent if path is not None else Path(".")
     if variants is None:
-        return [build_config(apply_overrides(data, overrides), source)]
+        merged = resolve_model_path(apply_overrides(data, overrides), config_dir)
+        return [build_config(merged, source)]
     if not isinstance(variants, list) or not all(isinstance(v, Mapping) for v in variants):
         raise ConfigError(f"{source}: {COMPARE_KEY} must be a list of mappings of dotted keys")
     configs = []
     for index, variant in enumerate(variants):
         merged = apply_overrides(apply_overrides(data, variant), overrides)
+        merged = resolve_model_path(merged, config_dir)
         config = build_config(merged, f"{source}, {COMPARE_KEY}[{index}]")
         configs.append(config)
     names = [c.run_name for c in configs]

@@ -128,7 +128,7 @@ def convnet_deep(
     pool: str = "max",
     activation: str = "relu",
 ) -> nn.Module:
-    """[conv-bn?-act-conv-bn?-act-pool] per width – flatten – [affine-act-dropout?] per hidden – affine."""
+    """[conv-bn?-act-conv-bn?-act-pool] per width – [affine-act-dropout?] per hidden – affine."""
     widths = opt.int_tuple("convnet_deep", "widths", widths)
     kernel = opt.positive_int("convnet_deep", "kernel", kernel)
     hidden = opt.int_tuple("convnet_deep", "hidden", hidden, allow_empty=True)
@@ -151,7 +151,9 @@ def convnet_deep(
     stages: OrderedDict[str, nn.Module] = OrderedDict()
     c_in = C
     for i, width in enumerate(widths, start=1):
-        stages[f"stage{i}"] = _deep_stage(c_in, width, kernel, bn, pool, act)  # (N, width, ·/2, ·/2)
+        stages[f"stage{i}"] = _deep_stage(
+            c_in, width, kernel, bn, pool, act
+        )  # (N, width, ·/2, ·/2)
         c_in = width
     head: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())
     head.update(linear_stack(c_in * side(H) * side(W), hidden, num_classes, act, rate, bn))
@@ -167,7 +169,7 @@ def lenet5(
     pool: str = "avg",
     padding: int = 2,
 ) -> nn.Module:
-    """LeNet-5: conv(6,5) – pool – conv(16,5) – pool – fc(120) – fc(84) – fc; padding 2 fits 28x28."""
+    """LeNet-5: conv(6,5) – pool – conv(16,5) – pool – fc 120 – fc 84 – fc; padding 2 for 28x28."""
     act = opt.choice("lenet5", "activation", activation, tuple(ACTIVATIONS))
     pool = opt.choice("lenet5", "pool", pool, ("avg", "max"))
     padding = opt.non_negative_int("lenet5", "padding", padding)
@@ -191,4 +193,3 @@ def lenet5(
             fc=nn.Linear(84, num_classes),  # (N, K)
         )
     )
-

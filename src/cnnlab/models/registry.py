@@ -26,7 +26,9 @@ class ModelEntry:
 
 
 MODELS: dict[str, ModelEntry] = {
-    "fc_only": ModelEntry(basic.fc_only, "flatten + one linear layer: the fully-connected baseline"),
+    "fc_only": ModelEntry(
+        basic.fc_only, "flatten + one linear layer: the fully-connected baseline"
+    ),
     "mlp": ModelEntry(
         basic.mlp, "flatten + hidden linear layers (hidden, activation, dropout, batch_norm)"
     ),
@@ -43,7 +45,8 @@ MODELS: dict[str, ModelEntry] = {
         "batch_norm, pool=max|avg|conv, activation)",
     ),
     "lenet5": ModelEntry(
-        basic.lenet5, "LeNet-5: conv 6 - pool - conv 16 - pool - fc 120 - fc 84 - fc (activation, pool, padding)"
+        basic.lenet5,
+        "LeNet-5: conv 6 - pool - conv 16 - pool - fc 120 - fc 84 - fc (activation, pool, padding)",
     ),
     "resnet18": ModelEntry(
         resnet.resnet18,
@@ -54,7 +57,8 @@ MODELS: dict[str, ModelEntry] = {
         "ResNet-34 built from BasicBlocks, torchvision names (stem=auto|imagenet|cifar)",
     ),
     "spec": ModelEntry(
-        spec_model, "a layer list: spec=FILE.yaml or spec='conv(32,5,pad=2) relu pool(2) flatten linear'"
+        spec_model,
+        "a layer list: spec=FILE.yaml or spec='conv(32,5,pad=2) relu pool(2) flatten linear'",
     ),
 }
 ALIASES: dict[str, str] = {"dnn": "mlp", "grayscale1conv": "conv1"}
@@ -72,7 +76,11 @@ def list_models() -> list[tuple[str, str]]:
     for alias, target in ALIASES.items():
         aliases.setdefault(target, []).append(alias)
     return [
-        (name, entry.description + (f" [alias: {', '.join(aliases[name])}]" if name in aliases else ""))
+        (
+            name,
+            entry.description
+            + (f" [alias: {', '.join(aliases[name])}]" if name in aliases else ""),
+        )
         for name, entry in MODELS.items()
     ]
 
@@ -80,7 +88,9 @@ def list_models() -> list[tuple[str, str]]:
 def _check_call(in_shape: object, num_classes: object) -> tuple[int, int, int]:
     """`in_shape` as a (C, H, W) tuple of positive ints; `num_classes` a positive int."""
     shape = tuple(in_shape) if isinstance(in_shape, tuple | list) else ()
-    if len(shape) != 3 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
+    if len(shape) != 3 or any(
+        isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape
+    ):
         raise ModelError(f"in_shape must be (C, H, W) with positive integers, got {in_shape!r}")
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ModelError(f"num_classes must be a positive integer, got {num_classes!r}")

@@ -81,7 +81,7 @@ class ResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def _init_weights(self, zero_init_residual: bool) -> None:
-        """He init for convs, unit BN; optionally zero each block's last BN (blocks start as identity)."""
+        """He init for convs, unit BN; optionally zero each block's last BN (identity blocks)."""
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")

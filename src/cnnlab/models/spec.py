@@ -165,7 +165,9 @@ def _linear(a: dict[str, Any], shape: Shape, site: _Site) -> tuple[nn.Module, Sh
         )
     out = a["out"]
     if out is None and not site.is_last_linear:
-        raise site.error("give this linear a width: only the last linear defaults to the class count")
+        raise site.error(
+            "give this linear a width: only the last linear defaults to the class count"
+        )
     out = site.num_classes if out is None else out
     return nn.Linear(shape[0], out), (out,)
 
@@ -254,7 +256,7 @@ def _bind(kind: LayerKind, site: _Site) -> dict[str, Any]:
         raise site.error(
             f"takes at most {len(names)} positional arguments, got {len(call.args)}; {takes}"
         )
-    given: dict[str, Value] = dict(zip(names, call.args))
+    given: dict[str, Value] = dict(zip(names, call.args, strict=False))
     for key, value in call.kwargs:
         if key not in names:
             raise site.error(f"unknown argument {key!r}; {takes}")
@@ -282,7 +284,9 @@ def build_spec(
 ) -> nn.Sequential:
     """An `nn.Sequential` from layer calls for inputs `in_shape` (C, H, W) and `num_classes`."""
     if not calls:
-        raise ModelError(f"{where}the layer spec is empty; write e.g. 'conv(32, 3) relu flatten linear'")
+        raise ModelError(
+            f"{where}the layer spec is empty; write e.g. 'conv(32, 3) relu flatten linear'"
+        )
     linears = [i for i, call in enumerate(calls) if _canonical(call.name) == "linear"]
     shape: Shape = tuple(in_shape)
     modules: list[nn.Module] = []

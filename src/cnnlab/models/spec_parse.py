@@ -170,7 +170,9 @@ def parse_spec(text: str, first_index: int = 0, where: str = "") -> list[LayerCa
 def _scalar(value: object, where: str) -> Value:
     if value is None or isinstance(value, int | float | str):
         return value
-    raise ModelError(f"{where}: argument values must be numbers, words or true/false, got {value!r}")
+    raise ModelError(
+        f"{where}: argument values must be numbers, words or true/false, got {value!r}"
+    )
 
 
 def _calls_from_item(item: object, index: int, where: str) -> list[LayerCall]:

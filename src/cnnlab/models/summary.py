@@ -179,7 +179,8 @@ def format_summary(rows: list[LayerRow]) -> str:
     numeric = (False, False, False, True, True)
 
     def line(cells: list[str]) -> str:
-        parts = [c.rjust(w) if right else c.ljust(w) for c, w, right in zip(cells, widths, numeric)]
+        columns = zip(cells, widths, numeric, strict=True)
+        parts = [cell.rjust(w) if right else cell.ljust(w) for cell, w, right in columns]
         return "  ".join(parts).rstrip()
 
     rule = "-" * len(line(header))

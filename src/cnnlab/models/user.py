@@ -76,7 +76,9 @@ def load_user_model(
         found = sorted(
             name
             for name, value in vars(module).items()
-            if inspect.isclass(value) and issubclass(value, nn.Module) and value.__module__ == module.__name__
+            if inspect.isclass(value)
+            and issubclass(value, nn.Module)
+            and value.__module__ == module.__name__
         )
         raise ModelError(
             f"model file {str(path)!r} has no class {class_name!r}; "
