@@ -101,7 +101,7 @@ def test_outputs_are_float_in_unit_range_on_the_device() -> None:
     images = rng.integers(0, 256, (20, 3, 4, 5), dtype=np.uint8)
     split = Split(images, rng.integers(0, 10, 20))
     loader = BatchLoader(split, batch_size=20, shuffle=False, device=torch.device("cpu"))
-    (x, y), = list(loader)
+    ((x, y),) = list(loader)
     assert x.dtype == torch.float32 and x.shape == (20, 3, 4, 5) and x.device.type == "cpu"
     assert y.dtype == torch.int64 and y.shape == (20,)
     assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0

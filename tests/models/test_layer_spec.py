@@ -11,7 +11,10 @@ from cnnlab.errors import CnnlabError, ModelError
 from cnnlab.models import LayerCall, build_model, build_spec, load_spec, parse_spec
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "models"
-EXAMPLE = "conv(32,5,pad=2) relu pool(2) conv(64,5,pad=2) relu pool(2) flatten linear(1024) relu dropout(0.3) linear"
+EXAMPLE = (
+    "conv(32,5,pad=2) relu pool(2) conv(64,5,pad=2) relu pool(2) flatten linear(1024) relu "
+    "dropout(0.3) linear"
+)
 
 
 def _layout(model: nn.Module) -> list[tuple[str, tuple[int, ...]]]:
@@ -38,7 +41,10 @@ def test_parse_the_issue_example():
 
 
 def test_separators_and_value_words():
-    written = "conv(8, 3, pad=same, bias=false) – bn -> relu | pool(2)\n, leaky_relu(slope=-0.2); flatten - linear"
+    written = (
+        "conv(8, 3, pad=same, bias=false) – bn -> relu | pool(2)\n, leaky_relu(slope=-0.2); "
+        "flatten - linear"
+    )
     calls = parse_spec(written)
     assert [c.name for c in calls] == [
         "conv",
@@ -108,7 +114,10 @@ def test_v4_file_equals_the_compact_example():
 
 
 def test_shapes_are_inferred_through_every_layer_kind():
-    spec = "conv(4, 3, stride=2, pad=same) bn leaky_relu dropout2d(0.1) avgpool(3, stride=1, pad=1) gap flatten bn dropout linear(6) gelu linear"
+    spec = (
+        "conv(4, 3, stride=2, pad=same) bn leaky_relu dropout2d(0.1) avgpool(3, stride=1, pad=1) "
+        "gap flatten bn dropout linear(6) gelu linear"
+    )
     model = build_model("spec", (3, 9, 9), 5, spec=spec)
     assert model[0].padding == (1, 1) and model[4].stride == 1
     assert isinstance(model[1], nn.BatchNorm2d) and isinstance(model[7], nn.BatchNorm1d)
@@ -138,12 +147,14 @@ def test_bad_layer_name():
     [
         (
             "conv(8, 3, padd=1) flatten linear",
-            "spec layer 0 `conv(8, 3, padd=1)` with input shape (1, 28, 28): unknown argument 'padd'; "
+            "spec layer 0 `conv(8, 3, padd=1)` with input shape (1, 28, 28): unknown argument "
+            "'padd'; "
             "it is written conv(out, k=3, stride=1, pad=0, bias=True)",
         ),
         (
             "conv(8, 2.5) flatten linear",
-            "spec layer 0 `conv(8, 2.5)` with input shape (1, 28, 28): argument k=2.5 must be an integer >= 1",
+            "spec layer 0 `conv(8, 2.5)` with input shape (1, 28, 28): argument k=2.5 must be an "
+            "integer >= 1",
         ),
         (
             "conv flatten linear",
@@ -151,11 +162,13 @@ def test_bad_layer_name():
         ),
         (
             "flatten dropout(1.5) linear",
-            "spec layer 1 `dropout(1.5)` with input shape (784,): argument p=1.5 must be a number in [0, 1)",
+            "spec layer 1 `dropout(1.5)` with input shape (784,): argument p=1.5 must be a "
+            "number in [0, 1)",
         ),
         (
             "pool(2, 2, 0, 1) flatten linear",
-            "spec layer 0 `pool(2, 2, 0, 1)` with input shape (1, 28, 28): takes at most 3 positional arguments",
+            "spec layer 0 `pool(2, 2, 0, 1)` with input shape (1, 28, 28): takes at most 3 "
+            "positional arguments",
         ),
         ("conv(8, 3, k=5) flatten linear", "argument 'k' is given twice"),
         (
@@ -205,7 +218,8 @@ def test_missing_flatten_before_linear():
     [
         (
             "flatten linear(32) relu linear(20)",
-            "ends with shape (20,) after layer 3 `linear(20)`, but the model must output (10,) for 10 classes",
+            "ends with shape (20,) after layer 3 `linear(20)`, but the model must output (10,) "
+            "for 10 classes",
         ),
         (
             "conv(8, 3) relu",
@@ -217,7 +231,8 @@ def test_missing_flatten_before_linear():
         ),
         (
             "flatten conv(8, 3) linear",
-            "spec layer 1 `conv(8, 3)` with input shape (784,): `conv` needs an image input (C, H, W)",
+            "spec layer 1 `conv(8, 3)` with input shape (784,): `conv` needs an image input (C, "
+            "H, W)",
         ),
         ("", "the layer spec is empty"),
     ],

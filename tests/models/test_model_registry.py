@@ -1,4 +1,4 @@
-"""The registry: every model builds, runs forward and backward; names, options and sizes are checked."""
+"""The registry: every model trains one step; names, options and input sizes are checked."""
 
 import pytest
 import torch

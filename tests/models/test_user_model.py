@@ -79,7 +79,8 @@ def test_two_files_with_the_same_name_do_not_collide(tmp_path):
     other.mkdir()
     second = other / "mymodel.py"
     second.write_text(
-        "from torch import nn\nclass MyNet(nn.Linear):\n    def __init__(self):\n        super().__init__(1, 1)\n"
+        "from torch import nn\nclass MyNet(nn.Linear):\n    def __init__(self):\n        "
+        "super().__init__(1, 1)\n"
     )
     assert build_model(f"{second}:MyNet", (1, 1, 1), 1).in_features == 1
     assert build_model(f"{first}:MyNet", (1, 2, 2), 3).fc.out_features == 3
@@ -90,7 +91,8 @@ def test_two_files_with_the_same_name_do_not_collide(tmp_path):
     [
         (
             "import not_a_module_cnnlab\n",
-            r"mymodel\.py' failed to import: ModuleNotFoundError: No module named 'not_a_module_cnnlab'",
+            r"mymodel\.py' failed to import: ModuleNotFoundError: No module named "
+            r"'not_a_module_cnnlab'",
         ),
         ("def broken(:\n", r"mymodel\.py' failed to import: SyntaxError"),
         (
@@ -110,16 +112,19 @@ def test_a_file_that_fails_to_import_names_the_file_and_reason(tmp_path, source,
     [
         (
             "NOT_A_MODULE",
-            r"'NOT_A_MODULE' in model file '.*mymodel\.py' is not an nn\.Module subclass \(it is int 3\)",
+            r"'NOT_A_MODULE' in model file '.*mymodel\.py' is not an nn\.Module subclass \(it is "
+            r"int 3\)",
         ),
         ("Plain", r"'Plain' in model file '.*mymodel\.py' is not an nn\.Module subclass"),
         (
             "Missing",
-            r"mymodel\.py' has no class 'Missing'; nn\.Module classes it defines: Broken, Fixed, MyNet",
+            r"mymodel\.py' has no class 'Missing'; nn\.Module classes it defines: Broken, Fixed, "
+            r"MyNet",
         ),
         (
             "Broken",
-            r"building Broken\(in_shape, num_classes\) from model file '.*' failed: ValueError: widths do not add up",
+            r"building Broken\(in_shape, num_classes\) from model file '.*' failed: ValueError: "
+            r"widths do not add up",
         ),
     ],
 )

@@ -28,6 +28,7 @@ from cnnlab.data.images import (
     IMAGE_EXTENSIONS,
     RESIZE_MODES,
     decode_image_with_header,
+    read_image_size_and_mode,
 )
 from cnnlab.errors import ConfigError, DataError, DataFormatError
 
@@ -39,6 +40,7 @@ LAYOUT_HELP = (
     "expected <split>/<class>/<image> with split folders train/ (required), val/ and test/, "
     "or <class>/<image> with one folder per class"
 )
+_IMAGE_HELP = f"expected an image ({' '.join(IMAGE_EXTENSIONS)}) inside a class folder"
 # Top-level files that describe a dataset rather than belong to it.
 _TEXT_SUFFIXES = (".txt", ".md", ".rst", ".csv", ".json", ".yaml", ".yml", ".html", ".pdf")
 _TEXT_STEMS = ("readme", "license", "licence", "copying", "notice", "citation", "authors")
@@ -103,10 +105,7 @@ def _dataset_root(files: list[str], dirs: list[str]) -> str:
 
 
 def _not_an_image(container: Container, name: str, why: str) -> DataFormatError:
-    return DataFormatError(
-        f"{container.describe(name)}: {why}; expected an image ({' '.join(IMAGE_EXTENSIONS)}) "
-        f"inside a class folder ({LAYOUT_HELP})"
-    )
+    return DataFormatError(f"{container.describe(name)}: {why}; {_IMAGE_HELP} ({LAYOUT_HELP})")
 
 
 def _read_layout(container: Container) -> _Layout:
@@ -118,17 +117,15 @@ def _read_layout(container: Container) -> _Layout:
     split_folders = {d: SPLIT_FOLDERS[d.lower()] for d in top if d.lower() in SPLIT_FOLDERS}
     by_split = "train" in split_folders.values()
     if by_split:
-        for d in sorted(top - set(split_folders)):
+        others = sorted(top - set(split_folders))
+        if others:
             raise DataFormatError(
-                f"{container.describe(root + d)} is not a split folder; {LAYOUT_HELP}"
+                f"{container.describe(root + others[0])} is not a split folder; {LAYOUT_HELP}"
             )
-        seen = Counter(split_folders.values())
-        for split, count in seen.items():
-            if count > 1:
-                raise DataFormatError(
-                    f"{container.path}: more than one folder for split {split!r} "
-                    f"({sorted(d for d in split_folders if split_folders[d] == split)})"
-                )
+        if len(set(split_folders.values())) < len(split_folders):
+            raise DataFormatError(
+                f"{container.path}: two folders name the same split ({sorted(split_folders)})"
+            )
     elif split_folders:
         raise DataFormatError(
             f"{container.path}: found {sorted(split_folders)} but no train/ folder; {LAYOUT_HELP}"
@@ -147,11 +144,11 @@ def _read_layout(container: Container) -> _Layout:
         if len(parts) >= depth:
             images.setdefault(class_of(parts), [])
     for name in files:
-        if not name.startswith(root):
-            raise _not_an_image(container, name, "a file outside the dataset folder")
         parts = name[len(root) :].split("/")
-        if len(parts) == 1 and _is_top_level_text(parts[0]):
-            continue
+        if not name.startswith(root) or len(parts) == 1:  # above or at the top of the layout
+            if _is_top_level_text(name.rsplit("/", 1)[-1]):
+                continue
+            raise _not_an_image(container, name, "a file outside any class folder")
         if len(parts) <= depth:
             raise _not_an_image(container, name, "a file outside any class folder")
         if not _is_image(name):
@@ -287,19 +284,20 @@ def _guess_settings(
     wanted = set(train_names)
     sample = [m.name for m in container.members() if m.name in wanted][:_SAMPLE_HEADERS]
     headers = []
-    for chunk in _chunks(container, sample):
-        headers.extend(h for h in _decode_chunk(chunk, _Settings(1, (1, 1), "stretch"))[2] if h)
-    return _final_settings(headers, headers, channels, size, resize, strict=False)
+    for name, data in container.iter_read(sample):
+        try:
+            headers.append(read_image_size_and_mode(data, container.describe(name)))
+        except DataFormatError:
+            continue  # the decode pass reports it
+    return _final_settings(headers, headers, channels, size, resize)
 
 
 def _final_settings(
     all_headers: list[Header | None], train_headers: list[Header | None],
-    channels: int | None, size: tuple[int, int] | None, resize: str, strict: bool = True,
+    channels: int | None, size: tuple[int, int] | None, resize: str,
 ) -> _Settings:  # fmt: skip
     """channels: 1 if every image is grayscale, else 3; size: the most common train (H, W)."""
     found = [h for h in train_headers if h is not None]
-    if not found and strict:
-        raise DataFormatError("no train image could be decoded, so no default size can be chosen")
     if channels is None:
         channels = 1 if all(h[1] in GRAYSCALE_MODES for h in all_headers if h) else 3
     if size is None:
@@ -316,6 +314,8 @@ def _decode_layout(
     n_train = len(layout.splits["train"])
     settings = _guess_settings(container, names[:n_train], channels, size, resize)
     images, headers, errors = _decode_all(container, names, settings, workers, skip_bad)
+    if size is None and all(h is None for h in headers[:n_train]):
+        raise DataFormatError(f"{container.path}: no train image could be decoded")
     final = _final_settings(headers, headers[:n_train], channels, size, resize)
     if final != settings:  # the sample was not representative: decode again, rarely needed
         images, headers, errors = _decode_all(container, names, final, workers, skip_bad)
@@ -461,9 +461,7 @@ def load_imagefolder(
         if not layout.has_split_folders:
             split = _stratified_split(layout.splits["train"], test_fraction, seed)
             layout = _Layout(layout.class_names, split, False)
-        dataset = _decode_layout(
-            container, layout, channels, size, resize, skip_bad, workers, name
-        )
+        dataset = _decode_layout(container, layout, channels, size, resize, skip_bad, workers, name)
     if entry is not None:
         _write_cache(entry, dataset, path)
     return dataset

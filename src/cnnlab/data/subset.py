@@ -65,9 +65,8 @@ class SubsetSpec:
     @property
     def is_identity(self) -> bool:
         """True when the spec keeps the dataset as it is."""
-        return self.classes is None and self.per_class is None and self.fraction is None and (
-            self.val is None
-        )
+        fields = (self.classes, self.per_class, self.fraction, self.val)
+        return all(value is None for value in fields)
 
 
 def _is_int(value: object) -> bool:
@@ -255,9 +254,7 @@ def _apportion(total: int, counts: np.ndarray, floor: np.ndarray, cap: np.ndarra
     return take
 
 
-def _train_counts(
-    spec: SubsetSpec, counts: np.ndarray, class_names: tuple[str, ...]
-) -> np.ndarray:
+def _train_counts(spec: SubsetSpec, counts: np.ndarray, class_names: tuple[str, ...]) -> np.ndarray:
     """Training images to keep per class, out of `counts` left after validation."""
     if spec.per_class is not None:
         short = np.flatnonzero(counts < spec.per_class)
