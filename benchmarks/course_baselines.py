@@ -29,12 +29,16 @@ CASES = (
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", default=os.environ.get("CNNLAB_DATA"))
     parser.add_argument("--epochs", type=int, help="override the configs' 5 epochs")
     args = parser.parse_args()
     if not args.data_dir:
-        print("skipped: give --data-dir or set CNNLAB_DATA to a directory with mnist/ and fashion-mnist/")
+        print(
+            "skipped: give --data-dir or set CNNLAB_DATA to a directory with mnist/ and fashion-mnist/"
+        )
         return 0
     print(f"machine: {cpu_model()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     rows = []
@@ -46,12 +50,24 @@ def main() -> int:
             config = load_experiments(ROOT / path, overrides)[0]
             result = train(config, quiet=True)
             epoch_seconds = [row["epoch_seconds"] for row in result.history.epochs]
-            rows.append((path, len(epoch_seconds), statistics.mean(epoch_seconds),
-                         result.metrics["test_accuracy"], target, result.metrics["test_eval_seconds"]))
-    print(f"{'config':<42} {'epochs':>6} {'s/epoch':>8} {'test acc':>9} {'target':>7} {'met':>4} {'eval s':>7}")
+            rows.append(
+                (
+                    path,
+                    len(epoch_seconds),
+                    statistics.mean(epoch_seconds),
+                    result.metrics["test_accuracy"],
+                    target,
+                    result.metrics["test_eval_seconds"],
+                )
+            )
+    print(
+        f"{'config':<42} {'epochs':>6} {'s/epoch':>8} {'test acc':>9} {'target':>7} {'met':>4} {'eval s':>7}"
+    )
     for path, epochs, seconds, accuracy, target, evaluation in rows:
         met = "yes" if accuracy >= target else "NO"
-        print(f"{path:<42} {epochs:>6} {seconds:>8.1f} {accuracy:>9.4f} {target:>7.3f} {met:>4} {evaluation:>7.2f}")
+        print(
+            f"{path:<42} {epochs:>6} {seconds:>8.1f} {accuracy:>9.4f} {target:>7.3f} {met:>4} {evaluation:>7.2f}"
+        )
     return 0 if all(r[3] >= r[4] for r in rows) else 1
 
 

@@ -19,7 +19,9 @@ def atomic_write(path: Path, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file for writing; on clean exit it replaces `path`, else it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    handle, temporary_name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+    )
     temporary = Path(temporary_name)
     try:
         encoding = None if "b" in mode else "utf-8"

@@ -15,7 +15,10 @@ def test_defaults_are_valid():
 
 
 def test_unknown_key_is_named_with_allowed_keys():
-    with pytest.raises(ConfigError, match=r"unknown key optim\.lrr \(did you mean optim\.lr\?\).*allowed keys in optim: optimizer, lr"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown key optim\.lrr \(did you mean optim\.lr\?\).*allowed keys in optim: optimizer, lr",
+    ):
         load_experiments(None, ["optim.lrr=0.1"])
 
 
@@ -29,7 +32,10 @@ def test_unknown_section_is_named(tmp_path):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("optim.optimizer=adamm", r"optim\.optimizer: expected one of sgd, adam, adamw, adagrad, adadelta, rmsprop, got 'adamm'"),
+        (
+            "optim.optimizer=adamm",
+            r"optim\.optimizer: expected one of sgd, adam, adamw, adagrad, adadelta, rmsprop, got 'adamm'",
+        ),
         ("train.epochs=0", r"train\.epochs: expected an integer >= 1, got 0"),
         ("train.epochs=abc", r"train\.epochs: expected an integer, got 'abc'"),
         ("optim.lr=-1", r"optim\.lr: expected a positive number"),
@@ -49,7 +55,9 @@ def test_bad_values_name_the_key_and_what_was_expected(override, message):
 def test_overrides_are_yaml_typed_and_scientific_notation_works(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("optim: {lr: 1e-3}\ndata: {classes: [0, cat]}\n")
-    config = load_experiments(path, ["train.batch_size=32", "data.val=0.1", "model.options.hidden=7"])[0]
+    config = load_experiments(
+        path, ["train.batch_size=32", "data.val=0.1", "model.options.hidden=7"]
+    )[0]
     assert config.optim.lr == 0.001
     assert config.data.classes == (0, "cat")
     assert config.train.batch_size == 32 and config.data.val == 0.1
@@ -75,7 +83,9 @@ def test_compare_entries_with_one_name_are_refused(tmp_path):
 
 
 def test_resolved_config_round_trips_through_yaml():
-    config = load_experiments(None, ["data.classes=[0,1,7]", "optim.lr=0.05", "data.image_size=[64,64]"])[0]
+    config = load_experiments(
+        None, ["data.classes=[0,1,7]", "optim.lr=0.05", "data.image_size=[64,64]"]
+    )[0]
     again = load_experiments(None, base=yaml.safe_load(dump_config(config)))[0]
     assert again == config
 

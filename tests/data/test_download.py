@@ -17,9 +17,7 @@ PAYLOAD = b"cnnlab test payload " * 1000
 
 
 def _remote(source: Path, md5: str | None = None) -> RemoteFile:
-    return RemoteFile(
-        "payload.bin", (source.as_uri(),), md5 or hashlib.md5(PAYLOAD).hexdigest()
-    )
+    return RemoteFile("payload.bin", (source.as_uri(),), md5 or hashlib.md5(PAYLOAD).hexdigest())
 
 
 @pytest.fixture

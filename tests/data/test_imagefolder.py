@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnlab.data import imagefolder
+from cnnlab.data import imagefolder, images
 from cnnlab.data.imagefolder import load_imagefolder
 from cnnlab.data.images import decode_image
 from cnnlab.errors import DataFormatError, DatasetNotFoundError, UnsafeDataError
@@ -141,7 +141,8 @@ def test_a_bad_guess_from_the_sample_is_corrected(tmp_path, monkeypatch):
 
 
 def test_parallel_decode_equals_serial(tmp_path, monkeypatch):
-    monkeypatch.setattr(imagefolder, "_CHUNK_IMAGES", 2)  # several chunks from 10 images
+    monkeypatch.setattr(images, "DECODE_CHUNK", 2)  # several chunks from 10 images
+    monkeypatch.setattr(imagefolder, "DECODE_CHUNK", 2)
     source = make_source(tmp_path, "tar.gz", build(SPLIT_LAYOUT))
     serial = load_imagefolder(source, size=(20, 24), resize="pad", cache_dir=None, workers=1)
     parallel = load_imagefolder(source, size=(20, 24), resize="pad", cache_dir=None, workers=2)

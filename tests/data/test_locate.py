@@ -14,7 +14,7 @@ from cnnlab.data.catalog import RemoteFile
 from cnnlab.data.download import file_md5
 from cnnlab.data.idx import write_idx
 from cnnlab.data.locate import cache_root, search_places
-from cnnlab.errors import DatasetNotFoundError, DataError
+from cnnlab.errors import DataError, DatasetNotFoundError
 
 RNG = np.random.default_rng(0)
 
@@ -52,7 +52,9 @@ def test_data_dir_wins_over_env(tmp_path):
     make_idx_dir(tmp_path / "env" / "mnist", seed=2)
     environ = {"CNNLAB_DATA": str(tmp_path / "env"), "CNNLAB_CACHE": str(tmp_path / "cache")}
     dataset = load_dataset("mnist", data_dir=tmp_path / "flag", environ=environ, offline=True)
-    np.testing.assert_array_equal(dataset.split("train").images[:, 0], first["train-images-idx3-ubyte"])
+    np.testing.assert_array_equal(
+        dataset.split("train").images[:, 0], first["train-images-idx3-ubyte"]
+    )
     np.testing.assert_array_equal(dataset.split("test").labels, first["t10k-labels-idx1-ubyte"])
     assert dataset.class_names == tuple(str(d) for d in range(10))
 
@@ -70,7 +72,11 @@ def test_not_found_offline_lists_every_place_and_the_command(tmp_path):
     with pytest.raises(DatasetNotFoundError) as caught:
         find_dataset("mnist", data_dir=tmp_path / "flag", environ=environ, offline=True)
     message = str(caught.value)
-    for where in (tmp_path / "flag" / "mnist", tmp_path / "env" / "mnist", tmp_path / "cache" / "mnist"):
+    for where in (
+        tmp_path / "flag" / "mnist",
+        tmp_path / "env" / "mnist",
+        tmp_path / "cache" / "mnist",
+    ):
         assert str(where) in message
     assert "/usr/share/datasets/mnist" in message
     assert "--offline" in message and "cnnlab data prepare mnist" in message
@@ -80,11 +86,16 @@ def test_download_goes_into_the_cache_and_loads(tmp_path, monkeypatch):
     """A dataset found nowhere is downloaded (here from file:// URLs) and verified."""
     arrays = make_idx_dir(tmp_path / "mirror")
     remote = tuple(
-        RemoteFile(f"{stem}.gz", ((tmp_path / "mirror" / f"{stem}.gz").as_uri(),),
-                   file_md5(tmp_path / "mirror" / f"{stem}.gz"))
+        RemoteFile(
+            f"{stem}.gz",
+            ((tmp_path / "mirror" / f"{stem}.gz").as_uri(),),
+            file_md5(tmp_path / "mirror" / f"{stem}.gz"),
+        )
         for stem in arrays
     )
-    monkeypatch.setitem(DATASETS, "mnist", dataclasses.replace(DATASETS["mnist"], remote_files=remote))
+    monkeypatch.setitem(
+        DATASETS, "mnist", dataclasses.replace(DATASETS["mnist"], remote_files=remote)
+    )
     environ = {"CNNLAB_CACHE": str(tmp_path / "cache")}
     dataset = load_dataset("mnist", environ=environ)
     assert sorted(os.listdir(tmp_path / "cache" / "mnist")) == sorted(f"{s}.gz" for s in arrays)

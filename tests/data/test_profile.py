@@ -36,8 +36,12 @@ def test_profile_counts_stats_duplicates_and_leaks():
     images = dataset.split("train").images.astype(np.float64)
     np.testing.assert_allclose(train.pixel_mean, images.mean(axis=(0, 2, 3)))
     np.testing.assert_allclose(train.pixel_std, images.std(axis=(0, 2, 3)))
-    assert train.pixel_min == tuple(int(v) for v in dataset.split("train").images.min(axis=(0, 2, 3)))
-    assert train.pixel_max == tuple(int(v) for v in dataset.split("train").images.max(axis=(0, 2, 3)))
+    assert train.pixel_min == tuple(
+        int(v) for v in dataset.split("train").images.min(axis=(0, 2, 3))
+    )
+    assert train.pixel_max == tuple(
+        int(v) for v in dataset.split("train").images.max(axis=(0, 2, 3))
+    )
     assert train.duplicate_images == 1 and test.duplicate_images == 0
     assert profile.leaked == {"test": 1}
     assert profile.problems == ("bad.jpg: cannot decode",)

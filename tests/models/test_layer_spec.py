@@ -149,7 +149,7 @@ def test_bad_layer_name():
             "conv(8, 3, padd=1) flatten linear",
             "spec layer 0 `conv(8, 3, padd=1)` with input shape (1, 28, 28): unknown argument "
             "'padd'; "
-            "it is written conv(out, k=3, stride=1, pad=0, bias=True)",
+            "it is written conv(out, k=3, stride=1, pad=0, bias=true)",
         ),
         (
             "conv(8, 2.5) flatten linear",

@@ -15,9 +15,16 @@ from cnnlab.runs import RunDir, resume, train
 from cnnlab.training import load_checkpoint
 
 BASE = [
-    "data.dataset=mnist-sample", "data.classes=[0,1,7]", "data.per_class=20", "data.val=9",
-    "data.offline=true", "model.name=conv1", "train.epochs=4", "train.batch_size=16",
-    "optim.schedule=cosine", "train.device=cpu",
+    "data.dataset=mnist-sample",
+    "data.classes=[0,1,7]",
+    "data.per_class=20",
+    "data.val=9",
+    "data.offline=true",
+    "model.name=conv1",
+    "train.epochs=4",
+    "train.batch_size=16",
+    "optim.schedule=cosine",
+    "train.device=cpu",
 ]
 
 
@@ -34,8 +41,16 @@ def read_metrics(run_dir):
 def test_run_directory_is_complete(tmp_path):
     result = train(config(tmp_path, "name=full"), quiet=True)
     run = result.run_dir
-    for name in ("config.yaml", "env.json", "status.json", "metrics.csv", "iterations.csv",
-                 "train.log", "best.pt", "last.pt"):
+    for name in (
+        "config.yaml",
+        "env.json",
+        "status.json",
+        "metrics.csv",
+        "iterations.csv",
+        "train.log",
+        "best.pt",
+        "last.pt",
+    ):
         assert (run / name).is_file(), name
     assert json.loads((run / "status.json").read_text())["status"] == "finished"
     assert len(read_metrics(run)) == 4
@@ -81,7 +96,9 @@ def test_resume_after_epoch_two_equals_uninterrupted_run(tmp_path, monkeypatch):
 
 
 def test_huge_learning_rate_marks_run_diverged(tmp_path):
-    with pytest.raises(TrainingError, match=r"diverged.*NaN, infinite or exploded.*optim.lr=1000000"):
+    with pytest.raises(
+        TrainingError, match=r"diverged.*NaN, infinite or exploded.*optim.lr=1000000"
+    ):
         train(config(tmp_path, "name=nan", "optim.optimizer=sgd", "optim.lr=1e6"), quiet=True)
     status = json.loads((tmp_path / "nan" / "status.json").read_text())
     assert status["status"] == "diverged"
@@ -96,7 +113,9 @@ def test_cli_train_compare_prints_runs_side_by_side(tmp_path, capsys):
         "train: {epochs: 2, batch_size: 8, device: cpu}\n"
         "compare:\n  - {name: fc, model.name: fc_only}\n  - {name: conv, model.name: conv1}\n"
     )
-    assert main(["train", str(spec), "--out", str(tmp_path / "runs"), "--quiet", "--lr", "0.01"]) == 0
+    assert (
+        main(["train", str(spec), "--out", str(tmp_path / "runs"), "--quiet", "--lr", "0.01"]) == 0
+    )
     out = capsys.readouterr().out
     assert "train acc" in out and "test acc" in out
     assert "fc_only" in out and "conv1" in out
@@ -105,9 +124,31 @@ def test_cli_train_compare_prints_runs_side_by_side(tmp_path, capsys):
 
 
 def test_cli_diverged_run_exits_nonzero(tmp_path, capsys):
-    code = main(["train", "--dataset", "mnist-sample", "--classes", "0,1", "--per-class", "8",
-                 "--offline", "--epochs", "2", "--optimizer", "sgd", "--lr", "1e6",
-                 "--out", str(tmp_path), "--name", "boom", "--quiet", "--model", "conv1"])
+    code = main(
+        [
+            "train",
+            "--dataset",
+            "mnist-sample",
+            "--classes",
+            "0,1",
+            "--per-class",
+            "8",
+            "--offline",
+            "--epochs",
+            "2",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "1e6",
+            "--out",
+            str(tmp_path),
+            "--name",
+            "boom",
+            "--quiet",
+            "--model",
+            "conv1",
+        ]
+    )
     assert code == 1
     assert "diverged" in capsys.readouterr().err
 

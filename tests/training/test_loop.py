@@ -13,7 +13,14 @@ from cnnlab.data.arrays import Split
 from cnnlab.data.loader import BatchLoader
 from cnnlab.training import History, build_optimizer, build_schedule, fit, lr_factor
 
-LEARNING_RATES = {"sgd": 0.1, "adam": 1e-2, "adamw": 1e-2, "adagrad": 0.1, "adadelta": 1.0, "rmsprop": 1e-3}
+LEARNING_RATES = {
+    "sgd": 0.1,
+    "adam": 1e-2,
+    "adamw": 1e-2,
+    "adagrad": 0.1,
+    "adadelta": 1.0,
+    "rmsprop": 1e-3,
+}
 
 
 def tiny_split(n: int = 32, classes: int = 4, seed: int = 0) -> Split:
@@ -35,8 +42,17 @@ def test_each_optimizer_overfits_a_few_batches(optimizer):
     loader = BatchLoader(tiny_split(), batch_size=8, shuffle=True)
     opt = build_optimizer(model.parameters(), optim_config, device)
     schedule = build_schedule(opt, optim_config, len(loader), train_config.epochs)
-    history = fit(model, opt, schedule, loader, None, num_classes=4, train_config=train_config,
-                  optim_config=optim_config, device=device)
+    history = fit(
+        model,
+        opt,
+        schedule,
+        loader,
+        None,
+        num_classes=4,
+        train_config=train_config,
+        optim_config=optim_config,
+        device=device,
+    )
     assert history.stopped == "finished"
     evaluation = BatchLoader(tiny_split(), batch_size=32, shuffle=False)
     images, labels = next(iter(evaluation))
@@ -48,7 +64,9 @@ def test_each_optimizer_overfits_a_few_batches(optimizer):
 
 @pytest.mark.parametrize("schedule", SCHEDULES)
 def test_schedules_start_peak_and_end_where_documented(schedule):
-    config = OptimConfig(schedule=schedule, warmup_epochs=1, final_lr_fraction=0.1, step_size=2, gamma=0.5)
+    config = OptimConfig(
+        schedule=schedule, warmup_epochs=1, final_lr_fraction=0.1, step_size=2, gamma=0.5
+    )
     factors = [lr_factor(step, 100, 10, config) for step in range(100)]
     assert max(factors) <= 1.0 + 1e-12
     if schedule != "onecycle":
@@ -65,8 +83,17 @@ def test_nan_loss_stops_the_loop_as_diverged():
     train_config = TrainConfig(epochs=5, batch_size=8)
     loader = BatchLoader(tiny_split(), batch_size=8, shuffle=True)
     opt = build_optimizer(model.parameters(), optim_config, device)
-    history = fit(model, opt, build_schedule(opt, optim_config, len(loader), 5), loader, None,
-                  num_classes=4, train_config=train_config, optim_config=optim_config, device=device)
+    history = fit(
+        model,
+        opt,
+        build_schedule(opt, optim_config, len(loader), 5),
+        loader,
+        None,
+        num_classes=4,
+        train_config=train_config,
+        optim_config=optim_config,
+        device=device,
+    )
     assert history.stopped == "diverged"
     assert len(history.epochs) < 5
 
@@ -79,8 +106,17 @@ def test_early_stopping_after_patience_epochs():
     loader = BatchLoader(tiny_split(), batch_size=8, shuffle=True)
     val = BatchLoader(tiny_split(seed=1), batch_size=32, shuffle=False)
     opt = build_optimizer(model.parameters(), optim_config, device)
-    history = fit(model, opt, build_schedule(opt, optim_config, len(loader), 20), loader, val,
-                  num_classes=4, train_config=train_config, optim_config=optim_config, device=device)
+    history = fit(
+        model,
+        opt,
+        build_schedule(opt, optim_config, len(loader), 20),
+        loader,
+        val,
+        num_classes=4,
+        train_config=train_config,
+        optim_config=optim_config,
+        device=device,
+    )
     assert history.stopped == "early_stopped"
     assert len(history.epochs) == 3 and history.best_epoch == 1
 
@@ -93,8 +129,17 @@ def test_eval_every_records_validation_per_iteration():
     loader = BatchLoader(tiny_split(), batch_size=8, shuffle=True)
     val = BatchLoader(tiny_split(seed=1), batch_size=32, shuffle=False)
     opt = build_optimizer(model.parameters(), optim_config, device)
-    history = fit(model, opt, build_schedule(opt, optim_config, len(loader), 2), loader, val,
-                  num_classes=4, train_config=train_config, optim_config=optim_config, device=device,
-                  history=History())
+    history = fit(
+        model,
+        opt,
+        build_schedule(opt, optim_config, len(loader), 2),
+        loader,
+        val,
+        num_classes=4,
+        train_config=train_config,
+        optim_config=optim_config,
+        device=device,
+        history=History(),
+    )
     with_val = [row["iteration"] for row in history.iterations if "val_accuracy" in row]
     assert with_val == [2, 4, 6, 8]

@@ -28,7 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=run_list)
 
     profile = verbs.add_parser("profile", help="sizes, balance, pixels, duplicates, leakage")
-    profile.add_argument("name", help="mnist, fashion-mnist, cifar10, mnist-sample, imagefolder:PATH")
+    profile.add_argument(
+        "name", help="mnist, fashion-mnist, cifar10, mnist-sample, imagefolder:PATH"
+    )
     add_dataset_arguments(profile)
     profile.add_argument("--out", type=Path, help="where to save profile.md and examples.png")
     profile.set_defaults(func=run_profile)
@@ -40,17 +42,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    print("Searched, in order: " + ", ".join(f"{p.origin} {p.path}" for p in search_places(args.data_dir)))
+    print(
+        "Searched, in order: "
+        + ", ".join(f"{p.origin} {p.path}" for p in search_places(args.data_dir))
+    )
     print(f"{'name':<15} {'shape':<9} {'classes':>7} {'train':>7} {'test':>7}  where")
     for name, info in DATASETS.items():
         if name == "mnist-sample":
             where = "embedded in cnnlab"
         else:
             found = locate(name, data_dir=args.data_dir)
-            where = f"{found.path} ({found.form})" if found else "not found (cnnlab data prepare " + name + ")"
+            where = (
+                f"{found.path} ({found.form})"
+                if found
+                else "not found (cnnlab data prepare " + name + ")"
+            )
         shape = "x".join(str(d) for d in info.image_shape)
-        print(f"{name:<15} {shape:<9} {info.num_classes:>7} {info.train_size:>7,} {info.test_size:>7,}  {where}")
-    print(f"{'imagefolder:PATH':<15} any folder, .zip or .tar[.gz] of <split>/<class>/<image> or <class>/<image>")
+        print(
+            f"{name:<15} {shape:<9} {info.num_classes:>7} {info.train_size:>7,} {info.test_size:>7,}  {where}"
+        )
+    print(
+        f"{'imagefolder:PATH':<15} any folder, .zip or .tar[.gz] of <split>/<class>/<image> or <class>/<image>"
+    )
     return 0
 
 
@@ -72,12 +85,11 @@ def run_profile(args: argparse.Namespace) -> int:
 
 def run_prepare(args: argparse.Namespace) -> int:
     found = find_dataset(args.name, data_dir=args.data_dir, offline=args.offline)
-    dataset = load_dataset(
-        args.name, data_dir=args.data_dir, offline=True, skip_bad=args.skip_bad
-    )
+    dataset = load_dataset(args.name, data_dir=args.data_dir, offline=True, skip_bad=args.skip_bad)
     sizes = ", ".join(f"{name} {len(split):,}" for name, split in dataset.splits.items())
-    print(f"{args.name}: ready at {found.path} ({found.form}); {sizes}; {dataset.num_classes} classes")
+    print(
+        f"{args.name}: ready at {found.path} ({found.form}); {sizes}; {dataset.num_classes} classes"
+    )
     if dataset.problems:
         print(f"skipped {len(dataset.problems)} unreadable item(s)")
     return 0
-

@@ -30,18 +30,29 @@ FLAG_KEYS = {
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "train", help="train a model; writes a run directory",
+        "train",
+        help="train a model; writes a run directory",
         description="Train from a YAML config and/or flags. A config with a `compare:` list "
         "trains one run per entry and prints them side by side.",
     )
     parser.add_argument("config", nargs="?", type=Path, help="YAML experiment config")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override any config key, e.g. --set optim.weight_decay=5e-4")
-    parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from last.pt")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config key, e.g. --set optim.weight_decay=5e-4",
+    )
+    parser.add_argument(
+        "--resume", type=Path, metavar="RUN_DIR", help="continue a run from last.pt"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     parser.add_argument("--offline", action="store_true", help="never download data")
     group = parser.add_argument_group("common settings (shortcuts for --set)")
-    group.add_argument("--dataset", help="mnist, fashion-mnist, cifar10, mnist-sample, imagefolder:PATH")
+    group.add_argument(
+        "--dataset", help="mnist, fashion-mnist, cifar10, mnist-sample, imagefolder:PATH"
+    )
     group.add_argument("--classes", help="class indices or names, e.g. 0,1,7")
     group.add_argument("--per-class", type=int, help="training images per class")
     group.add_argument("--data-dir", help="directory searched first for datasets")
@@ -76,7 +87,9 @@ def overrides_from_flags(args: argparse.Namespace) -> list[str]:
 
 def results_table(results: list[RunResult]) -> str:
     """The runs side by side: train and test accuracy, epochs, time."""
-    lines = [f"{'run':<32} {'model':<16} {'train acc':>9} {'test acc':>9} {'epochs':>6} {'time':>7}"]
+    lines = [
+        f"{'run':<32} {'model':<16} {'train acc':>9} {'test acc':>9} {'epochs':>6} {'time':>7}"
+    ]
     for result in results:
         metrics = result.metrics
         model = result.config.model.name if result.config else ""

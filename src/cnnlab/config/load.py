@@ -61,7 +61,9 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
             return tuple(_coerce(item, args[0], f"{key}[{i}]") for i, item in enumerate(value))
         if len(value) != len(args):
             raise ConfigError(f"{key}: expected a list of {len(args)} values, got {value!r}")
-        return tuple(_coerce(item, t, f"{key}[{i}]") for i, (item, t) in enumerate(zip(value, args)))
+        return tuple(
+            _coerce(item, t, f"{key}[{i}]") for i, (item, t) in enumerate(zip(value, args, strict=True))
+        )
     if origin is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
@@ -140,7 +142,8 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str] | Mapping[
     """A deep copy of `data` with dotted overrides (strings `k=v`, or a mapping) applied."""
     result = yaml.safe_load(yaml.safe_dump(dict(data)))  # a deep, plain copy
     items = (
-        overrides.items() if isinstance(overrides, Mapping)
+        overrides.items()
+        if isinstance(overrides, Mapping)
         else (parse_override(text) for text in overrides)
     )
     for key, value in items:
@@ -164,7 +167,9 @@ def read_yaml(path: Path) -> dict:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path}: expected a mapping of sections, got {type(data).__name__}")
+        raise ConfigError(
+            f"config file {path}: expected a mapping of sections, got {type(data).__name__}"
+        )
     return data
 
 
@@ -187,7 +192,7 @@ def resolve_model_path(data: dict, config_dir: Path) -> dict:
         return data
     beside = config_dir / file_part
     if beside.exists():
-        data["model"]["name"] = str(beside) + (name[len(file_part):] if ".py:" in name else "")
+        data["model"]["name"] = str(beside) + (name[len(file_part) :] if ".py:" in name else "")
     return data
 
 
@@ -219,7 +224,9 @@ def load_experiments(
         configs.append(config)
     names = [c.run_name for c in configs]
     if len(set(names)) != len(names):
-        raise ConfigError(f"{source}: the {COMPARE_KEY} entries give runs with the same name: {names}")
+        raise ConfigError(
+            f"{source}: the {COMPARE_KEY} entries give runs with the same name: {names}"
+        )
     return configs
 
 

@@ -7,7 +7,7 @@ for non-obvious defaults sit beside each field.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from cnnlab.errors import ConfigError
 
@@ -94,19 +94,25 @@ class OptimConfig:
         _require(self.lr > 0, "optim.lr", "a positive number", self.lr)
         _require(0 <= self.momentum < 1, "optim.momentum", "a number in [0, 1)", self.momentum)
         _require(self.weight_decay >= 0, "optim.weight_decay", "a number >= 0", self.weight_decay)
-        _require(self.warmup_epochs >= 0, "optim.warmup_epochs", "a number >= 0", self.warmup_epochs)
+        _require(
+            self.warmup_epochs >= 0, "optim.warmup_epochs", "a number >= 0", self.warmup_epochs
+        )
         _require(self.step_size >= 1, "optim.step_size", "an integer >= 1", self.step_size)
         _require(0 < self.gamma <= 1, "optim.gamma", "a number in (0, 1]", self.gamma)
         _require(
-            0 <= self.label_smoothing < 1, "optim.label_smoothing", "a number in [0, 1)",
+            0 <= self.label_smoothing < 1,
+            "optim.label_smoothing",
+            "a number in [0, 1)",
             self.label_smoothing,
         )
         if self.grad_clip is not None:
             _require(self.grad_clip > 0, "optim.grad_clip", "a positive number", self.grad_clip)
         if self.nesterov:
             _require(
-                self.optimizer == "sgd" and self.momentum > 0, "optim.nesterov",
-                "only with optimizer sgd and momentum > 0", self.nesterov,
+                self.optimizer == "sgd" and self.momentum > 0,
+                "optim.nesterov",
+                "only with optimizer sgd and momentum > 0",
+                self.nesterov,
             )
 
 
@@ -131,7 +137,9 @@ class TrainConfig:
         _require(self.epochs >= 1, "train.epochs", "an integer >= 1", self.epochs)
         _require(self.batch_size >= 1, "train.batch_size", "an integer >= 1", self.batch_size)
         _require(
-            self.eval_batch_size >= 1, "train.eval_batch_size", "an integer >= 1",
+            self.eval_batch_size >= 1,
+            "train.eval_batch_size",
+            "an integer >= 1",
             self.eval_batch_size,
         )
         _require(self.eval_every >= 0, "train.eval_every", "an integer >= 0", self.eval_every)

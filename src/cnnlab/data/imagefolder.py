@@ -12,9 +12,8 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +22,12 @@ import numpy as np
 from cnnlab.data.archive import ARCHIVE_SUFFIXES, Container, open_container
 from cnnlab.data.arrays import Dataset, Split
 from cnnlab.data.images import (
-    DEFAULT_MAX_PIXELS,
+    DECODE_CHUNK,
     GRAYSCALE_MODES,
     IMAGE_EXTENSIONS,
     RESIZE_MODES,
-    decode_image_with_header,
+    Header,
+    decode_many,
     read_image_size_and_mode,
 )
 from cnnlab.errors import ConfigError, DataError, DataFormatError
@@ -44,10 +44,7 @@ _IMAGE_HELP = f"expected an image ({' '.join(IMAGE_EXTENSIONS)}) inside a class 
 # Top-level files that describe a dataset rather than belong to it.
 _TEXT_SUFFIXES = (".txt", ".md", ".rst", ".csv", ".json", ".yaml", ".yml", ".html", ".pdf")
 _TEXT_STEMS = ("readme", "license", "licence", "copying", "notice", "citation", "authors")
-_CHUNK_IMAGES = 256  # images per decode task: large enough to amortise the task overhead
 _SAMPLE_HEADERS = 32  # train headers read up front to guess the default channels and size
-
-Header = tuple[tuple[int, int], str]  # ((H, W), Pillow mode)
 
 
 @dataclass(frozen=True)
@@ -193,85 +190,31 @@ def _stratified_split(
     return splits
 
 
-def _decode_chunk(
-    chunk: list[tuple[int, str, bytes]], settings: _Settings
-) -> tuple[list[int], np.ndarray, list[Header | None], list[str | None]]:
-    """Decode (index, source, bytes) items: indices, (B, C, H, W) images, headers, errors."""
-    H, W = settings.size
-    out = np.zeros((len(chunk), settings.channels, H, W), np.uint8)  # (B, C, H, W)
-    headers: list[Header | None] = []
-    errors: list[str | None] = []
-    for k, (_, source, data) in enumerate(chunk):
-        try:
-            out[k], header = decode_image_with_header(
-                data,
-                source=source,
-                channels=settings.channels,
-                size=settings.size,
-                resize=settings.resize,
-                max_pixels=DEFAULT_MAX_PIXELS,
-            )
-        except DataFormatError as e:
-            headers.append(None)
-            errors.append(str(e))
-        else:
-            headers.append(header)
-            errors.append(None)
-    return [i for i, _, _ in chunk], out, headers, errors
-
-
 def _chunks(container: Container, names: list[str]) -> Iterator[list[tuple[int, str, bytes]]]:
-    """Batches of (index, source, bytes), read in the container's cheapest order."""
+    """Batches of (index in `names`, source, bytes), read in the container's cheapest order."""
     index = {name: i for i, name in enumerate(names)}
     chunk = []
     for name, data in container.iter_read(names):
         chunk.append((index[name], container.describe(name), data))
-        if len(chunk) == _CHUNK_IMAGES:
+        if len(chunk) == DECODE_CHUNK:
             yield chunk
             chunk = []
     if chunk:
         yield chunk
 
 
-def _make_executor(workers: int) -> Executor:
-    """The pool the decode runs on (threads: Pillow's decoders release the GIL)."""
-    return ThreadPoolExecutor(workers)
-
-
-def _decode_all(
+def _decode_members(
     container: Container, names: list[str], settings: _Settings, workers: int, skip_bad: bool
 ) -> tuple[np.ndarray, list[Header | None], list[str | None]]:
-    """Decode every member of `names`: (N, C, H, W) images, headers and errors (None = fine)."""
-    N = len(names)
-    images = np.zeros((N, settings.channels, *settings.size), np.uint8)  # (N, C, H, W)
-    headers: list[Header | None] = [None] * N
-    errors: list[str | None] = [None] * N
-
-    def collect(result: tuple) -> None:
-        indices, out, chunk_headers, chunk_errors = result
-        for k, i in enumerate(indices):
-            if chunk_errors[k] is not None and not skip_bad:
-                raise DataFormatError(
-                    f"{chunk_errors[k]} (pass skip_bad=True to skip unreadable images)"
-                )
-            images[i], headers[i], errors[i] = out[k], chunk_headers[k], chunk_errors[k]
-
-    if workers <= 1 or N <= _CHUNK_IMAGES:
-        for chunk in _chunks(container, names):
-            collect(_decode_chunk(chunk, settings))
-        return images, headers, errors
-    pool = _make_executor(workers)
+    """Decode members `names` in parallel: (N, C, H, W) images, headers, errors (None = fine)."""
     try:
-        pending: deque = deque()
-        for chunk in _chunks(container, names):
-            pending.append(pool.submit(_decode_chunk, chunk, settings))
-            if len(pending) >= 2 * workers:  # bounded: only a few chunks of bytes in memory
-                collect(pending.popleft().result())
-        while pending:
-            collect(pending.popleft().result())
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return images, headers, errors
+        return decode_many(
+            _chunks(container, names), len(names), channels=settings.channels,
+            size=settings.size, resize=settings.resize, workers=workers,
+            stop_on_error=not skip_bad,
+        )  # fmt: skip
+    except DataFormatError as e:
+        raise DataFormatError(f"{e} (pass skip_bad=True to skip unreadable images)") from e
 
 
 def _guess_settings(
@@ -313,12 +256,12 @@ def _decode_layout(
     names = [n for items in layout.splits.values() for n, _ in items]
     n_train = len(layout.splits["train"])
     settings = _guess_settings(container, names[:n_train], channels, size, resize)
-    images, headers, errors = _decode_all(container, names, settings, workers, skip_bad)
+    images, headers, errors = _decode_members(container, names, settings, workers, skip_bad)
     if size is None and all(h is None for h in headers[:n_train]):
         raise DataFormatError(f"{container.path}: no train image could be decoded")
     final = _final_settings(headers, headers[:n_train], channels, size, resize)
     if final != settings:  # the sample was not representative: decode again, rarely needed
-        images, headers, errors = _decode_all(container, names, final, workers, skip_bad)
+        images, headers, errors = _decode_members(container, names, final, workers, skip_bad)
     ok = np.array([e is None for e in errors], dtype=bool)
     splits, start = {}, 0
     for split, items in layout.splits.items():

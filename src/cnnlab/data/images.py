@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import io
 import math
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
@@ -28,10 +31,12 @@ IMAGE_EXTENSIONS = (
 )  # fmt: skip
 RESIZE_MODES = ("crop", "stretch", "pad")
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own warning limit: ~0.25 GiB of RGBA
+Header = tuple[tuple[int, int], str]  # ((H, W), Pillow mode)
 GRAYSCALE_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 # Only the parsers for the extensions above are tried (less attack surface than all of Pillow);
 # JPEG also yields multi-picture "MPO" files.
 _PIL_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
+DECODE_CHUNK = 256  # images per parallel task: enough to amortise the task overhead
 _RESAMPLE = Image.Resampling.BILINEAR
 _REDUCING_GAP = 3.0
 
@@ -231,3 +236,75 @@ def decode_image(
         data, source=source, channels=channels, size=size, resize=resize, max_pixels=max_pixels
     )
     return arr
+
+
+def _decode_chunk(
+    chunk: list[tuple[int, str, bytes]], channels: int, size: tuple[int, int], resize: str,
+    max_pixels: int,
+) -> tuple[list[int], np.ndarray, list[Header | None], list[str | None]]:  # fmt: skip
+    """Decode (index, source, bytes) items: indices, (B, C, H, W) images, headers, errors."""
+    out = np.zeros((len(chunk), channels, *size), np.uint8)  # (B, C, H, W)
+    headers: list[Header | None] = [None] * len(chunk)
+    errors: list[str | None] = [None] * len(chunk)
+    for k, (_, source, data) in enumerate(chunk):
+        try:
+            out[k], headers[k] = decode_image_with_header(
+                data, source=source, channels=channels, size=size, resize=resize,
+                max_pixels=max_pixels,
+            )  # fmt: skip
+        except DataFormatError as e:
+            errors[k] = str(e)
+    return [i for i, _, _ in chunk], out, headers, errors
+
+
+def _make_executor(workers: int) -> Executor:
+    """Threads: Pillow releases the GIL while decoding, and threads need no pickling."""
+    return ThreadPoolExecutor(workers)
+
+
+def decode_many(
+    chunks: Iterable[list[tuple[int, str, bytes]]],
+    n: int,
+    *,
+    channels: int,
+    size: tuple[int, int],
+    resize: str = "crop",
+    workers: int = 1,
+    stop_on_error: bool = True,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[np.ndarray, list[Header | None], list[str | None]]:
+    """Decode `n` images arriving as chunks of (index, source, bytes), on `workers` threads.
+
+    Returns (n, C, H, W) uint8 images and, per index, the header ((H, W), mode) and the error
+    message (None when it decoded; its image stays zero). With `stop_on_error`, the first bad
+    image raises its DataFormatError instead. Only 2 * workers chunks are held at once.
+    """
+    _check_settings(channels, size, resize)
+    images = np.zeros((n, channels, *size), np.uint8)  # (N, C, H, W)
+    headers: list[Header | None] = [None] * n
+    errors: list[str | None] = [None] * n
+
+    def collect(result: tuple) -> None:
+        indices, out, chunk_headers, chunk_errors = result
+        for k, i in enumerate(indices):
+            if chunk_errors[k] is not None and stop_on_error:
+                raise DataFormatError(chunk_errors[k])
+            images[i], headers[i], errors[i] = out[k], chunk_headers[k], chunk_errors[k]
+
+    options = (channels, size, resize, max_pixels)
+    if workers <= 1 or n <= DECODE_CHUNK:
+        for chunk in chunks:
+            collect(_decode_chunk(chunk, *options))
+        return images, headers, errors
+    pool = _make_executor(workers)
+    try:
+        pending: deque = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(_decode_chunk, chunk, *options))
+            if len(pending) >= 2 * workers:  # bounded memory: a few chunks of bytes in flight
+                collect(pending.popleft().result())
+        while pending:
+            collect(pending.popleft().result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return images, headers, errors

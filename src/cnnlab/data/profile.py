@@ -163,11 +163,15 @@ def example_grid(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    split = dataset.split("train") if "train" in dataset.splits else next(iter(dataset.splits.values()))
+    split = (
+        dataset.split("train") if "train" in dataset.splits else next(iter(dataset.splits.values()))
+    )
     rng = np.random.default_rng(seed)
     classes = range(min(dataset.num_classes, max_classes))
     figure, axes = plt.subplots(
-        len(classes), per_class, figsize=(per_class * 0.9 + 1.6, len(classes) * 0.9 + 0.3),
+        len(classes),
+        per_class,
+        figsize=(per_class * 0.9 + 1.6, len(classes) * 0.9 + 0.3),
         squeeze=False,
     )
     for row, label in enumerate(classes):

@@ -51,7 +51,10 @@ class Param:
     default: Value = _REQUIRED
 
     def __str__(self) -> str:
-        return self.name if self.default == _REQUIRED else f"{self.name}={self.default}"
+        if self.default == _REQUIRED:
+            return self.name
+        plain = isinstance(self.default, bool) or self.default is None
+        return f"{self.name}={str(self.default).lower() if plain else self.default}"
 
 
 @dataclass(frozen=True)

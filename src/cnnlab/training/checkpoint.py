@@ -35,5 +35,7 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as error:
         raise TrainingError(f"checkpoint {path} is unreadable or truncated: {error}") from None
     if not isinstance(state, dict):
-        raise TrainingError(f"checkpoint {path}: expected a dict of states, got {type(state).__name__}")
+        raise TrainingError(
+            f"checkpoint {path}: expected a dict of states, got {type(state).__name__}"
+        )
     return state

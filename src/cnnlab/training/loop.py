@@ -70,8 +70,12 @@ def effective_monitor(monitor: str, has_validation: bool) -> str:
 
 @torch.inference_mode()
 def evaluate_batches(
-    model: nn.Module, batches, num_classes: int, device: torch.device,
-    amp_dtype: torch.dtype | None, criterion: nn.Module,
+    model: nn.Module,
+    batches,
+    num_classes: int,
+    device: torch.device,
+    amp_dtype: torch.dtype | None,
+    criterion: nn.Module,
 ) -> dict[str, float]:
     """Loss, accuracy and macro F1 of `model` over `batches`, in eval mode."""
     was_training = model.training
@@ -94,6 +98,118 @@ def _progress(loader, epoch: int, epochs: int, enabled: bool):
     return tqdm(total=len(loader), desc=f"epoch {epoch}/{epochs}", leave=False, file=sys.stderr)
 
 
+class LossBuffer:
+    """Per-iteration losses kept on the device, moved to the host in groups (one sync each)."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[int, float, torch.Tensor]] = []  # (iteration, lr, loss)
+
+    def add(self, iteration: int, lr: float, loss: torch.Tensor) -> None:
+        self.pending.append((iteration, lr, loss.detach()))
+
+    def __len__(self) -> int:
+        return len(self.pending)
+
+    def flush(self, epoch: int) -> list[dict[str, Any]]:
+        """The pending losses as rows `{iteration, epoch, loss, lr}`, emptying the buffer."""
+        if not self.pending:
+            return []
+        values = torch.stack([loss for _, _, loss in self.pending]).float().cpu().tolist()
+        rows = [
+            {"iteration": iteration, "epoch": epoch, "loss": value, "lr": lr}
+            for (iteration, lr, _), value in zip(self.pending, values, strict=True)
+        ]
+        self.pending.clear()
+        return rows
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What every training step needs, fixed for the whole fit."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    criterion: nn.Module
+    device: torch.device
+    amp_dtype: torch.dtype | None
+    grad_clip: float | None
+
+
+def train_step(context: StepContext, images: torch.Tensor, labels: torch.Tensor):
+    """One forward/backward/update; returns (logits, loss), both still on the device."""
+    with autocast(context.device, context.amp_dtype):
+        logits = context.model(images)
+    loss = context.criterion(logits.float(), labels)
+    context.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if context.grad_clip is not None:
+        nn.utils.clip_grad_norm_(context.model.parameters(), context.grad_clip)
+    context.optimizer.step()
+    context.scheduler.step()
+    return logits, loss
+
+
+def train_epoch(
+    context: StepContext,
+    train_loader,
+    val_loader,
+    *,
+    epoch: int,
+    num_classes: int,
+    train_config: TrainConfig,
+    history: History,
+    hooks: FitHooks,
+    bar,
+) -> tuple[dict[str, float], bool]:
+    """One epoch of training; returns (train metrics, diverged). Rows go into `history`."""
+    context.model.train()
+    running = RunningConfusion(num_classes, context.device)
+    losses = LossBuffer()
+    iteration = history.iterations[-1]["iteration"] if history.iterations else 0
+    eval_criterion = nn.CrossEntropyLoss()
+
+    def record() -> bool:
+        rows = losses.flush(epoch + 1)
+        history.iterations.extend(rows)
+        if hooks.on_iterations and rows:
+            hooks.on_iterations(rows)
+        if bar is not None and rows:
+            accuracy = running.compute()["accuracy"]
+            bar.set_postfix(loss=f"{rows[-1]['loss']:.4f}", acc=f"{accuracy:.3f}")
+        return not any(is_diverged(row["loss"]) for row in rows)
+
+    for images, labels in train_loader:
+        lr = context.optimizer.param_groups[0]["lr"]
+        logits, loss = train_step(context, images, labels)
+        iteration += 1
+        running.update(logits.detach(), labels, loss.detach() * labels.shape[0])
+        losses.add(iteration, lr, loss)
+        if bar is not None:
+            bar.update(1)
+        validate_now = (
+            val_loader is not None
+            and train_config.eval_every
+            and iteration % train_config.eval_every == 0
+        )
+        if (len(losses) >= FLUSH_EVERY or validate_now) and not record():
+            return running.compute(), True
+        if validate_now:
+            metrics = evaluate_batches(
+                context.model,
+                val_loader,
+                num_classes,
+                context.device,
+                context.amp_dtype,
+                eval_criterion,
+            )
+            history.iterations[-1].update(
+                val_loss=metrics["loss"], val_accuracy=metrics["accuracy"]
+            )
+    diverged = not record()
+    return running.compute(), diverged
+
+
 def fit(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -113,72 +229,40 @@ def fit(
     history = history or History()
     history.monitor = effective_monitor(train_config.monitor, val_loader is not None)
     history.stopped = "running"
-    amp_dtype = autocast_dtype(device, train_config.precision)
-    criterion = nn.CrossEntropyLoss(label_smoothing=optim_config.label_smoothing)
-    eval_criterion = nn.CrossEntropyLoss(reduction="mean")
-    iteration = history.iterations[-1]["iteration"] if history.iterations else 0
+    context = StepContext(
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        criterion=nn.CrossEntropyLoss(label_smoothing=optim_config.label_smoothing),
+        device=device,
+        amp_dtype=autocast_dtype(device, train_config.precision),
+        grad_clip=optim_config.grad_clip,
+    )
 
     for epoch in range(len(history.epochs), train_config.epochs):
         started = time.perf_counter()
         torch.manual_seed(train_config.seed * EPOCH_SEED_STRIDE + epoch)
         train_loader.set_epoch(epoch)
-        model.train()
-        running = RunningConfusion(num_classes, device)
-        pending: list[tuple[int, float, torch.Tensor]] = []  # (iteration, lr, loss on device)
         bar = _progress(train_loader, epoch + 1, train_config.epochs, progress)
-        diverged = False
-
-        def flush() -> bool:
-            """Move pending losses to the host as rows; False when one is not finite."""
-            nonlocal diverged
-            if not pending:
-                return True
-            values = torch.stack([loss for _, _, loss in pending]).float().cpu().tolist()
-            rows = [
-                {"iteration": it, "epoch": epoch + 1, "loss": value, "lr": lr}
-                for (it, lr, _), value in zip(pending, values)
-            ]
-            pending.clear()
-            history.iterations.extend(rows)
-            if hooks.on_iterations:
-                hooks.on_iterations(rows)
+        try:
+            train_metrics, diverged = train_epoch(
+                context,
+                train_loader,
+                val_loader,
+                epoch=epoch,
+                num_classes=num_classes,
+                train_config=train_config,
+                history=history,
+                hooks=hooks,
+                bar=bar,
+            )
+        finally:
             if bar is not None:
-                bar.set_postfix(loss=f"{values[-1]:.4f}", acc=f"{running.compute()['accuracy']:.3f}")
-            diverged = any(is_diverged(v) for v in values)
-            return not diverged
-
-        for images, labels in train_loader:
-            lr = optimizer.param_groups[0]["lr"]
-            with autocast(device, amp_dtype):
-                logits = model(images)
-            loss = criterion(logits.float(), labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if optim_config.grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), optim_config.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            iteration += 1
-            running.update(logits.detach(), labels, loss.detach() * labels.shape[0])
-            pending.append((iteration, lr, loss.detach()))
-            if bar is not None:
-                bar.update(1)
-            if len(pending) >= FLUSH_EVERY and not flush():
-                break
-            if train_config.eval_every and iteration % train_config.eval_every == 0 and val_loader:
-                if not flush():
-                    break
-                metrics = evaluate_batches(model, val_loader, num_classes, device, amp_dtype, eval_criterion)
-                history.iterations[-1].update(val_loss=metrics["loss"], val_accuracy=metrics["accuracy"])
-        if not diverged:
-            flush()
-        if bar is not None:
-            bar.close()
+                bar.close()
         if diverged:
             history.stopped = "diverged"
             return history
 
-        train_metrics = running.compute()
         row: dict[str, Any] = {
             "epoch": epoch + 1,
             "train_loss": train_metrics["loss"],
@@ -190,8 +274,12 @@ def fit(
             "lr": optimizer.param_groups[0]["lr"],
         }
         if val_loader is not None:
-            metrics = evaluate_batches(model, val_loader, num_classes, device, amp_dtype, eval_criterion)
-            row.update(val_loss=metrics["loss"], val_accuracy=metrics["accuracy"], val_f1=metrics["f1"])
+            metrics = evaluate_batches(
+                model, val_loader, num_classes, device, context.amp_dtype, nn.CrossEntropyLoss()
+            )
+            row.update(
+                val_loss=metrics["loss"], val_accuracy=metrics["accuracy"], val_f1=metrics["f1"]
+            )
         if is_diverged(row["train_loss"]) or (
             row["val_loss"] is not None and is_diverged(row["val_loss"])
         ):
@@ -200,16 +288,7 @@ def fit(
         row["epoch_seconds"] = time.perf_counter() - started
         history.epochs.append(row)
 
-        value = row[history.monitor]
-        lower = history.monitor in LOWER_IS_BETTER
-        improved = history.best_value is None or (
-            value < history.best_value if lower else value > history.best_value
-        )
-        if improved:
-            history.best_value, history.best_epoch = value, epoch + 1
-            history.epochs_without_improvement = 0
-        else:
-            history.epochs_without_improvement += 1
+        improved = update_best(history, row[history.monitor])
         stop_early = (
             train_config.patience is not None
             and history.epochs_without_improvement >= train_config.patience
@@ -217,11 +296,27 @@ def fit(
         if stop_early or epoch + 1 == train_config.epochs:
             history.stopped = "early_stopped" if stop_early else "finished"
         if hooks.on_epoch:
-            hooks.on_epoch(row, improved, lambda: checkpoint_state(model, optimizer, scheduler, history))
+            hooks.on_epoch(
+                row, improved, lambda: checkpoint_state(model, optimizer, scheduler, history)
+            )
         if stop_early:
             return history
     history.stopped = "finished"
     return history
+
+
+def update_best(history: History, value: float) -> bool:
+    """Track the best monitored value; True when `value` improves on it."""
+    lower = history.monitor in LOWER_IS_BETTER
+    improved = history.best_value is None or (
+        value < history.best_value if lower else value > history.best_value
+    )
+    if improved:
+        history.best_value, history.best_epoch = value, len(history.epochs)
+        history.epochs_without_improvement = 0
+    else:
+        history.epochs_without_improvement += 1
+    return improved
 
 
 def checkpoint_state(model, optimizer, scheduler, history: History) -> dict[str, Any]:

@@ -34,7 +34,11 @@ class RunningConfusion:
         predicted = matrix.sum(dim=0)
         denominator = support + predicted
         present = denominator > 0
-        f1 = (2 * true_positive[present] / denominator[present]).mean() if present.any() else torch.zeros(())
+        f1 = (
+            (2 * true_positive[present] / denominator[present]).mean()
+            if present.any()
+            else torch.zeros(())
+        )
         samples = max(self.samples, 1)
         return {
             "loss": float(self.loss_sum) / samples,

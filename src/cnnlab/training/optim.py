@@ -14,14 +14,20 @@ ONECYCLE_WARMUP_FRACTION = 0.25  # of all steps, when warmup_epochs is 0
 WARMUP_START_FRACTION = 0.01  # linear warm-up starts at lr/100
 
 
-def build_optimizer(params: Iterable, config: OptimConfig, device: torch.device) -> torch.optim.Optimizer:
+def build_optimizer(
+    params: Iterable, config: OptimConfig, device: torch.device
+) -> torch.optim.Optimizer:
     """The optimizer `config.optimizer` over `params` (tensors or parameter groups)."""
     lr, decay = config.lr, config.weight_decay
     fused = {"fused": True} if device.type == "cuda" else {}
     if config.optimizer == "sgd":
         return torch.optim.SGD(
-            params, lr=lr, momentum=config.momentum, nesterov=config.nesterov,
-            weight_decay=decay, **fused,
+            params,
+            lr=lr,
+            momentum=config.momentum,
+            nesterov=config.nesterov,
+            weight_decay=decay,
+            **fused,
         )
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=lr, betas=config.betas, weight_decay=decay, **fused)
@@ -43,7 +49,10 @@ def lr_factor(step: int, total_steps: int, steps_per_epoch: int, config: OptimCo
         rise = warmup_steps or max(1, round(ONECYCLE_WARMUP_FRACTION * total_steps))
         if step < rise:
             t = step / rise
-            return ONECYCLE_START_FRACTION + (1 - ONECYCLE_START_FRACTION) * (1 - math.cos(math.pi * t)) / 2
+            return (
+                ONECYCLE_START_FRACTION
+                + (1 - ONECYCLE_START_FRACTION) * (1 - math.cos(math.pi * t)) / 2
+            )
         t = min(1.0, (step - rise) / max(1, total_steps - rise))
         end = config.final_lr_fraction
         return end + (1 - end) * (1 + math.cos(math.pi * t)) / 2

@@ -28,9 +28,10 @@ def _cut_idx(source: Path, target: Path, count: int) -> None:
     header = raw[:4] + struct.pack(f">{ndim}I", count, *dims[1:])
     payload = raw[4 + 4 * ndim : 4 + 4 * ndim + count * item_bytes]
     temporary = target.with_suffix(target.suffix + ".tmp")
-    with open(temporary, "wb") as out, gzip.GzipFile(
-        filename="", mode="wb", fileobj=out, mtime=0, compresslevel=9
-    ) as zipped:
+    with (
+        open(temporary, "wb") as out,
+        gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=9) as zipped,
+    ):
         zipped.write(header + payload)
     os.replace(temporary, target)
 

@@ -1,0 +1,127 @@
+"""How fast datasets load: CIFAR-10 JPEG folder (first decode, cached reload) and MNIST IDX.
+
+Finds data through --data-dir or $CNNLAB_DATA (a folder holding `cifar10-jpg.tar.gz` and/or
+`mnist/`). Caches and the extracted copy go to fresh temporary folders, so every "first
+decode" really decodes.
+
+    python benchmarks/data_load.py --data-dir /path/to/data [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cnnlab.data.archive import extract_safely
+from cnnlab.data.arrays import Dataset
+from cnnlab.data.imagefolder import load_imagefolder
+
+CIFAR_ARCHIVE = "cifar10-jpg.tar.gz"
+
+
+def machine() -> str:
+    """CPU model, usable cores, Python / torch versions."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = "not installed"
+    return (
+        f"CPU: {model} | cores available: {cores} | Python {platform.python_version()} | "
+        f"torch {torch_version}"
+    )
+
+
+def timed(load: Callable[[], Dataset | list]) -> tuple[float, Dataset | list]:
+    start = time.perf_counter()
+    result = load()
+    return time.perf_counter() - start, result
+
+
+def count(result: Dataset | list) -> int:
+    if isinstance(result, Dataset):
+        return sum(len(split) for split in result.splits.values())
+    return len(result)
+
+
+def shapes(result: Dataset | list) -> str:
+    if isinstance(result, Dataset):
+        return ", ".join(f"{s} {tuple(d.images.shape)}" for s, d in result.splits.items())
+    return f"{len(result)} files"
+
+
+def cifar_cases(data_dir: Path, workers: int | None, scratch: Path) -> list[tuple]:
+    """(case, seconds, images, shapes) for the CIFAR-10 JPEG archive and an extracted copy."""
+    archive = data_dir / CIFAR_ARCHIVE
+    if not archive.exists():
+        print(f"skip CIFAR-10 JPEG: no {archive}", file=sys.stderr)
+        return []
+    rows = []
+
+    def load(source: Path, cache: Path) -> Callable[[], Dataset]:
+        return lambda: load_imagefolder(source, cache_dir=cache, workers=workers)
+
+    for label, source in [("tar.gz", archive), ("folder", scratch / "extracted" / "cifar10-jpg")]:
+        if label == "folder":
+            seconds, files = timed(lambda: extract_safely(archive, scratch / "extracted"))
+            rows.append(("CIFAR-10 JPEG extract_safely (tar.gz -> /tmp)", seconds, files))
+        cache = scratch / f"cache-{label}"
+        rows.append((f"CIFAR-10 JPEG {label}: first decode", *timed(load(source, cache))))
+        rows.append((f"CIFAR-10 JPEG {label}: cached reload", *timed(load(source, cache))))
+    return rows
+
+
+def mnist_cases(data_dir: Path) -> list[tuple]:
+    """(case, seconds, result) for MNIST from its IDX gz files, if the IDX loader exists."""
+    try:
+        from cnnlab.data.idx import MNIST_CLASSES, load_idx_dataset
+    except ImportError as e:
+        print(f"skip MNIST: cnnlab.data.idx is not available yet ({e})", file=sys.stderr)
+        return []
+    if not (data_dir / "mnist").is_dir():
+        print(f"skip MNIST: no {data_dir / 'mnist'}", file=sys.stderr)
+        return []
+    load = lambda: load_idx_dataset(data_dir / "mnist", "mnist", MNIST_CLASSES)  # noqa: E731
+    return [("MNIST IDX gz", *timed(load))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=None, help="default: $CNNLAB_DATA")
+    parser.add_argument("--workers", type=int, default=None, help="decode threads (all cores)")
+    parser.add_argument("--tmp-dir", type=Path, default=None, help="where scratch copies go")
+    args = parser.parse_args(argv)
+    data_dir = args.data_dir or (
+        Path(os.environ["CNNLAB_DATA"]) if "CNNLAB_DATA" in os.environ else None
+    )
+    if data_dir is None or not data_dir.is_dir():
+        parser.error(f"no data folder: pass --data-dir or set CNNLAB_DATA (got {data_dir})")
+    print(machine())
+    with tempfile.TemporaryDirectory(prefix="cnnlab-bench-", dir=args.tmp_dir) as scratch:
+        rows = cifar_cases(data_dir, args.workers, Path(scratch)) + mnist_cases(data_dir)
+    print(f"\n| {'case':<46} | {'seconds':>8} | {'images/s':>10} | shapes")
+    print(f"|{'-' * 48}|{'-' * 10}:|{'-' * 11}:|-------")
+    for case, seconds, result in rows:
+        rate = count(result) / seconds if seconds > 0 else float("inf")
+        print(f"| {case:<46} | {seconds:8.2f} | {rate:10,.0f} | {shapes(result)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

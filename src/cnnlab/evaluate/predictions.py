@@ -1,0 +1,121 @@
+"""predictions.csv: `id,label` (the leaderboard format), `true_label`, then `prob_<class>` columns.
+
+`id` is the 0-based index in the evaluated split, or the file name when predicting on files;
+`label` and `true_label` are class names (`true_label` empty when unknown); probabilities are
+written with 6 decimals. The csv module quotes class names holding commas, quotes or newlines.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cnnlab.atomic import write_text
+from cnnlab.errors import DataFormatError
+
+FIXED_COLUMNS = ("id", "label", "true_label")
+PROB_PREFIX = "prob_"
+DECIMALS = 6
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """predictions.csv read back; `y_true` is -1 where the true label is unknown."""
+
+    ids: tuple[int | str, ...]  # ints when every id is a decimal integer, else file names
+    predicted: np.ndarray  # (N,) int64 class indices
+    y_true: np.ndarray  # (N,) int64, -1 = unknown
+    probabilities: np.ndarray  # (N, K) float64
+    class_names: tuple[str, ...]
+
+    @property
+    def has_true_labels(self) -> bool:
+        return bool(len(self.y_true)) and bool(np.all(self.y_true >= 0))
+
+
+def predictions_text(
+    ids: Sequence[int | str],
+    probabilities: np.ndarray,
+    class_names: Sequence[str],
+    y_true: np.ndarray | None = None,
+) -> str:
+    """The CSV text of predictions: one row per image, predicted label = highest probability."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)  # (N, K)
+    N, K = probabilities.shape if probabilities.ndim == 2 else (-1, -1)
+    if K != len(class_names) or len(ids) != N:
+        raise DataFormatError(
+            f"predictions need probabilities of shape ({len(ids)}, {len(class_names)}) for "
+            f"{len(ids)} ids and {len(class_names)} classes, got {probabilities.shape}"
+        )
+    if y_true is not None and np.shape(y_true) != (N,):
+        raise DataFormatError(f"y_true must have shape ({N},), got {np.shape(y_true)}")
+    predicted = probabilities.argmax(axis=1) if N else np.zeros(0, dtype=np.int64)  # (N,)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*FIXED_COLUMNS, *(PROB_PREFIX + str(name) for name in class_names)])
+    for i in range(N):
+        true = "" if y_true is None or y_true[i] < 0 else class_names[int(y_true[i])]
+        probs = [f"{p:.{DECIMALS}f}" for p in probabilities[i]]
+        writer.writerow([ids[i], class_names[predicted[i]], true, *probs])
+    return buffer.getvalue()
+
+
+def write_predictions(
+    path: Path,
+    ids: Sequence[int | str],
+    probabilities: np.ndarray,
+    class_names: Sequence[str],
+    y_true: np.ndarray | None = None,
+) -> Path:
+    """Write predictions.csv atomically (see the module docstring for the columns)."""
+    return write_text(Path(path), predictions_text(ids, probabilities, class_names, y_true))
+
+
+def _parse_id(text: str) -> int | str:
+    return int(text) if text.isdigit() and text.isascii() else text
+
+
+def read_predictions(path: Path) -> Predictions:
+    """predictions.csv back as arrays; a malformed file raises naming it, the row and the column."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(f"predictions file {path} does not exist")
+    with open(path, newline="", encoding="utf-8") as stream:
+        rows = list(csv.reader(stream))
+    if not rows or tuple(rows[0][:3]) != FIXED_COLUMNS:
+        raise DataFormatError(f"{path}: expected a header starting with {','.join(FIXED_COLUMNS)}")
+    header = rows[0]
+    bad = [name for name in header[3:] if not name.startswith(PROB_PREFIX)]
+    if bad:
+        raise DataFormatError(f"{path}: columns after true_label must start with {PROB_PREFIX!r}, got {bad}")
+    class_names = tuple(name[len(PROB_PREFIX) :] for name in header[3:])
+    index = {name: k for k, name in enumerate(class_names)}
+    ids, predicted, y_true, probabilities = [], [], [], []
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise DataFormatError(f"{path}, line {line}: {len(row)} fields, expected {len(header)}")
+        for column, name in ((1, row[1]), (2, row[2])):
+            if name not in index and not (column == 2 and name == ""):
+                raise DataFormatError(
+                    f"{path}, line {line}: {FIXED_COLUMNS[column]} {name!r} is not one of the "
+                    f"classes {list(class_names)}"
+                )
+        try:
+            probabilities.append([float(value) for value in row[3:]])
+        except ValueError:
+            raise DataFormatError(f"{path}, line {line}: a probability is not a number") from None
+        ids.append(_parse_id(row[0]))
+        predicted.append(index[row[1]])
+        y_true.append(index[row[2]] if row[2] != "" else -1)
+    return Predictions(
+        ids=tuple(ids),
+        predicted=np.array(predicted, dtype=np.int64),
+        y_true=np.array(y_true, dtype=np.int64),
+        probabilities=np.array(probabilities, dtype=np.float64).reshape(len(ids), len(class_names)),
+        class_names=class_names,
+    )

@@ -1,0 +1,199 @@
+"""The report of one run as a `Document`: summary, diagnosis, metrics, figures, model, data, config, log.
+
+Only the model summary and the dataset profile are computed here (the model rebuilt from its
+checkpoint, the data loaded offline); everything else is read from the run directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from cnnlab.config import build_config
+from cnnlab.data.profile import profile_dataset, profile_markdown
+from cnnlab.models import summarize, summary_markdown
+from cnnlab.report.diagnosis import diagnose
+from cnnlab.report.document import (
+    Block,
+    Bullets,
+    Code,
+    Document,
+    Image,
+    Markdown,
+    Section,
+    Table,
+    Text,
+    number,
+    seconds,
+)
+from cnnlab.report.sources import RunRecord, caption, read_run
+from cnnlab.runs.experiment import load_experiment_data
+from cnnlab.runs.load import load_run
+
+PROFILE_FILE = "data_profile.md"  # a dataset profile saved in the run is used as it is
+MOST_CONFUSED = 10  # class pairs listed
+
+
+def not_evaluated(path: Path) -> Text:
+    """The note a section shows when `cnnlab eval` has not run yet."""
+    return Text(f"Not evaluated yet (run `cnnlab eval {path}`).")
+
+
+def status_text(record: RunRecord) -> str:
+    """'finished after 10 epochs (best epoch 8)' and the like, from status.json and metrics.csv."""
+    status = record.status
+    text = str(status.get("status", "unknown"))
+    if status.get("epoch") is not None:
+        text += f" at epoch {status['epoch']}" if text in ("running", "diverged") else (
+            f" after {status['epoch']} epochs"
+        )
+    if status.get("best_epoch") is not None:
+        text += f" (best epoch {status['best_epoch']})"
+    return text
+
+
+def summary_section(record: RunRecord) -> Section:
+    """Key facts at a glance."""
+    names = record.class_names
+    classes = ", ".join(names) if names else str((record.config.get("data") or {}).get("classes") or "all")
+    env = record.env
+    rows = [
+        ("run", f"`{record.path}`"),
+        ("status", status_text(record)),
+        ("model", f"`{record.model_name}`"),
+        ("dataset", f"`{record.dataset_name}`"),
+        ("classes", classes),
+        ("epochs run", str(len(record.epochs))),
+        ("train accuracy", number(record.train_accuracy)),
+        ("test accuracy", number(record.test_accuracy)),
+        ("training time", seconds(record.train_seconds)),
+    ]
+    if env:
+        rows.append(("device", f"{env.get('device', '?')}, torch {env.get('torch', '?')}"))
+    blocks: list[Block] = [Table(("", "value"), tuple(rows))]
+    if record.problems:
+        blocks.append(Text("Unreadable files (left out): " + "; ".join(record.problems)))
+    return Section("Summary", tuple(blocks))
+
+
+def diagnosis_section(record: RunRecord) -> Section:
+    """The findings read off the curves."""
+    findings = diagnose(record.epochs, record.num_classes, record.status)
+    return Section("Diagnosis", (Bullets(
+        tuple(finding.message for finding in findings), tuple(finding.kind for finding in findings)
+    ),))
+
+
+def metric_tables(metrics: dict) -> list[Block]:
+    """metrics.json as tables: overall, macro/weighted averages, per class, most-confused pairs."""
+    overall = [("samples", f"{metrics.get('num_samples', '–')} ({metrics.get('split', 'test')})")]
+    overall.append(("accuracy", number(metrics.get("accuracy"))))
+    for k, value in (metrics.get("top_k") or {}).items():
+        overall.append((f"top-{k} accuracy", number(value)))
+    overall += [("AUC micro", number(metrics.get("auc_micro"))), ("AUC macro", number(metrics.get("auc_macro")))]
+    averages = tuple(
+        (average, *(number(metrics.get(f"{name}_{average}")) for name in ("precision", "recall", "f1")))
+        for average in ("macro", "weighted")
+    )
+    blocks: list[Block] = [
+        Table(("metric", "value"), tuple(overall), ("l", "r")),
+        Table(("average", "precision", "recall", "F1"), averages, ("l", "r", "r", "r")),
+    ]
+    per_class = tuple(
+        (
+            str(entry.get("class", "?")), number(entry.get("precision")), number(entry.get("recall")),
+            number(entry.get("f1")), number(entry.get("support"), "d"), number(entry.get("auc")),
+        )
+        for entry in metrics.get("per_class") or ()
+    )
+    if per_class:
+        blocks.append(Text("**Per class**"))
+        header = ("class", "precision", "recall", "F1", "support", "AUC")
+        blocks.append(Table(header, per_class, ("l", "r", "r", "r", "r", "r")))
+    confused = tuple(
+        (str(pair.get("true")), str(pair.get("predicted")), number(pair.get("count"), "d"))
+        for pair in (metrics.get("most_confused") or ())[:MOST_CONFUSED]
+    )
+    if confused:
+        blocks.append(Text("**Most confused pairs**"))
+        blocks.append(Table(("true", "predicted", "count"), confused, ("l", "l", "r")))
+    return blocks
+
+
+def metrics_section(record: RunRecord) -> Section:
+    """Test metrics from metrics.json, or a note with what training already measured."""
+    if record.metrics:
+        return Section("Metrics", tuple(metric_tables(record.metrics)))
+    blocks: list[Block] = [not_evaluated(record.path)]
+    if record.final:
+        measured = [
+            f"{name.replace('_', ' ')} {number(record.final.get(name))}"
+            for name in ("train_accuracy", "test_accuracy", "test_f1")
+            if record.final.get(name) is not None
+        ]
+        if measured:
+            blocks.append(Text("Measured at the end of training: " + ", ".join(measured) + "."))
+    return Section("Metrics", tuple(blocks))
+
+
+def figures_section(record: RunRecord) -> Section:
+    """Every figure in figures/, known ones first."""
+    if not record.figures:
+        return Section("Figures", (not_evaluated(record.path),))
+    return Section("Figures", tuple(Image(path, caption(path)) for path in record.figures))
+
+
+def model_section(record: RunRecord) -> Section:
+    """The per-layer table of the run's model, rebuilt from its best (or last) checkpoint."""
+    errors = []
+    for which in ("best", "last"):
+        try:
+            loaded = load_run(record.path, which=which)
+            rows = summarize(loaded.model.net, loaded.in_shape)
+        except Exception as error:  # any failure only costs this section, not the report
+            errors.append(f"{which}.pt: {error}")
+            continue
+        shape = "×".join(map(str, loaded.in_shape))
+        intro = Text(f"`{record.model_name}` from `{which}.pt`: input {shape}, "
+                     f"{len(loaded.class_names)} classes.")
+        return Section("Model", (intro, Markdown(summary_markdown(rows))))
+    return Section("Model", (Text("Model summary not available: " + "; ".join(errors)),))
+
+
+def dataset_section(record: RunRecord) -> Section:
+    """The dataset profile: the run's saved one, else computed from the data (never downloading)."""
+    saved = record.path / PROFILE_FILE
+    if saved.is_file():
+        return Section("Dataset", (Markdown(saved.read_text(encoding="utf-8", errors="replace")),))
+    try:
+        config = build_config(record.config, str(record.path / "config.yaml"))
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data, offline=True))
+        text = profile_markdown(profile_dataset(load_experiment_data(config)))
+    except Exception as error:  # a dataset no longer at hand only costs this section
+        return Section("Dataset", (Text(f"Dataset profile not available: {error}"),))
+    return Section("Dataset", (Markdown(text),))
+
+
+def text_section(title: str, text: str | None, language: str, missing: str) -> Section:
+    return Section(title, (Code(text.rstrip("\n"), language),) if text else (Text(missing),))
+
+
+def run_document(run_dir: Path) -> Document:
+    """The report of the run in `run_dir`, whatever parts of it exist."""
+    record = read_run(Path(run_dir))
+    subtitle = (
+        f"{record.model_name} on {record.dataset_name} · {status_text(record)} · "
+        f"test accuracy {number(record.test_accuracy)}"
+    )
+    return Document(f"Run report: {record.name}", subtitle, (
+        summary_section(record),
+        diagnosis_section(record),
+        metrics_section(record),
+        figures_section(record),
+        model_section(record),
+        dataset_section(record),
+        text_section("Configuration", record.config_text, "yaml", "No config.yaml in this run."),
+        text_section(
+            "Training log", "\n".join(record.log_tail), "text", "No train.log in this run yet."
+        ),
+    ))
