@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from cnnlab.data.archive import extract_safely
 from cnnlab.data.arrays import Dataset
 from cnnlab.data.imagefolder import load_imagefolder
@@ -54,15 +56,17 @@ def timed(load: Callable[[], Dataset | list]) -> tuple[float, Dataset | list]:
     return time.perf_counter() - start, result
 
 
-def count(result: Dataset | list) -> int:
+def count(result: Dataset | list | np.ndarray) -> int:
     if isinstance(result, Dataset):
         return sum(len(split) for split in result.splits.values())
     return len(result)
 
 
-def shapes(result: Dataset | list) -> str:
+def shapes(result: Dataset | list | np.ndarray) -> str:
     if isinstance(result, Dataset):
         return ", ".join(f"{s} {tuple(d.images.shape)}" for s, d in result.splits.items())
+    if isinstance(result, np.ndarray):
+        return str(result.shape)
     return f"{len(result)} files"
 
 
@@ -84,6 +88,42 @@ def cifar_cases(data_dir: Path, workers: int | None, scratch: Path) -> list[tupl
         cache = scratch / f"cache-{label}"
         rows.append((f"CIFAR-10 JPEG {label}: first decode", *timed(load(source, cache))))
         rows.append((f"CIFAR-10 JPEG {label}: cached reload", *timed(load(source, cache))))
+        warm = min((timed(load(source, cache)) for _ in range(3)), key=lambda r: r[0])
+        rows.append((f"CIFAR-10 JPEG {label}: cached reload, warm", *warm))
+    return rows
+
+
+def pool_cases(data_dir: Path, n: int = 10_000, repeats: int = 3) -> list[tuple]:
+    """decode_many on n CIFAR JPEGs held in memory: serial, thread pools, a process pool."""
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+    from multiprocessing import get_context
+
+    from cnnlab.data import images
+    from cnnlab.data.archive import open_container
+
+    archive = data_dir / CIFAR_ARCHIVE
+    if not archive.exists():
+        return []
+    with open_container(archive) as container:
+        names = [m.name for m in container.members() if "/train/" in m.name][:n]
+        items = [(i, name, data) for i, (name, data) in enumerate(container.iter_read(names))]
+    chunks = [items[i : i + images.DECODE_CHUNK] for i in range(0, n, images.DECODE_CHUNK)]
+    pools = {
+        "thread": ThreadPoolExecutor,
+        "process": lambda w: ProcessPoolExecutor(w, mp_context=get_context("forkserver")),
+    }
+    rows, default_pool = [], images._make_executor
+    try:
+        for kind, workers in [("thread", 1), ("thread", 2), ("thread", 3), ("process", 2)]:
+            images._make_executor = pools[kind]  # benchmark-only swap of the pool kind
+            decode = lambda w=workers: images.decode_many(  # noqa: E731
+                chunks, n, channels=3, size=(32, 32), workers=w
+            )[0]
+            best = min((timed(decode) for _ in range(repeats)), key=lambda r: r[0])
+            label = "serial" if workers == 1 else f"{kind} pool, {workers} workers"
+            rows.append((f"decode {n} JPEGs in memory: {label}", *best))
+    finally:
+        images._make_executor = default_pool
     return rows
 
 
@@ -106,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None, help="default: $CNNLAB_DATA")
     parser.add_argument("--workers", type=int, default=None, help="decode threads (all cores)")
     parser.add_argument("--tmp-dir", type=Path, default=None, help="where scratch copies go")
+    parser.add_argument(
+        "--compare-pools", action="store_true", help="also time thread vs process decode pools"
+    )
     args = parser.parse_args(argv)
     data_dir = args.data_dir or (
         Path(os.environ["CNNLAB_DATA"]) if "CNNLAB_DATA" in os.environ else None
@@ -115,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     print(machine())
     with tempfile.TemporaryDirectory(prefix="cnnlab-bench-", dir=args.tmp_dir) as scratch:
         rows = cifar_cases(data_dir, args.workers, Path(scratch)) + mnist_cases(data_dir)
+    if args.compare_pools:
+        rows += pool_cases(data_dir)
     print(f"\n| {'case':<46} | {'seconds':>8} | {'images/s':>10} | shapes")
     print(f"|{'-' * 48}|{'-' * 10}:|{'-' * 11}:|-------")
     for case, seconds, result in rows:

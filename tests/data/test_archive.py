@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cnnlab.data import archive as archive_module
 from cnnlab.data.archive import extract_safely, open_container
 from cnnlab.errors import DataFormatError, DatasetNotFoundError, UnsafeDataError
 
@@ -168,6 +169,23 @@ def test_corrupt_archives_are_named(tmp_path):
         open_container(tmp_path / "cut.zip")
 
 
+def test_truncated_plain_tar_is_named(tmp_path):
+    files = {f"train/c/{i}.png": os.urandom(3000) for i in range(3)}
+    good = plain_tar(tmp_path / "good.tar", files, mode="w")
+    (tmp_path / "cut.tar").write_bytes(good.read_bytes()[: 512 + 1000])  # inside member 1
+    with pytest.raises(DataFormatError, match=r"cut\.tar is a corrupt or truncated archive"):
+        open_container(tmp_path / "cut.tar")
+
+
+@pytest.mark.parametrize("mode", ["w", "w:gz"])
+def test_tar_members_beyond_the_preload_budget_are_read_lazily(tmp_path, monkeypatch, mode):
+    monkeypatch.setattr(archive_module, "PRELOAD_BYTES", 6)  # keeps only "cat-a" (5 bytes)
+    path = plain_tar(tmp_path / "t.tar", FILES, mode=mode)
+    with open_container(path) as container:
+        assert dict(container.iter_read(FILES)) == FILES
+        assert container.read("train/cat/a.png") == FILES["train/cat/a.png"]
+
+
 def test_corrupt_zip_member_is_named_on_read(tmp_path):
     archive = tmp_path / "crc.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
@@ -229,6 +247,17 @@ def test_extract_safely_does_not_follow_a_symlink_already_in_the_target(tmp_path
     with pytest.raises(UnsafeDataError, match="would be written outside"):
         extract_safely(archive, target)
     assert list(outside.iterdir()) == []
+
+
+def test_extract_safely_does_not_write_through_a_file_symlink(tmp_path):
+    outside = tmp_path / "victim.txt"
+    outside.write_bytes(b"precious")
+    (tmp_path / "out" / "train" / "cat").mkdir(parents=True)
+    (tmp_path / "out" / "train" / "cat" / "a.png").symlink_to(outside)
+    archive = plain_tar(tmp_path / "a.tar.gz", {"train/cat/a.png": b"overwrite"})
+    with pytest.raises(UnsafeDataError, match="would overwrite the symlink"):
+        extract_safely(archive, tmp_path / "out")
+    assert outside.read_bytes() == b"precious"
 
 
 def test_extract_safely_wants_an_archive(tmp_path):

@@ -131,6 +131,13 @@ def test_defaults_come_from_the_headers(tmp_path):
     np.testing.assert_array_equal(dataset.split("train").images, images)
 
 
+def test_default_size_comes_from_train_only(tmp_path):
+    spec = {f"train/a/{i}.png": ("RGB", (10, 10) if i < 3 else (12, 12), "PNG") for i in range(4)}
+    spec |= {f"{s}/a/{i}.png": ("RGB", (12, 12), "PNG") for s in ("test", "val") for i in range(5)}
+    dataset = load_imagefolder(write_folder(tmp_path / "d", build(spec)), cache_dir=None, workers=1)
+    assert [dataset.split(s).image_shape for s in ("train", "val", "test")] == [(3, 10, 10)] * 3
+
+
 def test_a_bad_guess_from_the_sample_is_corrected(tmp_path, monkeypatch):
     monkeypatch.setattr(imagefolder, "_SAMPLE_HEADERS", 1)  # sees only one gray 8x8 image
     files = build({"train/a/0.png": ("L", (8, 8), "PNG"), "train/b/1.png": ("RGB", (9, 9), "PNG"),
@@ -210,6 +217,41 @@ def test_cache_is_reused_and_invalidated(tmp_path, monkeypatch):
     (source / "train/cat/09.png").write_bytes(image_bytes("RGB", (16, 16), "PNG", seed=1))
     again = load_imagefolder(source, size=(16, 16), cache_dir=cache, workers=1)
     assert len(calls) == 4 and len(again.split("train")) == 8
+
+
+def write_stored_zip(path: Path, files: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return path
+
+
+def test_archive_cache_hit_skips_listing_and_notices_a_same_size_rewrite(tmp_path, monkeypatch):
+    files = build(SPLIT_LAYOUT)
+    noise = np.random.default_rng(0).integers(0, 256, (160, 160, 3), dtype=np.uint8)
+    filler = io.BytesIO()
+    Image.fromarray(noise).save(filler, "PNG")  # ~77 KB, so the edited image is mid-archive
+    files = {"test/dog/00.png": filler.getvalue(), **files, "val/dog/99.png": filler.getvalue()}
+    archive = write_stored_zip(tmp_path / "d.zip", files)
+    cache = tmp_path / "cache"
+    first = load_imagefolder(archive, size=(16, 16), cache_dir=cache, workers=1)
+
+    def no_opening(path):
+        raise AssertionError(f"a cache hit opened {path}")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(imagefolder, "open_container", no_opening)
+        hit = load_imagefolder(archive, size=(16, 16), cache_dir=cache, workers=1)
+    np.testing.assert_array_equal(hit.split("train").images, first.split("train").images)
+
+    stat = archive.stat()
+    edited = bytearray(files["train/cat/01.png"])
+    edited[60] ^= 0xFF  # inside the IDAT data: same length, broken PNG checksum
+    write_stored_zip(archive, {**files, "train/cat/01.png": bytes(edited)})
+    os.utime(archive, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same mtime
+    assert archive.stat().st_size == stat.st_size
+    with pytest.raises(DataFormatError, match=r"train/cat/01\.png"):  # decoded again, not cached
+        load_imagefolder(archive, size=(16, 16), cache_dir=cache, workers=1)
 
 
 @pytest.mark.parametrize("damage", ["images", "meta", "missing"])

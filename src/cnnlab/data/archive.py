@@ -23,6 +23,7 @@ from pathlib import Path
 from cnnlab.errors import DataError, DataFormatError, DatasetNotFoundError, UnsafeDataError
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+PRELOAD_BYTES = 512 * 2**20  # tar member bytes kept in memory while listing an archive
 _EXPECTED = "a folder, a .zip or a .tar / .tar.gz / .tgz / .tar.bz2 / .tar.xz archive"
 _DRIVE = re.compile(r"^[A-Za-z]:")
 # What a corrupt or truncated archive raises from zipfile / tarfile / gzip / bz2 / lzma.
@@ -244,7 +245,11 @@ def _zip_mtime_ns(info: zipfile.ZipInfo) -> int:
 
 
 class TarContainer(Container):
-    """A .tar archive, plain or gzip / bzip2 / xz compressed, read in memory in one pass."""
+    """A .tar archive, plain or gzip / bzip2 / xz compressed, read in memory in one pass.
+
+    Member bytes are kept while listing, up to `PRELOAD_BYTES`, since going back into a
+    compressed stream means decompressing it again from the start.
+    """
 
     kind = "tar"
 
@@ -261,6 +266,8 @@ class TarContainer(Container):
         members: list[Member] = []
         directories: list[str] = []
         self._infos: dict[str, tarfile.TarInfo] = {}
+        self._preloaded: dict[str, bytes] = {}
+        budget = PRELOAD_BYTES
         for info in self._tar:
             parts = _safe_parts(path, info.name)
             if info.issym() or info.islnk():
@@ -282,13 +289,24 @@ class TarContainer(Container):
                 raise DataFormatError(f"{path}: entry {name!r} appears twice")
             members.append(Member(name, info.size, int(round(info.mtime * 1e9))))
             self._infos[name] = info
+            if info.size <= budget:
+                budget -= info.size
+                self._preloaded[name] = self._read(name)
         return members, directories
 
     def _read(self, name: str) -> bytes:
-        f = self._tar.extractfile(self._infos[name])
-        assert f is not None  # regular files always have data
-        with f:
-            return f.read()
+        if name in self._preloaded:
+            return self._preloaded[name]
+        info = self._infos[name]
+        if info.sparse is not None:  # GNU sparse file: let tarfile fill the holes
+            with self._tar.extractfile(info) as f:  # type: ignore[union-attr]
+                return f.read()
+        stream = self._tar.fileobj  # a plain member is `size` bytes at `offset_data`
+        stream.seek(info.offset_data)
+        data = stream.read(info.size)
+        if len(data) != info.size:
+            raise tarfile.ReadError(f"unexpected end of data in {name!r}")
+        return data
 
     def iter_read(self, names: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         """Reads in archive order: one forward pass, even through gzip."""
@@ -298,6 +316,7 @@ class TarContainer(Container):
                 yield member.name, self.read(member.name)
 
     def close(self) -> None:
+        self._preloaded.clear()
         self._tar.close()
 
 
@@ -338,22 +357,33 @@ def extract_safely(archive: Path | str, target_dir: Path | str) -> list[Path]:
     with open_container(archive) as container:
         target_dir.mkdir(parents=True, exist_ok=True)
         root = target_dir.resolve()
-        mtimes = {m.name: m.mtime_ns for m in container.members()}
+        ready: set[Path] = set()  # folders already checked and created
+
+        def folder(path: Path, name: str) -> None:
+            if path not in ready:  # a symlink already in target_dir must not lead elsewhere
+                _inside(root, path, archive, name).mkdir(parents=True, exist_ok=True)
+                ready.add(path)
+
         for name in container.directories():
-            _inside(root, root.joinpath(*name.split("/")), archive, name).mkdir(
-                parents=True, exist_ok=True
-            )
+            folder(root.joinpath(*name.split("/")), name)
+        mtimes = {m.name: m.mtime_ns for m in container.members()}
         written = []
         for name, data in container.iter_read(mtimes):
             dest = root.joinpath(*name.split("/"))
-            # A symlink already in target_dir must not carry the file elsewhere.
-            _inside(root, dest.parent, archive, name).mkdir(parents=True, exist_ok=True)
-            if dest.is_symlink():
-                raise UnsafeDataError(f"{archive}: entry {name!r} would overwrite symlink {dest}")
-            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | nofollow, 0o644)
+            folder(dest.parent, name)
+            try:
+                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | nofollow, 0o644)
+            except OSError as e:
+                if dest.is_symlink():
+                    raise UnsafeDataError(
+                        f"{archive}: entry {name!r} would overwrite the symlink {dest}"
+                    ) from e
+                raise
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-            os.utime(dest, ns=(mtimes[name], mtimes[name]))
+                f.flush()
+                stamp = f.fileno() if os.utime in os.supports_fd else dest
+                os.utime(stamp, ns=(mtimes[name], mtimes[name]))
             written.append(dest)
     return written
 

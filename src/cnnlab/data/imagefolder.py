@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnlab.data.archive import ARCHIVE_SUFFIXES, Container, open_container
-from cnnlab.data.arrays import Dataset, Split
+from cnnlab.data.arrays import SPLIT_NAMES, Dataset, Split
 from cnnlab.data.images import (
     DECODE_CHUNK,
     GRAYSCALE_MODES,
@@ -44,6 +44,7 @@ _IMAGE_HELP = f"expected an image ({' '.join(IMAGE_EXTENSIONS)}) inside a class 
 # Top-level files that describe a dataset rather than belong to it.
 _TEXT_SUFFIXES = (".txt", ".md", ".rst", ".csv", ".json", ".yaml", ".yml", ".html", ".pdf")
 _TEXT_STEMS = ("readme", "license", "licence", "copying", "notice", "citation", "authors")
+_STAMP_BYTES = 64 * 1024  # bytes hashed at each end of an archive for its cache key
 _SAMPLE_HEADERS = 32  # train headers read up front to guess the default channels and size
 
 
@@ -168,7 +169,8 @@ def _read_layout(container: Container) -> _Layout:
         splits.setdefault(split, []).extend((n, label_of[cls]) for n in sorted(names))
     for items in splits.values():
         items.sort(key=lambda item: (item[1], item[0]))
-    return _Layout(class_names, splits, by_split)
+    ordered = {split: splits[split] for split in SPLIT_NAMES if split in splits}  # train first
+    return _Layout(class_names, ordered, by_split)
 
 
 def _stratified_split(
@@ -253,6 +255,7 @@ def _decode_layout(
     resize: str, skip_bad: bool, workers: int, name: str,
 ) -> Dataset:  # fmt: skip
     """Decode every image of `layout` into a Dataset, choosing default settings from headers."""
+    assert next(iter(layout.splits)) == "train"  # so names[:n_train] are the train images
     names = [n for items in layout.splits.values() for n, _ in items]
     n_train = len(layout.splits["train"])
     settings = _guess_settings(container, names[:n_train], channels, size, resize)
@@ -275,16 +278,33 @@ def _decode_layout(
     return Dataset(name, layout.class_names, splits, problems)
 
 
-def _cache_key(container: Container, request: dict) -> str:
-    """Hash of the source's identity and every member's (name, size, mtime), plus settings."""
-    path = container.path.resolve()
+def _archive_stamp(path: Path) -> list:
+    """An archive's identity without listing it: size, mtime and a hash of its two ends.
+
+    The tail holds the gzip CRC-32 of the whole tar, or the zip central directory (every
+    member's name, size and CRC), so a rewrite with the same size and mtime still shows.
+    """
     st = path.stat()
-    stamp = None if container.kind == "directory" else [st.st_size, st.st_mtime_ns]
-    head = {"version": CACHE_FORMAT_VERSION, "path": str(path), "archive": stamp, **request}
-    digest = hashlib.sha256(json.dumps(head, sort_keys=True).encode())
+    with open(path, "rb") as f:
+        head = f.read(_STAMP_BYTES)
+        f.seek(max(0, st.st_size - _STAMP_BYTES))
+        tail = f.read(_STAMP_BYTES)
+    return [st.st_size, st.st_mtime_ns, hashlib.sha256(head + tail).hexdigest()]
+
+
+def _folder_stamp(container: Container) -> str:
+    """Hash of every member's (name, size, mtime_ns): any touched, added or removed file shows."""
+    digest = hashlib.sha256()
     for m in container.members():
         digest.update(f"{m.name}\0{m.size}\0{m.mtime_ns}\n".encode())
-    return digest.hexdigest()[:32]
+    return digest.hexdigest()
+
+
+def _cache_entry(cache_dir: Path, path: Path, stamp: object, request: dict) -> Path:
+    """The cache folder for this source, its contents' stamp and the decode settings."""
+    key = {"version": CACHE_FORMAT_VERSION, "path": str(path.resolve()), "stamp": stamp}
+    text = json.dumps({**key, **request}, sort_keys=True)
+    return Path(cache_dir) / "imagefolder" / hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _read_cache(entry: Path, name: str) -> Dataset | None:
@@ -389,15 +409,20 @@ def load_imagefolder(
     name = name or _default_name(path)
     if workers is None:
         workers = _available_cores()
+    request = {
+        "channels": channels, "size": size, "resize": resize,
+        "test_fraction": test_fraction, "seed": seed, "skip_bad": skip_bad,
+    }  # fmt: skip
+    entry = None
+    if cache_dir is not None and path.is_file():  # an archive: no need to list it for the key
+        entry = _cache_entry(cache_dir, path, _archive_stamp(path), request)
+        cached = _read_cache(entry, name)
+        if cached is not None:
+            return cached
     with open_container(path) as container:
-        entry = None
-        if cache_dir is not None:
-            request = {
-                "channels": channels, "size": size, "resize": resize,
-                "test_fraction": test_fraction, "seed": seed, "skip_bad": skip_bad,
-            }  # fmt: skip
-            entry = Path(cache_dir) / "imagefolder" / _cache_key(container, request)
-            cached = _read_cache(entry, name) if entry.exists() else None
+        if cache_dir is not None and container.kind == "directory":
+            entry = _cache_entry(cache_dir, path, _folder_stamp(container), request)
+            cached = _read_cache(entry, name)
             if cached is not None:
                 return cached
         layout = _read_layout(container)

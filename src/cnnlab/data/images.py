@@ -9,7 +9,7 @@ Conversions, chosen so every mode gives a sensible 8-bit picture:
 Resizing uses Pillow's antialiased bilinear filter (triangle kernel widened by the downscale
 factor, as torchvision's `antialias=True`), with `reducing_gap=3` (a box pre-reduction whose
 result Pillow documents as indistinguishable from exact resampling). Large JPEGs are decoded at
-a reduced DCT scale (`Image.draft`) when the target is at least half their size, so memory and
+a reduced DCT scale (`Image.draft`) when the target is at most half their size, so memory and
 time stay small. An image already at the target size is not resampled (its pixels are kept).
 """
 

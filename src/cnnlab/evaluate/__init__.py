@@ -5,7 +5,14 @@ saved predictions without re-running a model; `test_model`, `evaluate_run` and `
 load a run's best checkpoint.
 """
 
-from cnnlab.evaluate.api import EvalResult, evaluate_run, output_names, predict, test_model
+from cnnlab.evaluate.api import (
+    EvalResult,
+    evaluate_run,
+    output_names,
+    predict,
+    predict_to_csv,
+    test_model,
+)
 from cnnlab.evaluate.inference import predict_probabilities
 from cnnlab.evaluate.metrics import (
     compute_metrics,
@@ -24,6 +31,7 @@ __all__ = [
     "output_names",
     "predict",
     "predict_probabilities",
+    "predict_to_csv",
     "read_predictions",
     "roc_curves",
     "sample_losses",

@@ -1,4 +1,4 @@
-"""Evaluate a run: `test_model` (metrics and probabilities), `evaluate_run` (writes them), `predict`.
+"""Evaluate a run: `test_model` (metrics, probabilities), `evaluate_run` (writes them), `predict`.
 
 `evaluate_run` on the run's own test split writes `metrics.json` and `predictions.csv` and
 appends `test accuracy: 0.XXXX` to train.log. Another split or dataset writes
@@ -41,7 +41,6 @@ class EvalResult:
     class_names: tuple[str, ...]
     dataset: str  # the dataset name evaluated on
     split: str
-    own_data: bool  # the run's own configured data (not another dataset)
 
     @property
     def predicted(self) -> np.ndarray:
@@ -74,7 +73,7 @@ def _other_dataset(loaded: LoadedRun, name: str) -> Dataset:
 
 
 def _evaluation_split(loaded: LoadedRun, dataset: str | None, split: str) -> tuple[str, Split]:
-    """(dataset name, split) the run is evaluated on, checked against the run's classes and shape."""
+    """(dataset name, split) to evaluate on, checked against the run's classes and shape."""
     if _is_own(loaded, dataset):
         name, data = loaded.config.data.dataset, load_experiment_data(loaded.config)
         if tuple(data.class_names) != tuple(loaded.class_names):
@@ -122,7 +121,10 @@ def test_model(
     probabilities = predict_probabilities(
         loaded.model, chosen.images, batch_size=_batch_size(loaded, batch_size), device=device
     )  # (N, K)
-    metrics = {"dataset": name, **compute_metrics(chosen.labels, probabilities, loaded.class_names, split)}
+    metrics = {
+        "dataset": name,
+        **compute_metrics(chosen.labels, probabilities, loaded.class_names, split),
+    }
     return EvalResult(
         metrics=metrics,
         probabilities=probabilities,
@@ -131,19 +133,21 @@ def test_model(
         class_names=tuple(loaded.class_names),
         dataset=name,
         split=split,
-        own_data=_is_own(loaded, dataset),
     )
 
 
 test_model.__test__ = False  # not a pytest test, despite its name
 
 
-def output_names(result: EvalResult) -> tuple[str, str]:
-    """(metrics file, predictions file) names `evaluate_run` writes for this result's data."""
-    if result.own_data and result.split == "test":
+def output_names(run_dir: Path, dataset: str | None = None, split: str = "test") -> tuple[str, str]:
+    """(metrics file, predictions file) names `evaluate_run` writes for this dataset and split."""
+    own = dataset is None or dataset == RunDir(Path(run_dir)).read_config().get("data", {}).get(
+        "dataset"
+    )
+    if own and split == "test":
         return "metrics.json", "predictions.csv"
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", result.dataset).strip("_")
-    tag = result.split if result.own_data else f"{slug}-{result.split}"
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", str(dataset)).strip("_")
+    tag = split if own else f"{slug}-{split}"
     return f"metrics-{tag}.json", f"predictions-{tag}.csv"
 
 
@@ -169,15 +173,38 @@ def evaluate_run(
     """Evaluate the run's best checkpoint and write metrics and predictions into the run."""
     run_dir = Path(run_dir)
     result = test_model(run_dir, dataset, split, device=device, batch_size=batch_size)
-    metrics_name, predictions_name = output_names(result)
+    metrics_name, predictions_name = output_names(run_dir, dataset, split)
     write_text(run_dir / metrics_name, json.dumps(_json_safe(result.metrics), indent=2) + "\n")
     write_predictions(
-        run_dir / predictions_name, result.ids.tolist(), result.probabilities,
-        result.class_names, result.y_true,
+        run_dir / predictions_name,
+        result.ids.tolist(),
+        result.probabilities,
+        result.class_names,
+        result.y_true,
     )
     if metrics_name == "metrics.json":
         RunDir(run_dir).log(f"test accuracy: {result.metrics['accuracy']:.4f}")
     return result.metrics
+
+
+def _predict(
+    run_dir: Path, images, device: str | torch.device, batch_size: int | None
+) -> tuple[list[int | str], np.ndarray, tuple[str, ...]]:
+    """(ids, probabilities (N, K), class names) of the run's best checkpoint for `images`."""
+    loaded = load_run(Path(run_dir), "best", device=device)
+    if isinstance(images, torch.Tensor):
+        images = images.detach().cpu().numpy()
+    if isinstance(images, np.ndarray):
+        ids: list[int | str] = list(range(images.shape[0]))
+        array = images_from_array(images, loaded.in_shape)  # (N, C, H, W)
+    else:
+        files = image_files(images)
+        ids = [name for name, _ in files]
+        array = images_from_files([path for _, path in files], loaded.in_shape)  # (N, C, H, W)
+    probabilities = predict_probabilities(
+        loaded.model, array, batch_size=_batch_size(loaded, batch_size), device=device
+    )  # (N, K)
+    return ids, probabilities, tuple(loaded.class_names)
 
 
 def predict(
@@ -192,18 +219,26 @@ def predict(
     `images`: an array (N, C, H, W) / (N, H, W, C) / (N, H, W), uint8 or float in [0, 1], with
     ids 0..N-1; or image files (a path, a list of paths, or a folder) with ids their names.
     """
-    loaded = load_run(Path(run_dir), "best", device=device)
-    if isinstance(images, torch.Tensor):
-        images = images.detach().cpu().numpy()
-    if isinstance(images, np.ndarray):
-        ids: list[int | str] = list(range(images.shape[0]))
-        array = images_from_array(images, loaded.in_shape)  # (N, C, H, W)
-    else:
-        files = image_files(images)
-        ids = [name for name, _ in files]
-        array = images_from_files([path for _, path in files], loaded.in_shape)  # (N, C, H, W)
-    probabilities = predict_probabilities(
-        loaded.model, array, batch_size=_batch_size(loaded, batch_size), device=device
-    )  # (N, K)
-    names = loaded.class_names
+    ids, probabilities, names = _predict(run_dir, images, device, batch_size)
     return [(ids[i], names[int(p.argmax())], p) for i, p in enumerate(probabilities)]
+
+
+def predict_to_csv(
+    run_dir: Path,
+    source: str | Path,
+    out: Path,
+    *,
+    device: str | torch.device = "cpu",
+    batch_size: int | None = None,
+) -> tuple[int, float | None]:
+    """Write predictions.csv to `out` for image files at `source`, or for the test split of the
+    dataset named `source` when no such path exists; returns (images, accuracy or None)."""
+    if Path(source).exists():
+        ids, probabilities, names = _predict(run_dir, Path(source), device, batch_size)
+        write_predictions(Path(out), ids, probabilities, names)
+        return len(ids), None
+    result = test_model(run_dir, str(source), "test", device=device, batch_size=batch_size)
+    write_predictions(
+        Path(out), result.ids.tolist(), result.probabilities, result.class_names, result.y_true
+    )
+    return len(result.ids), result.metrics["accuracy"]

@@ -31,7 +31,7 @@ def predict_probabilities(
     batch_size: int = DEFAULT_BATCH_SIZE,
     device: torch.device | str = "cpu",
 ) -> np.ndarray:
-    """Softmax probabilities (N, K) float64 of `model` for images (N, C, H, W), uint8 or [0, 1] float."""
+    """Softmax probabilities (N, K) float64 for images (N, C, H, W), uint8 or float in [0, 1]."""
     if images.ndim != 4:
         raise DataFormatError(f"inference needs images of shape (N, C, H, W), got {images.shape}")
     if not (images.dtype == np.uint8 or np.issubdtype(images.dtype, np.floating)):

@@ -54,10 +54,13 @@ def images_from_array(images: np.ndarray, in_shape: tuple[int, int, int]) -> np.
             raise DataFormatError(
                 f"images must be uint8 (0..255) or float (0..1), got dtype {images.dtype}"
             )
-        if images.size and not (np.isfinite(images).all() and 0 <= images.min() and images.max() <= 1):
+        if images.size and not (
+            np.isfinite(images).all() and 0 <= images.min() and images.max() <= 1
+        ):
+            low, high = np.nanmin(images), np.nanmax(images)
             raise DataFormatError(
-                f"float images must lie in [0, 1], got values {np.nanmin(images):g}..{np.nanmax(images):g} "
-                f"(NaN/inf included?); pass uint8 for 0..255 pixels"
+                f"float images must lie in [0, 1] without NaN or inf, got {low:g}..{high:g}; "
+                f"pass uint8 for 0..255 pixels"
             )
         images = images.astype(np.float32, copy=False)
     if images.shape[0] == 0:

@@ -85,7 +85,9 @@ def per_class_auc(y_true: np.ndarray, probabilities: np.ndarray) -> list[float |
     """One-vs-rest ROC AUC of each class; None where the class is absent (or alone) in y_true."""
     indicator = one_hot(y_true, probabilities.shape[1])  # (N, K)
     return [
-        float(roc_auc_score(indicator[:, k], probabilities[:, k])) if _defined(indicator[:, k]) else None
+        float(roc_auc_score(indicator[:, k], probabilities[:, k]))
+        if _defined(indicator[:, k])
+        else None
         for k in range(probabilities.shape[1])
     ]
 
@@ -109,7 +111,9 @@ def normalize_confusion(matrix: np.ndarray) -> np.ndarray:
     return np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
 
 
-def most_confused(matrix: np.ndarray, class_names: Sequence[str], top: int = MOST_CONFUSED) -> list[dict]:
+def most_confused(
+    matrix: np.ndarray, class_names: Sequence[str], top: int = MOST_CONFUSED
+) -> list[dict]:
     """The `top` largest off-diagonal cells (true, predicted, count), ties by class order."""
     matrix = np.asarray(matrix)
     K = matrix.shape[0]
@@ -117,7 +121,11 @@ def most_confused(matrix: np.ndarray, class_names: Sequence[str], top: int = MOS
     counts = matrix[true_idx, pred_idx]
     order = np.lexsort((pred_idx, true_idx, -counts))[:top]  # count desc, then row, then column
     return [
-        {"true": class_names[true_idx[i]], "predicted": class_names[pred_idx[i]], "count": int(counts[i])}
+        {
+            "true": class_names[true_idx[i]],
+            "predicted": class_names[pred_idx[i]],
+            "count": int(counts[i]),
+        }
         for i in order
     ]
 
@@ -129,7 +137,10 @@ def sample_losses(y_true: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
 
 
 def highest_loss(
-    y_true: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str], top: int = HIGHEST_LOSS
+    y_true: np.ndarray,
+    probabilities: np.ndarray,
+    class_names: Sequence[str],
+    top: int = HIGHEST_LOSS,
 ) -> list[dict]:
     """The `top` images with the largest loss: id (position), true, predicted, confidence, loss."""
     losses = sample_losses(y_true, probabilities)  # (N,)
@@ -168,7 +179,13 @@ def compute_metrics(
         p, r, f, _ = precision_recall_fscore_support(
             y_true, predicted, labels=labels, average=average, zero_division=0
         )
-        averages.update({f"precision_{average}": float(p), f"recall_{average}": float(r), f"f1_{average}": float(f)})
+        averages.update(
+            {
+                f"precision_{average}": float(p),
+                f"recall_{average}": float(r),
+                f"f1_{average}": float(f),
+            }
+        )
     aucs = per_class_auc(y_true, probabilities) if K >= 2 else [None] * K
     return {
         "split": split,

@@ -92,7 +92,9 @@ def read_predictions(path: Path) -> Predictions:
     header = rows[0]
     bad = [name for name in header[3:] if not name.startswith(PROB_PREFIX)]
     if bad:
-        raise DataFormatError(f"{path}: columns after true_label must start with {PROB_PREFIX!r}, got {bad}")
+        raise DataFormatError(
+            f"{path}: columns after true_label must start with {PROB_PREFIX!r}, got {bad}"
+        )
     class_names = tuple(name[len(PROB_PREFIX) :] for name in header[3:])
     index = {name: k for k, name in enumerate(class_names)}
     ids, predicted, y_true, probabilities = [], [], [], []

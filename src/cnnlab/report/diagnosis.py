@@ -132,7 +132,7 @@ def diagnose(
     """Findings from the metrics.csv rows (and status.json): what went wrong, or that nothing did."""
     status = status or {}
     diverged = _diverged(rows, status)
-    rows = [row for row in rows if math.isfinite(row.get("train_loss") or math.nan)]
+    rows = [row for row in rows if row.get("train_loss") is not None]
     if diverged:
         return [diverged]
     if not rows:

@@ -20,11 +20,12 @@ class Text:
 
 @dataclass(frozen=True)
 class Table:
-    """A table; `align` holds 'l' or 'r' per column (numbers go right)."""
+    """A table with an optional caption; `align` holds 'l' or 'r' per column (numbers go right)."""
 
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     align: tuple[str, ...] = ()
+    caption: str = ""
 
     def alignment(self) -> tuple[str, ...]:
         return self.align or ("l",) * len(self.header)

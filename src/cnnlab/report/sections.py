@@ -26,7 +26,9 @@ from cnnlab.report.document import (
     number,
     seconds,
 )
-from cnnlab.report.sources import RunRecord, caption, read_run
+from cnnlab.report.html import write_html
+from cnnlab.report.markdown import write_markdown
+from cnnlab.report.sources import RunRecord, caption, check_run_dirs, read_run
 from cnnlab.runs.experiment import load_experiment_data
 from cnnlab.runs.load import load_run
 
@@ -55,7 +57,8 @@ def status_text(record: RunRecord) -> str:
 def summary_section(record: RunRecord) -> Section:
     """Key facts at a glance."""
     names = record.class_names
-    classes = ", ".join(names) if names else str((record.config.get("data") or {}).get("classes") or "all")
+    configured = (record.config.get("data") or {}).get("classes")
+    classes = ", ".join(map(str, names or configured or ["all"]))
     env = record.env
     rows = [
         ("run", f"`{record.path}`"),
@@ -70,7 +73,7 @@ def summary_section(record: RunRecord) -> Section:
     ]
     if env:
         rows.append(("device", f"{env.get('device', '?')}, torch {env.get('torch', '?')}"))
-    blocks: list[Block] = [Table(("", "value"), tuple(rows))]
+    blocks: list[Block] = [Table(("", ""), tuple(rows))]
     if record.problems:
         blocks.append(Text("Unreadable files (left out): " + "; ".join(record.problems)))
     return Section("Summary", tuple(blocks))
@@ -96,8 +99,8 @@ def metric_tables(metrics: dict) -> list[Block]:
         for average in ("macro", "weighted")
     )
     blocks: list[Block] = [
-        Table(("metric", "value"), tuple(overall), ("l", "r")),
-        Table(("average", "precision", "recall", "F1"), averages, ("l", "r", "r", "r")),
+        Table(("metric", "value"), tuple(overall), ("l", "r"), "Test metrics"),
+        Table(("average", "precision", "recall", "F1"), averages, ("l", "r", "r", "r"), "Averages"),
     ]
     per_class = tuple(
         (
@@ -107,16 +110,14 @@ def metric_tables(metrics: dict) -> list[Block]:
         for entry in metrics.get("per_class") or ()
     )
     if per_class:
-        blocks.append(Text("**Per class**"))
         header = ("class", "precision", "recall", "F1", "support", "AUC")
-        blocks.append(Table(header, per_class, ("l", "r", "r", "r", "r", "r")))
+        blocks.append(Table(header, per_class, ("l", "r", "r", "r", "r", "r"), "Per class"))
     confused = tuple(
         (str(pair.get("true")), str(pair.get("predicted")), number(pair.get("count"), "d"))
         for pair in (metrics.get("most_confused") or ())[:MOST_CONFUSED]
     )
     if confused:
-        blocks.append(Text("**Most confused pairs**"))
-        blocks.append(Table(("true", "predicted", "count"), confused, ("l", "l", "r")))
+        blocks.append(Table(("true", "predicted", "count"), confused, ("l", "l", "r"), "Most confused pairs"))
     return blocks
 
 
@@ -156,7 +157,8 @@ def model_section(record: RunRecord) -> Section:
         shape = "×".join(map(str, loaded.in_shape))
         intro = Text(f"`{record.model_name}` from `{which}.pt`: input {shape}, "
                      f"{len(loaded.class_names)} classes.")
-        return Section("Model", (intro, Markdown(summary_markdown(rows))))
+        table, _, notes = summary_markdown(rows).partition("\n\n")
+        return Section("Model", (intro, Markdown(table), Bullets(tuple(notes.splitlines()))))
     return Section("Model", (Text("Model summary not available: " + "; ".join(errors)),))
 
 
@@ -197,3 +199,10 @@ def run_document(run_dir: Path) -> Document:
             "Training log", "\n".join(record.log_tail), "text", "No train.log in this run yet."
         ),
     ))
+
+
+def write_report(run_dir: Path) -> tuple[Path, Path]:
+    """`report.md` and a self-contained `report.html` in the run directory `run_dir`."""
+    (path,) = check_run_dirs([run_dir])
+    document = run_document(path)
+    return write_markdown(document, path / "report.md"), write_html(document, path / "report.html")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from cnnlab.errors import CnnlabError
 from cnnlab.runs.rundir import RunDir, read_csv_rows
 
 LOG_TAIL = 20  # lines of train.log shown
@@ -174,3 +176,17 @@ def read_run(run_dir: Path) -> RunRecord:
         log_tail=log_tail,
         problems=tuple(problems),
     )
+
+
+def check_run_dirs(run_dirs: Sequence[Path]) -> list[Path]:
+    """The run directories as paths; raises when one is not a cnnlab run."""
+    paths = [Path(path) for path in run_dirs]
+    if not paths:
+        raise CnnlabError("a report needs at least one run directory; none was given")
+    for path in paths:
+        if not path.is_dir():
+            raise CnnlabError(f"run directory {path} does not exist")
+        if not (path / "config.yaml").is_file():
+            raise CnnlabError(f"{path} is not a cnnlab run: config.yaml is missing")
+    return paths
+

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib.colors import Normalize, PowerNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from cnnlab.errors import DataFormatError
 from cnnlab.visualize.panels import new_figure
@@ -43,19 +45,27 @@ def plot_confusion(
     figure = new_figure(side + 1.6, side + 0.6)
     ax = figure.add_subplot()
     vmax = 1.0 if normalized else max(1.0, float(values.max()))
-    image = ax.imshow(values, cmap="Blues", vmin=0.0, vmax=vmax, interpolation="nearest")
+    annotated = K <= MAX_ANNOTATED
+    # Without numbers in the cells, a square-root scale keeps the rare confusions visible.
+    norm = Normalize(0.0, vmax) if annotated else PowerNorm(0.5, 0.0, vmax)
+    image = ax.imshow(values, cmap="Blues", norm=norm, interpolation="nearest")
     colorbar = figure.colorbar(image, ax=ax, shrink=0.8, pad=0.02)
-    colorbar.set_label("fraction of the true class" if normalized else "images")
+    label = "fraction of the true class" if normalized else "images"
+    colorbar.set_label(label if annotated else f"{label} (square-root scale)")
+    if not normalized:
+        colorbar.locator = MaxNLocator(integer=True)
+        colorbar.update_ticks()
     ticks = np.arange(K)
     longest = max((len(name) for name in class_names), default=0)
-    rotation = 0 if K <= 6 and longest <= 6 else (90 if K > 40 else 45)
+    fits = longest * 0.6 * tick_size < 0.9 * cell_points  # names fit across their cells
+    rotation = 0 if fits else (90 if K > 40 else 45)
     ax.set_xticks(ticks, labels=list(class_names), fontsize=tick_size, rotation=rotation,
                   ha="center" if rotation in (0, 90) else "right",
                   rotation_mode="anchor" if rotation == 45 else "default")
     ax.set_yticks(ticks, labels=list(class_names), fontsize=tick_size)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    if K <= MAX_ANNOTATED:
+    if annotated:
         _annotate(ax, values, vmax, normalized, cell_points)
         ax.set_xticks(ticks[:-1] + 0.5, minor=True)
         ax.set_yticks(ticks[:-1] + 0.5, minor=True)
@@ -72,7 +82,8 @@ def _annotate(ax, values: np.ndarray, vmax: float, normalized: bool, cell_points
     size = float(np.clip(0.3 * cell_points, 5.0, 10.0))
     for (row, column), value in np.ndenumerate(values):
         text = f"{value:.2f}" if normalized else f"{int(value)}"
-        if normalized and value == 0:
-            text = "0"
-        color = "white" if value > 0.55 * vmax else "black"
+        if value == 0:  # zeros fade, so the mistakes stand out
+            text, color = "0", "0.65"
+        else:
+            color = "white" if value > 0.55 * vmax else "black"
         ax.text(column, row, text, ha="center", va="center", fontsize=size, color=color)

@@ -14,7 +14,10 @@ from cnnlab.visualize.panels import new_figure
 
 TRAIN_COLOR, VAL_COLOR, AVERAGE_COLOR = "tab:blue", "tab:orange", "tab:blue"
 MAX_MARKED_POINTS = 40  # draw point markers only when a line has at most this many points
-LOG_SCALE_RATIO = 30.0  # a positive series spanning more than this factor gets a log axis
+# A log axis when the peak is this many times the median (a loss falling by decades, step
+# decays of the learning rate); a short warm-up or a cosine tail near 0 keeps a linear one.
+LOSS_LOG_RATIO = 10.0
+LR_LOG_RATIO = 5.0
 CURVE_SIZE = (6.4, 4.0)  # inches
 
 
@@ -38,8 +41,8 @@ def moving_average(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def default_window(count: int) -> int:
-    """A smoothing window for `count` iterations: about 5% of them, between 1 and 100."""
-    return int(min(100, max(1, count // 20)))
+    """A smoothing window for `count` iterations: about 10% of them, between 1 and 100."""
+    return int(min(100, max(1, count // 10)))
 
 
 def _finite(values: Sequence[float | None]) -> np.ndarray:
@@ -47,10 +50,10 @@ def _finite(values: Sequence[float | None]) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
-def _use_log_scale(ax: Axes, *series: np.ndarray) -> None:
-    """Switch `ax` to a log y axis when its positive values span many orders of magnitude."""
+def _use_log_scale(ax: Axes, ratio: float, *series: np.ndarray) -> None:
+    """Switch `ax` to a log y axis when its peak is over `ratio` times its median (all positive)."""
     values = np.concatenate([s[np.isfinite(s)] for s in series]) if series else np.array([])
-    if values.size and values.min() > 0 and values.max() / values.min() > LOG_SCALE_RATIO:
+    if values.size and values.min() > 0 and values.max() / np.median(values) > ratio:
         ax.set_yscale("log")
 
 
@@ -103,7 +106,7 @@ def plot_loss(
             series.append(val)
     if epoch_ends is not None and len(epoch_ends) > 1:
         _epoch_axis(ax, np.asarray(epoch_ends, dtype=np.float64))
-    _use_log_scale(ax, *series)
+    _use_log_scale(ax, LOSS_LOG_RATIO, *series)
     ax.set_xlabel("iteration")
     ax.set_ylabel("cross-entropy loss")
     ax.set_title("Loss")
@@ -177,7 +180,7 @@ def plot_lr(iterations: np.ndarray, lr: np.ndarray) -> Figure:
     ax = figure.add_subplot()
     ax.plot(iterations, lr, color="tab:green", linewidth=2,
             marker="o" if lr.size <= MAX_MARKED_POINTS else None, markersize=3)
-    _use_log_scale(ax, lr)
+    _use_log_scale(ax, LR_LOG_RATIO, lr)
     if ax.get_yscale() == "linear":
         ax.ticklabel_format(axis="y", useOffset=False)
     ax.set_xlabel("iteration")

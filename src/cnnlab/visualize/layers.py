@@ -46,6 +46,27 @@ def last_conv(model: nn.Module) -> tuple[str, nn.Conv2d]:
     return convs[-1]
 
 
+ACTIVATION_TYPES = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid)
+PASS_THROUGH = (nn.BatchNorm2d, nn.Identity, nn.Dropout, nn.Dropout2d)  # between conv and act
+
+
+def gradcam_layer(model: nn.Module) -> tuple[str, nn.Module]:
+    """Grad-CAM's target: the activation right after the last conv (past a batch norm) when the
+    two sit in one `nn.Sequential`, so the maps are the rectified features; else the conv."""
+    name, conv = last_conv(model)
+    parent_name, _, child = name.rpartition(".")
+    parent = dict(model.named_modules())[parent_name]
+    if isinstance(parent, nn.Sequential):
+        names = [key for key, _ in parent.named_children()]
+        for key in names[names.index(child) + 1 :]:
+            module = getattr(parent, key)
+            if isinstance(module, ACTIVATION_TYPES):
+                return f"{parent_name}.{key}" if parent_name else key, module
+            if not isinstance(module, PASS_THROUGH):
+                break
+    return name, conv
+
+
 def _net(model: nn.Module) -> nn.Module:
     """The network inside a cnnlab Classifier (or `model` itself)."""
     return getattr(model, "net", model)

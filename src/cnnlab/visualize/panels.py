@@ -17,15 +17,19 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def grid_shape(count: int, max_columns: int) -> tuple[int, int]:
-    """(rows, columns) of a near-square grid holding `count` panels, at most `max_columns` wide."""
+    """(rows, columns) of a near-square grid for `count` panels, at most `max_columns` wide.
+
+    A slightly wider grid that `count` fills exactly is preferred (32 -> 4 x 8, not 6 x 6).
+    """
     columns = max(1, min(max_columns, math.ceil(math.sqrt(count))))
+    exact = [c for c in range(columns, min(columns + 2, max_columns) + 1) if count % c == 0]
+    columns = exact[0] if exact else columns
     return max(1, math.ceil(count / columns)), columns
 
 
-def panel_grid(figure: Figure, count: int, max_columns: int) -> list[Axes]:
-    """`count` image panels (no ticks) in a grid; the grid's unused cells are removed."""
-    rows, columns = grid_shape(count, max_columns)
-    axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel()
+def panel_grid(figure: Figure, count: int, rows: int, columns: int) -> list[Axes]:
+    """`count` image panels (no ticks) filling a rows x columns grid row by row; the rest removed."""
+    axes = np.asarray(figure.subplots(rows, columns, squeeze=False)).ravel()
     for ax in axes[count:]:
         ax.remove()
     for ax in axes[:count]:

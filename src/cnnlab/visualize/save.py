@@ -28,7 +28,7 @@ def save_figure(figure: Figure, path: Path, formats: Sequence[str] = ("png",)) -
         target = Path(path).with_suffix("." + fmt)
         with atomic_write(target, "wb") as stream:
             figure.savefig(
-                stream, format=fmt, dpi=PNG_DPI, bbox_inches="tight", pad_inches=0.08,
+                stream, format=fmt, dpi=PNG_DPI,
                 metadata=_METADATA[fmt],
             )
         written.append(target)

@@ -1,0 +1,45 @@
+"""Figures from a run: curves, confusion matrix, ROC, filters, feature maps, mistakes, Grad-CAM.
+
+Plot functions are pure (arrays and class names in, a Matplotlib Figure out, no pyplot);
+`save_figure` writes them; only `write_figures` and `feature_visualization` read a run.
+"""
+
+from cnnlab.visualize.confusion import normalize_rows, plot_confusion
+from cnnlab.visualize.curves import (
+    moving_average,
+    plot_accuracy,
+    plot_f1,
+    plot_loss,
+    plot_lr,
+    plot_train_val,
+)
+from cnnlab.visualize.feature_maps import capture_activations, plot_feature_maps
+from cnnlab.visualize.filters import plot_filters
+from cnnlab.visualize.gradcam import grad_cam, plot_gradcam
+from cnnlab.visualize.misclassified import plot_misclassified, select_misclassified
+from cnnlab.visualize.roc import compute_roc, plot_roc
+from cnnlab.visualize.run_figures import feature_visualization, write_figures
+from cnnlab.visualize.save import save_figure
+
+__all__ = [
+    "capture_activations",
+    "compute_roc",
+    "feature_visualization",
+    "grad_cam",
+    "moving_average",
+    "normalize_rows",
+    "plot_accuracy",
+    "plot_confusion",
+    "plot_f1",
+    "plot_feature_maps",
+    "plot_filters",
+    "plot_gradcam",
+    "plot_loss",
+    "plot_lr",
+    "plot_misclassified",
+    "plot_roc",
+    "plot_train_val",
+    "save_figure",
+    "select_misclassified",
+    "write_figures",
+]

@@ -1,0 +1,149 @@
+"""ROC curves one-vs-rest per class, with micro and macro averages and AUC in the legend."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from sklearn.metrics import auc as area_under
+from sklearn.metrics import roc_curve
+
+from cnnlab.errors import DataFormatError
+from cnnlab.visualize.panels import new_figure
+
+Curve = tuple[np.ndarray, np.ndarray, float]  # (fpr, tpr, auc); auc NaN when undefined
+MAX_CLASS_CURVES = 10  # beyond this many classes, only averages and the extremes are drawn
+EXTREMES = 3  # best and worst classes drawn when there are many
+LEGEND_INSIDE = 7  # legends with at most this many entries sit inside the axes
+_EMPTY = np.zeros(0)
+
+
+def compute_roc(y_true: np.ndarray, probabilities: np.ndarray) -> dict[int | str, Curve]:
+    """One-vs-rest ROC per class (keys 0..K-1) plus "micro" and "macro" averages.
+
+    `y_true` (N,) int, `probabilities` (N, K). A class without positives or without negatives
+    in `y_true` has no curve (empty arrays, AUC NaN) and is left out of the macro average,
+    whose AUC is the mean of the per-class AUCs (as scikit-learn's `average="macro"`).
+    """
+    y_true = np.asarray(y_true)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.ndim != 2 or y_true.shape != (probabilities.shape[0],):
+        raise DataFormatError(
+            f"ROC needs y_true (N,) and probabilities (N, K); got {y_true.shape} and "
+            f"{probabilities.shape}"
+        )
+    K = probabilities.shape[1]
+    onehot = y_true[:, None] == np.arange(K)[None, :]  # (N, K) bool
+    curves: dict[int | str, Curve] = {}
+    for k in range(K):
+        positives = int(onehot[:, k].sum())
+        if positives == 0 or positives == len(y_true):
+            curves[k] = (_EMPTY, _EMPTY, float("nan"))
+            continue
+        fpr, tpr, _ = roc_curve(onehot[:, k], probabilities[:, k])
+        curves[k] = (fpr, tpr, float(area_under(fpr, tpr)))
+    if onehot.any() and not onehot.all():
+        fpr, tpr, _ = roc_curve(onehot.ravel(), probabilities.ravel())
+        curves["micro"] = (fpr, tpr, float(area_under(fpr, tpr)))
+    else:
+        curves["micro"] = (_EMPTY, _EMPTY, float("nan"))
+    curves["macro"] = _macro([curves[k] for k in range(K)])
+    return curves
+
+
+def _macro(per_class: list[Curve]) -> Curve:
+    """The mean of the per-class TPRs on the union of their FPRs, with the mean per-class AUC."""
+    defined = [curve for curve in per_class if np.isfinite(curve[2])]
+    if not defined:
+        return (_EMPTY, _EMPTY, float("nan"))
+    grid = np.unique(np.concatenate([fpr for fpr, _, _ in defined]))
+    tpr = np.mean([np.interp(grid, fpr, tpr) for fpr, tpr, _ in defined], axis=0)
+    return grid, tpr, float(np.mean([value for _, _, value in defined]))
+
+
+def _curve(entry) -> Curve:
+    """A (fpr, tpr, auc) triple from a tuple or a {"fpr", "tpr", "auc"} mapping."""
+    if isinstance(entry, Mapping):
+        entry = (entry["fpr"], entry["tpr"], entry["auc"])
+    fpr, tpr, value = entry
+    return np.asarray(fpr, float), np.asarray(tpr, float), float("nan" if value is None else value)
+
+
+def _per_class(curves: Mapping, class_names: Sequence[str]) -> list[Curve]:
+    """The per-class curves in class order, keyed by index (0..K-1) or by class name."""
+    result = []
+    for k, name in enumerate(class_names):
+        keys = [k, name] + ([str(k)] if str(k) not in class_names else [])
+        entry = next((curves[key] for key in keys if key in curves), None)
+        if entry is None:
+            raise DataFormatError(f"ROC curves have no entry for class {k} ({name!r})")
+        result.append(_curve(entry))
+    return result
+
+
+def _label(name: str, value: float) -> str:
+    return f"{name} (AUC {value:.3f})" if np.isfinite(value) else f"{name} (AUC n/a)"
+
+
+def plot_roc(
+    curves: Mapping, class_names: Sequence[str], *, max_classes: int = MAX_CLASS_CURVES
+) -> Figure:
+    """ROC per class plus micro/macro averages from `compute_roc`-style `curves`.
+
+    With more than `max_classes` classes, only the averages and the EXTREMES best and worst
+    classes by AUC are drawn, and the title says so.
+    """
+    per_class = _per_class(curves, class_names)
+    K = len(class_names)
+    order = list(range(K))
+    prefix = dict.fromkeys(order, "")
+    note = ""
+    if K > max_classes:
+        ranked = sorted((k for k in order if np.isfinite(per_class[k][2])),
+                        key=lambda k: (-per_class[k][2], k))
+        chosen = ranked[:EXTREMES] + [k for k in ranked[-EXTREMES:] if k not in ranked[:EXTREMES]]
+        order = chosen
+        prefix = {k: ("best: " if k in ranked[:EXTREMES] else "worst: ") for k in chosen}
+        note = f"\naverages, the {EXTREMES} best and {EXTREMES} worst of {K} classes"
+    figure = new_figure(6.4 if len(order) + 2 <= LEGEND_INSIDE else 8.6, 5.4)
+    ax = figure.add_subplot()
+    colors = _colors(len(order))
+    missing = []
+    for color, k in zip(colors, order, strict=True):
+        fpr, tpr, value = per_class[k]
+        if fpr.size == 0:
+            missing.append(class_names[k])
+            continue
+        ax.plot(fpr, tpr, color=color, linewidth=1.4, label=_label(prefix[k] + class_names[k], value))
+    for key, style in (("micro", (":", "deeppink")), ("macro", ("--", "navy"))):
+        if key in curves:
+            fpr, tpr, value = _curve(curves[key])
+            if fpr.size:
+                ax.plot(fpr, tpr, linestyle=style[0], color=style[1], linewidth=2.4,
+                        label=_label(f"{key}-average", value))
+    ax.plot([0, 1], [0, 1], color="gray", linestyle="-", linewidth=0.8, alpha=0.6,
+            label="chance")
+    if missing:
+        note += "\nno curve (absent from the test set): " + ", ".join(missing[:5])
+        note += " …" if len(missing) > 5 else ""
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.set_aspect("equal")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title("ROC curves, one class vs. the rest" + note, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    if len(ax.lines) <= LEGEND_INSIDE:
+        ax.legend(loc="lower right", fontsize="small")
+    else:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small",
+                  borderaxespad=0.0)
+    return figure
+
+
+def _colors(count: int) -> list:
+    """Distinct colours for `count` lines (tab10, then tab20)."""
+    palette = colormaps["tab10" if count <= 10 else "tab20"]
+    return [palette(i % palette.N) for i in range(count)]

@@ -1,0 +1,65 @@
+"""The verbs users run, composed from the stages: train, then evaluate, figures and report.
+
+Each stage package only knows the stages to its left; this module is the one place that
+knows them all, so `cnnlab.train(config)` can end with a report.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from cnnlab.config import ExperimentConfig
+from cnnlab.evaluate import evaluate_run
+from cnnlab.report import write_comparison, write_report
+from cnnlab.runs import RunResult
+from cnnlab.runs import experiment
+from cnnlab.visualize import write_figures
+
+log = logging.getLogger(__name__)
+
+
+def finish_run(run_dir: Path) -> Path:
+    """Evaluate a trained run on its test split, draw its figures and write its report."""
+    evaluate_run(run_dir)
+    write_figures(run_dir)
+    _, html = write_report(run_dir)
+    return html
+
+
+def train(config: ExperimentConfig, *, quiet: bool = False, report: bool = True) -> RunResult:
+    """Train one experiment; then evaluate it and write its report (unless `report=False`)."""
+    result = experiment.train(config, quiet=quiet)
+    if report:
+        finish_run(result.run_dir)
+    return result
+
+
+def resume(run_dir: Path, *, quiet: bool = False, report: bool = True) -> RunResult:
+    """Continue a run from its last checkpoint; then evaluate it and write its report."""
+    result = experiment.resume(run_dir, quiet=quiet)
+    if report:
+        finish_run(result.run_dir)
+    return result
+
+
+def train_all(
+    configs: Sequence[ExperimentConfig], *, quiet: bool = False, report: bool = True
+) -> tuple[list[RunResult], Path | None]:
+    """Train each config in turn; with several, also write their comparison page."""
+    results = [train(config, quiet=quiet, report=report) for config in configs]
+    comparison = None
+    if report and len(results) > 1:
+        out = Path(configs[0].out) / f"{_common_name(configs)}-comparison"
+        _, comparison = write_comparison([r.run_dir for r in results], out)
+    return results, comparison
+
+
+def _common_name(configs: Sequence[ExperimentConfig]) -> str:
+    names = [c.run_name for c in configs]
+    prefix = names[0]
+    for name in names[1:]:
+        while not name.startswith(prefix):
+            prefix = prefix[:-1]
+    return prefix.rstrip("-_") or "runs"

@@ -1,0 +1,86 @@
+"""Shared fixtures: tiny trained runs, made once per test session.
+
+The runs are shared, so treat them as read-only: a test that writes into a run (evaluate,
+figures, report) copies it first with `copy_run`. The RGB run's data is an image folder, and
+loading an image folder writes its decoded cache under $CNNLAB_CACHE; a test that loads it
+again should point CNNLAB_CACHE at its tmp_path (`monkeypatch.setenv`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnlab.config import load_experiments
+from cnnlab.runs import train
+
+GRAY_CLASSES = ("0", "1", "7")
+RGB_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"
+)  # fmt: skip
+RGB_SIZE = 16  # (H, W) of the RGB run's images
+
+
+def tiny_run(out: Path, name: str, *overrides: str) -> Path:
+    """Train a 2-epoch conv1 run on the CPU into `out/name`; returns its directory."""
+    config = load_experiments(
+        None,
+        [
+            "data.offline=true", "model.name=conv1", "train.epochs=2", "train.batch_size=16",
+            "train.device=cpu", f"out={out}", f"name={name}", *overrides,
+        ],
+    )[0]  # fmt: skip
+    return train(config, quiet=True).run_dir
+
+
+def write_rgb_folder(root: Path, per_class: dict[str, int], seed: int = 0) -> Path:
+    """An image folder of RGB PNGs: `root/<split>/<class>/<n>.png`, each class its own colour."""
+    rng = np.random.default_rng(seed)
+    for split, count in per_class.items():
+        for k, name in enumerate(RGB_CLASSES):
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            colour = np.array([(37 * k) % 256, (91 * k) % 256, (173 * k) % 256])  # (3,)
+            for n in range(count):
+                noise = rng.integers(-40, 41, (RGB_SIZE, RGB_SIZE, 3))  # (H, W, 3)
+                pixels = np.clip(colour + noise, 0, 255).astype(np.uint8)
+                Image.fromarray(pixels, "RGB").save(folder / f"{n:02d}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def gray_run(tmp_path_factory) -> Path:
+    """A 3-class grayscale run: conv1 on mnist-sample digits 0, 1, 7 (20 per class, 2 epochs)."""
+    out = tmp_path_factory.mktemp("gray_runs")
+    return tiny_run(
+        out, "gray", "data.dataset=mnist-sample", "data.classes=[0,1,7]", "data.per_class=20"
+    )
+
+
+@pytest.fixture(scope="session")
+def rgb_folder(tmp_path_factory) -> Path:
+    """A 10-class RGB image folder of 16x16 PNGs: 6 train and 3 test images per class."""
+    return write_rgb_folder(tmp_path_factory.mktemp("rgb_data"), {"train": 6, "test": 3})
+
+
+@pytest.fixture(scope="session")
+def rgb_run(tmp_path_factory, rgb_folder) -> Path:
+    """A 10-class RGB run: conv1 on `rgb_folder` (2 epochs); its cache lives beside it."""
+    out = tmp_path_factory.mktemp("rgb_runs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CNNLAB_CACHE", str(out / "cache"))
+        return tiny_run(out, "rgb", f"data.dataset=imagefolder:{rgb_folder}")
+
+
+@pytest.fixture
+def copy_run(tmp_path):
+    """A function copying a shared run into this test's tmp_path, so the test may write to it."""
+
+    def copy(run_dir: Path) -> Path:
+        return Path(shutil.copytree(run_dir, tmp_path / "runs" / Path(run_dir).name))
+
+    return copy

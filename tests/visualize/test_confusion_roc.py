@@ -1,0 +1,126 @@
+"""Confusion matrix and ROC figures, and the ROC curves themselves, on hand-built predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from matplotlib.text import Text
+from sklearn.metrics import roc_auc_score
+
+from cnnlab.errors import DataFormatError
+from cnnlab.visualize import compute_roc, normalize_rows, plot_confusion, plot_roc
+
+
+def cell_texts(figure):
+    return [t.get_text() for t in figure.axes[0].texts if isinstance(t, Text)]
+
+
+def test_normalize_rows_gives_recall_rows_and_leaves_empty_rows_zero():
+    matrix = np.array([[3, 1, 0], [0, 0, 0], [2, 2, 4]])
+    np.testing.assert_array_equal(
+        normalize_rows(matrix), [[0.75, 0.25, 0.0], [0.0, 0.0, 0.0], [0.25, 0.25, 0.5]]
+    )
+
+
+def test_small_confusion_matrix_writes_every_cell_and_class_name():
+    matrix = np.array([[5, 1], [0, 4]])
+    figure = plot_confusion(matrix, ["cat", "dog"])
+    assert cell_texts(figure) == ["5", "1", "0", "4"]
+    ax = figure.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["cat", "dog"]
+    assert "10 images, 2 classes" in ax.get_title()
+    normalized = plot_confusion(matrix, ["cat", "dog"], normalized=True)
+    assert cell_texts(normalized) == ["0.83", "0.17", "0", "1.00"]
+
+
+def test_hundred_class_confusion_matrix_builds_without_cell_numbers():
+    rng = np.random.default_rng(0)
+    matrix = rng.integers(0, 5, (100, 100)) + np.diag(np.full(100, 40))
+    names = [f"class {k}" for k in range(100)]
+    figure = plot_confusion(matrix, names, normalized=True)
+    ax = figure.axes[0]
+    assert cell_texts(figure) == []
+    labels = ax.get_yticklabels()
+    assert [t.get_text() for t in labels] == names
+    assert 4.0 <= labels[0].get_fontsize() < 9.0  # shrunk, still legible
+    assert max(figure.get_size_inches()) <= 16
+
+
+def test_confusion_matrix_must_match_the_class_names():
+    with pytest.raises(DataFormatError, match=r"must be \(3, 3\) for 3 class names"):
+        plot_confusion(np.zeros((2, 2)), ["a", "b", "c"])
+
+
+def test_perfect_classifier_has_auc_one_everywhere():
+    y = np.array([0, 1, 2, 0, 1, 2])
+    probabilities = np.eye(3)[y] * 0.8 + 0.2 / 3
+    curves = compute_roc(y, probabilities)
+    for key in (0, 1, 2, "micro", "macro"):
+        assert curves[key][2] == 1.0
+
+
+def test_roc_auc_matches_scikit_learn_one_vs_rest():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, 60)
+    logits = rng.normal(size=(60, 4)) + 1.5 * np.eye(4)[y]
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    curves = compute_roc(y, probabilities)
+    per_class = roc_auc_score(y, probabilities, multi_class="ovr", average=None)
+    np.testing.assert_allclose([curves[k][2] for k in range(4)], per_class, rtol=1e-12)
+    macro = roc_auc_score(y, probabilities, multi_class="ovr", average="macro")
+    assert curves["macro"][2] == pytest.approx(macro, rel=1e-12)
+    micro = roc_auc_score(np.eye(4)[y], probabilities, average="micro")
+    assert curves["micro"][2] == pytest.approx(micro, rel=1e-12)
+
+
+def test_a_class_absent_from_the_labels_has_no_curve_and_is_left_out_of_macro():
+    y = np.array([0, 0, 1, 1])
+    probabilities = np.array([[0.7, 0.2, 0.1], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1]])
+    curves = compute_roc(y, probabilities)
+    assert curves[2][0].size == 0 and np.isnan(curves[2][2])
+    assert curves["macro"][2] == 1.0
+    figure = plot_roc(curves, ["a", "b", "c"])
+    ax = figure.axes[0]
+    assert "no curve (absent from the test set): c" in ax.get_title()
+
+
+def test_roc_figure_labels_each_class_and_average_with_its_auc():
+    y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    probabilities = np.full((8, 3), 0.2) + 0.6 * np.eye(3)[np.array([0, 1, 2, 1, 1, 2, 0, 0])]
+    curves = compute_roc(y, probabilities)
+    figure = plot_roc(curves, ["zero", "one", "two"])
+    labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert labels[0] == f"zero (AUC {curves[0][2]:.3f})"
+    assert labels[3:] == [
+        f"micro-average (AUC {curves['micro'][2]:.3f})",
+        f"macro-average (AUC {curves['macro'][2]:.3f})",
+        "chance",
+    ]
+
+
+def test_many_classes_show_averages_and_the_best_and_worst_three():
+    rng = np.random.default_rng(2)
+    K = 30
+    y = np.repeat(np.arange(K), 6)
+    strength = np.linspace(0, 4, K)[y]  # later classes are easier
+    logits = rng.normal(size=(y.size, K)) + strength[:, None] * np.eye(K)[y]
+    curves = compute_roc(y, logits)
+    names = [f"c{k}" for k in range(K)]
+    figure = plot_roc(curves, names)
+    ax = figure.axes[0]
+    assert "averages, the 3 best and 3 worst of 30 classes" in ax.get_title()
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert len(labels) == 6 + 2 + 1
+    ranked = sorted(range(K), key=lambda k: -curves[k][2])
+    assert labels[0].startswith(f"best: c{ranked[0]} ")
+    assert labels[5].startswith(f"worst: c{ranked[-1]} ")
+
+
+def test_roc_figure_accepts_curves_keyed_by_class_name():
+    y = np.array([0, 1, 0, 1])
+    curves = compute_roc(y, np.array([[0.9, 0.1], [0.4, 0.6], [0.6, 0.4], [0.2, 0.8]]))
+    by_name = {"neg": curves[0], "pos": curves[1], "micro": curves["micro"]}
+    labels = [t.get_text() for t in plot_roc(by_name, ["neg", "pos"]).axes[0].get_legend().get_texts()]
+    assert labels[:3] == ["neg (AUC 1.000)", "pos (AUC 1.000)", "micro-average (AUC 1.000)"]
+    with pytest.raises(DataFormatError, match="no entry for class 1 \\('pos'\\)"):
+        plot_roc({0: curves[0]}, ["neg", "pos"])
