@@ -28,7 +28,7 @@ CIFAR_ARCHIVE = "cifar10-jpg.tar.gz"
 
 
 def machine() -> str:
-    """CPU model, usable cores, Python / torch versions."""
+    """CPU model, usable cores, Python / torch versions and the current load."""
     model = platform.processor() or "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -44,9 +44,10 @@ def machine() -> str:
         torch_version = torch.__version__
     except ImportError:
         torch_version = "not installed"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
         f"CPU: {model} | cores available: {cores} | Python {platform.python_version()} | "
-        f"torch {torch_version}"
+        f"torch {torch_version} | load average now: {load:.1f} (other work skews timings)"
     )
 
 
@@ -71,7 +72,7 @@ def shapes(result: Dataset | list | np.ndarray) -> str:
 
 
 def cifar_cases(data_dir: Path, workers: int | None, scratch: Path) -> list[tuple]:
-    """(case, seconds, images, shapes) for the CIFAR-10 JPEG archive and an extracted copy."""
+    """(case, seconds, result) rows for the CIFAR-10 JPEG archive and an extracted copy."""
     archive = data_dir / CIFAR_ARCHIVE
     if not archive.exists():
         print(f"skip CIFAR-10 JPEG: no {archive}", file=sys.stderr)
@@ -84,7 +85,7 @@ def cifar_cases(data_dir: Path, workers: int | None, scratch: Path) -> list[tupl
     for label, source in [("tar.gz", archive), ("folder", scratch / "extracted" / "cifar10-jpg")]:
         if label == "folder":
             seconds, files = timed(lambda: extract_safely(archive, scratch / "extracted"))
-            rows.append(("CIFAR-10 JPEG extract_safely (tar.gz -> /tmp)", seconds, files))
+            rows.append(("CIFAR-10 JPEG extract_safely (tar.gz -> temp dir)", seconds, files))
         cache = scratch / f"cache-{label}"
         rows.append((f"CIFAR-10 JPEG {label}: first decode", *timed(load(source, cache))))
         rows.append((f"CIFAR-10 JPEG {label}: cached reload", *timed(load(source, cache))))
@@ -160,11 +161,12 @@ def main(argv: list[str] | None = None) -> int:
         rows = cifar_cases(data_dir, args.workers, Path(scratch)) + mnist_cases(data_dir)
     if args.compare_pools:
         rows += pool_cases(data_dir)
-    print(f"\n| {'case':<46} | {'seconds':>8} | {'images/s':>10} | shapes")
-    print(f"|{'-' * 48}|{'-' * 10}:|{'-' * 11}:|-------")
+    width = max([len(row[0]) for row in rows] + [4])
+    print(f"\n| {'case':<{width}} | {'seconds':>8} | {'images/s':>10} | shapes")
+    print(f"|{'-' * (width + 2)}|{'-' * 9}:|{'-' * 11}:|-------")
     for case, seconds, result in rows:
         rate = count(result) / seconds if seconds > 0 else float("inf")
-        print(f"| {case:<46} | {seconds:8.2f} | {rate:10,.0f} | {shapes(result)}")
+        print(f"| {case:<{width}} | {seconds:8.2f} | {rate:10,.0f} | {shapes(result)}")
     return 0
 
 

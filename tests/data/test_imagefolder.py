@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import struct
 import tarfile
 import zipfile
@@ -254,7 +255,7 @@ def test_archive_cache_hit_skips_listing_and_notices_a_same_size_rewrite(tmp_pat
         load_imagefolder(archive, size=(16, 16), cache_dir=cache, workers=1)
 
 
-@pytest.mark.parametrize("damage", ["images", "meta", "missing"])
+@pytest.mark.parametrize("damage", ["images", "meta", "missing", "a-file"])
 def test_a_damaged_cache_entry_is_rebuilt(tmp_path, damage):
     source = make_source(tmp_path, "zip", build(SPLIT_LAYOUT))
     cache = tmp_path / "cache"
@@ -264,8 +265,11 @@ def test_a_damaged_cache_entry_is_rebuilt(tmp_path, damage):
         (entry / "train_images.npy").write_bytes(b"\x93NUMPY garbage")
     elif damage == "meta":
         (entry / "meta.json").write_text("{not json")
-    else:
+    elif damage == "missing":
         (entry / "val_labels.npy").unlink()
+    else:
+        shutil.rmtree(entry)
+        entry.write_bytes(b"not a folder")
     rebuilt = load_imagefolder(source, size=(16, 16), cache_dir=cache, workers=1)
     np.testing.assert_array_equal(rebuilt.split("train").images, first.split("train").images)
     cached = load_imagefolder(source, size=(16, 16), cache_dir=cache, workers=1)

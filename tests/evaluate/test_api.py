@@ -206,6 +206,8 @@ def test_eval_and_predict_verbs(gray_run, copy_run, tmp_path, capsys):
     back = read_predictions(target)
     assert len(back.ids) == 158 and back.has_true_labels
     assert "mnist-sample test accuracy" in capsys.readouterr().out
+    with pytest.raises(DataError, match="missing: no such file or folder"):
+        cli("predict", str(run), "--images", str(tmp_path / "missing"), "--out", str(target))
 
 
 def test_runs_evaluate_like_training_reported(tmp_path):

@@ -120,7 +120,9 @@ def test_roc_figure_accepts_curves_keyed_by_class_name():
     y = np.array([0, 1, 0, 1])
     curves = compute_roc(y, np.array([[0.9, 0.1], [0.4, 0.6], [0.6, 0.4], [0.2, 0.8]]))
     by_name = {"neg": curves[0], "pos": curves[1], "micro": curves["micro"]}
-    labels = [t.get_text() for t in plot_roc(by_name, ["neg", "pos"]).axes[0].get_legend().get_texts()]
+    labels = [
+        t.get_text() for t in plot_roc(by_name, ["neg", "pos"]).axes[0].get_legend().get_texts()
+    ]
     assert labels[:3] == ["neg (AUC 1.000)", "pos (AUC 1.000)", "micro-average (AUC 1.000)"]
     with pytest.raises(DataFormatError, match="no entry for class 1 \\('pos'\\)"):
         plot_roc({0: curves[0]}, ["neg", "pos"])

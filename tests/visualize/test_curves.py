@@ -20,9 +20,7 @@ def test_moving_average_is_a_trailing_mean_that_starts_short():
 
 def test_moving_average_skips_non_finite_losses():
     values = np.array([2.0, np.nan, 4.0, np.inf, np.nan, np.nan])
-    np.testing.assert_array_equal(
-        moving_average(values, 2), [2.0, 2.0, 4.0, 4.0, np.nan, np.nan]
-    )
+    np.testing.assert_array_equal(moving_average(values, 2), [2.0, 2.0, 4.0, 4.0, np.nan, np.nan])
 
 
 @pytest.mark.parametrize("window", [0, -1, 2.5, True, None])
@@ -79,3 +77,15 @@ def test_learning_rate_axis_is_log_for_step_decays_and_linear_for_cosine():
     assert step.axes[0].get_yscale() == "log"
     cosine = plot_lr(steps, 0.05 * (1 + np.cos(np.pi * steps / 300)))
     assert cosine.axes[0].get_yscale() == "linear"
+
+
+def test_per_epoch_loss_needs_no_epoch_axis_and_a_flat_rate_says_constant():
+    epochs = np.array([1.0, 2.0, 3.0])
+    figure = plot_loss(epochs, [1.0, 0.8, 0.7], epochs, [1.1, 0.9, 0.95], xlabel="epoch")
+    assert figure.axes[0].child_axes == [] and figure.axes[0].get_xlabel() == "epoch"
+    assert figure.axes[0].lines[0].get_label() == "train loss (per epoch)"
+    with_iterations = plot_loss(np.arange(1, 7), np.ones(6), np.array([2, 4, 6]), [1, 1, 1])
+    (top,) = with_iterations.axes[0].child_axes  # the epoch axis on top
+    assert [t.get_text() for t in top.get_xticklabels()] == ["1", "2", "3"]
+    flat = plot_lr(np.arange(5), np.full(5, 0.001)).axes[0]
+    assert flat.get_title() == "Learning rate (constant 0.001)" and flat.get_ylim() == (0, 0.002)

@@ -17,18 +17,38 @@ from cnnlab.runs import RunDir, load_run, train
 from cnnlab.visualize import feature_visualization, run_figures, write_figures
 
 PNGS = {
-    "loss", "accuracy", "f1", "lr", "confusion_matrix", "confusion_matrix_normalized", "roc",
-    "filters", "feature_maps", "misclassified", "gradcam",
+    "loss",
+    "accuracy",
+    "f1",
+    "lr",
+    "confusion_matrix",
+    "confusion_matrix_normalized",
+    "roc",
+    "filters",
+    "feature_maps",
+    "misclassified",
+    "gradcam",
 }
 SVGS = {"loss", "accuracy", "f1", "lr", "roc"}
 
 
 def make_run(out, model, name):
-    config = load_experiments(None, [
-        "data.dataset=mnist-sample", "data.classes=[0,1,7]", "data.per_class=20", "data.val=9",
-        "data.offline=true", f"model.name={model}", "train.epochs=2", "train.batch_size=16",
-        "train.device=cpu", f"out={out}", f"name={name}",
-    ])[0]
+    config = load_experiments(
+        None,
+        [
+            "data.dataset=mnist-sample",
+            "data.classes=[0,1,7]",
+            "data.per_class=20",
+            "data.val=9",
+            "data.offline=true",
+            f"model.name={model}",
+            "train.epochs=2",
+            "train.batch_size=16",
+            "train.device=cpu",
+            f"out={out}",
+            f"name={name}",
+        ],
+    )[0]
     return train(config, quiet=True).run_dir
 
 
@@ -71,7 +91,9 @@ def test_feature_maps_for_chosen_indices_and_arrays(conv_run):
     assert [p.name for p in paths] == ["feature_maps.png"]
     pixels = np.random.default_rng(0).random((1, 28, 28))  # one float image in [0, 1]
     assert feature_visualization(run_dir, pixels, ["conv"]) == paths
-    with pytest.raises(DataError, match=r"index 999 is out of range: the test split has \d+ images"):
+    with pytest.raises(
+        DataError, match=r"index 999 is out of range: the test split has \d+ images"
+    ):
         feature_visualization(run_dir, [999])
     with pytest.raises(DataFormatError, match=r"shape \(N, 1, 28, 28\) like the model's input"):
         feature_visualization(run_dir, np.zeros((2, 3, 28, 28), np.uint8))
@@ -92,14 +114,19 @@ def test_a_model_without_conv_layers_skips_its_conv_figures(tmp_path, caplog):
     assert "figure feature_maps skipped: model 'fc_only' has no conv layer" in caplog.text
 
 
-def test_a_run_without_metrics_skips_the_curves_and_a_non_run_is_refused(conv_run, tmp_path, caplog):
+def test_a_run_without_metrics_skips_the_curves_and_a_non_run_is_refused(
+    conv_run, tmp_path, caplog
+):
     run_dir, _ = conv_run
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)
     (copy / "metrics.csv").unlink()
     with caplog.at_level(logging.INFO, logger="cnnlab.visualize"):
         assert run_figures.curve_figures(RunDir(copy), copy / "figures2") == []
-    assert "figure loss/accuracy/f1/lr skipped" in caplog.text and "metrics.csv is missing" in caplog.text
+    assert (
+        "figure loss/accuracy/f1/lr skipped" in caplog.text
+        and "metrics.csv is missing" in caplog.text
+    )
     with pytest.raises(CnnlabError, match="is not a cnnlab run: config.yaml is missing"):
         write_figures(tmp_path / "nothing")
 

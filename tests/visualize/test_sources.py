@@ -23,21 +23,28 @@ def write_predictions(path, rows, names=NAMES):
 
 
 def test_predictions_csv_is_read_back_with_quoted_class_names(tmp_path):
-    path = write_predictions(tmp_path / "predictions.csv", [
-        [0, "dog", "cat, tabby", "0.200000", "0.700000", "0.100000"],
-        [1, "a b", "a b", "0.000000", "0.000001", "0.999999"],
-    ])
+    path = write_predictions(
+        tmp_path / "predictions.csv",
+        [
+            [0, "dog", "cat, tabby", "0.200000", "0.700000", "0.100000"],
+            [1, "a b", "a b", "0.000000", "0.000001", "0.999999"],
+        ],
+    )
     predictions = sources.read_predictions(path, NAMES)
     np.testing.assert_array_equal(predictions.ids, [0, 1])
     np.testing.assert_array_equal(predictions.labels, [0, 2])
     np.testing.assert_array_equal(predictions.predicted, [1, 2])
-    np.testing.assert_array_equal(predictions.probabilities, [[0.2, 0.7, 0.1], [0.0, 0.000001, 0.999999]])
+    np.testing.assert_array_equal(
+        predictions.probabilities, [[0.2, 0.7, 0.1], [0.0, 0.000001, 0.999999]]
+    )
     np.testing.assert_array_equal(predictions.confidence, [0.7, 0.999999])
 
 
 def test_predictions_csv_for_other_classes_or_with_bad_rows_is_refused(tmp_path):
     path = write_predictions(tmp_path / "p.csv", [], names=["cat", "dog"])
-    with pytest.raises(DataFormatError, match="expected the header id,label,true_label,prob_cat, tabby"):
+    with pytest.raises(
+        DataFormatError, match="expected the header id,label,true_label,prob_cat, tabby"
+    ):
         sources.read_predictions(path, NAMES)
     path = write_predictions(tmp_path / "q.csv", [[0, "horse", "dog", "0.1", "0.8", "0.1"]])
     with pytest.raises(DataFormatError, match="known class names and 3 probabilities"):
@@ -58,17 +65,19 @@ def test_confusion_matrix_from_metrics_json_is_checked(tmp_path):
 
 def test_confusion_matrix_counts_pairs_rows_true_columns_predicted():
     matrix = sources.confusion_matrix(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 0, 2]), 4)
-    np.testing.assert_array_equal(
-        matrix, [[1, 1, 0, 0], [0, 1, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]]
-    )
+    np.testing.assert_array_equal(matrix, [[1, 1, 0, 0], [0, 1, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]])
     assert matrix.sum() == 5
 
 
 def test_columns_and_epoch_ends_from_csv_rows():
-    rows = [{"iteration": 1.0, "epoch": 1.0}, {"iteration": 2.0, "epoch": 1.0},
-            {"iteration": 3.0, "epoch": 2.0, "val_loss": None}]
+    rows = [
+        {"iteration": 1.0, "epoch": 1.0},
+        {"iteration": 2.0, "epoch": 1.0},
+        {"iteration": 3.0, "epoch": 2.0, "val_loss": None},
+    ]
     iteration, epoch = sources.column(rows, "iteration"), sources.column(rows, "epoch")
     np.testing.assert_array_equal(iteration, [1.0, 2.0, 3.0])
     assert np.isnan(sources.column(rows, "val_loss")).all()
-    np.testing.assert_array_equal(sources.epoch_ends(iteration, epoch, np.array([1.0, 2.0, 3.0])),
-                                  [2.0, 3.0, np.nan])
+    np.testing.assert_array_equal(
+        sources.epoch_ends(iteration, epoch, np.array([1.0, 2.0, 3.0])), [2.0, 3.0, np.nan]
+    )

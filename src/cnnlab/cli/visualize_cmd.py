@@ -25,12 +25,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--images", metavar="I,J,...", help="test-split indices (default: one image per class)"
     )
     features.add_argument(
-        "--layers", metavar="NAME,...", help="module names, e.g. net.conv (default: first two convs)"
+        "--layers",
+        metavar="NAME,...",
+        help="module names, e.g. net.conv (default: first two convs)",
     )
     features.set_defaults(func=run_features)
 
 
 def _names(text: str | None) -> list[str] | None:
+    """['a', 'b'] from 'a,b'; None when not given."""
     return [part.strip() for part in text.split(",") if part.strip()] if text else None
 
 
@@ -43,7 +46,9 @@ def parse_indices(text: str | None) -> list[int] | None:
     except ValueError:
         indices = []
     if not indices:
-        raise ConfigError(f"--images must be comma-separated test indices, e.g. 0,5,9; got {text!r}")
+        raise ConfigError(
+            f"--images must be comma-separated test indices, e.g. 0,5,9; got {text!r}"
+        )
     return indices
 
 

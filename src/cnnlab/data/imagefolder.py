@@ -345,13 +345,22 @@ def _write_cache(entry: Path, dataset: Dataset, source: Path) -> None:
             "problems": list(dataset.problems),
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        if entry.exists():  # a damaged entry being rebuilt
-            shutil.rmtree(entry, ignore_errors=True)
-        os.replace(tmp, entry)
-    except OSError as e:  # full disk, or another process wrote the same entry first
+        os.replace(tmp, entry)  # fails if another process wrote the entry first: theirs stays
+    except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        if not entry.exists():
+        if not entry.exists():  # a full disk or a read-only cache: loading still works
             warnings.warn(f"cannot write the image cache {entry}: {e}", stacklevel=3)
+
+
+def _cached(entry: Path, name: str) -> Dataset | None:
+    """The cached dataset; a damaged entry is removed so it can be rebuilt."""
+    dataset = _read_cache(entry, name)
+    if dataset is None and (entry.exists() or entry.is_symlink()):
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    return dataset
 
 
 def _default_name(path: Path) -> str:
@@ -416,13 +425,13 @@ def load_imagefolder(
     entry = None
     if cache_dir is not None and path.is_file():  # an archive: no need to list it for the key
         entry = _cache_entry(cache_dir, path, _archive_stamp(path), request)
-        cached = _read_cache(entry, name)
+        cached = _cached(entry, name)
         if cached is not None:
             return cached
     with open_container(path) as container:
         if cache_dir is not None and container.kind == "directory":
             entry = _cache_entry(cache_dir, path, _folder_stamp(container), request)
-            cached = _read_cache(entry, name)
+            cached = _cached(entry, name)
             if cached is not None:
                 return cached
         layout = _read_layout(container)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ import torch
 
 from cnnlab.atomic import write_text
 from cnnlab.data import Dataset, Split, load_dataset
+from cnnlab.data.catalog import IMAGEFOLDER_PREFIX
+from cnnlab.data.images import IMAGE_EXTENSIONS
 from cnnlab.data.subset import SubsetSpec, apply_subset
 from cnnlab.errors import DataError
 from cnnlab.evaluate.inference import DEFAULT_BATCH_SIZE, predict_probabilities
@@ -141,9 +144,8 @@ test_model.__test__ = False  # not a pytest test, despite its name
 
 def output_names(run_dir: Path, dataset: str | None = None, split: str = "test") -> tuple[str, str]:
     """(metrics file, predictions file) names `evaluate_run` writes for this dataset and split."""
-    own = dataset is None or dataset == RunDir(Path(run_dir)).read_config().get("data", {}).get(
-        "dataset"
-    )
+    configured = RunDir(Path(run_dir)).read_config().get("data", {}).get("dataset")
+    own = dataset is None or dataset == configured
     if own and split == "test":
         return "metrics.json", "predictions.csv"
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", str(dataset)).strip("_")
@@ -231,12 +233,20 @@ def predict_to_csv(
     device: str | torch.device = "cpu",
     batch_size: int | None = None,
 ) -> tuple[int, float | None]:
-    """Write predictions.csv to `out` for image files at `source`, or for the test split of the
-    dataset named `source` when no such path exists; returns (images, accuracy or None)."""
+    """Write predictions for image files at `source`, or a dataset's test split; (count, accuracy).
+
+    `source` is read as a dataset name when no such path exists; accuracy is None for files.
+    """
     if Path(source).exists():
         ids, probabilities, names = _predict(run_dir, Path(source), device, batch_size)
         write_predictions(Path(out), ids, probabilities, names)
         return len(ids), None
+    looks_like_path = os.sep in str(source) or Path(source).suffix.lower() in IMAGE_EXTENSIONS
+    if looks_like_path and not str(source).startswith(IMAGEFOLDER_PREFIX):
+        raise DataError(
+            f"images {source}: no such file or folder; expected an image file, a folder of "
+            f"images, or a dataset name"
+        )
     result = test_model(run_dir, str(source), "test", device=device, batch_size=batch_size)
     write_predictions(
         Path(out), result.ids.tolist(), result.probabilities, result.class_names, result.y_true

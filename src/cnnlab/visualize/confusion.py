@@ -53,15 +53,20 @@ def plot_confusion(
     label = "fraction of the true class" if normalized else "images"
     colorbar.set_label(label if annotated else f"{label} (square-root scale)")
     if not normalized:
-        colorbar.locator = MaxNLocator(integer=True)
+        colorbar.locator = MaxNLocator(integer=True, steps=[1, 2, 5, 10])
         colorbar.update_ticks()
     ticks = np.arange(K)
     longest = max((len(name) for name in class_names), default=0)
     fits = longest * 0.6 * tick_size < 0.9 * cell_points  # names fit across their cells
     rotation = 0 if fits else (90 if K > 40 else 45)
-    ax.set_xticks(ticks, labels=list(class_names), fontsize=tick_size, rotation=rotation,
-                  ha="center" if rotation in (0, 90) else "right",
-                  rotation_mode="anchor" if rotation == 45 else "default")
+    ax.set_xticks(
+        ticks,
+        labels=list(class_names),
+        fontsize=tick_size,
+        rotation=rotation,
+        ha="center" if rotation in (0, 90) else "right",
+        rotation_mode="anchor" if rotation == 45 else "default",
+    )
     ax.set_yticks(ticks, labels=list(class_names), fontsize=tick_size)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")

@@ -60,9 +60,14 @@ def _use_log_scale(ax: Axes, ratio: float, *series: np.ndarray) -> None:
 def _epoch_axis(ax: Axes, epoch_ends: np.ndarray) -> None:
     """A top axis labelling the last iteration of each epoch with its epoch number."""
     epochs = np.arange(1, epoch_ends.size + 1)
-    keep = MaxNLocator(nbins=10, integer=True).tick_values(1, epochs[-1])
-    keep = {int(k) for k in keep if 1 <= k <= epochs[-1]} | {int(epochs[-1])}
-    chosen = [i for i, e in enumerate(epochs) if int(e) in keep]
+    last = int(epochs[-1])
+    ticks = [
+        int(t) for t in MaxNLocator(nbins=10, integer=True).tick_values(1, last) if 1 <= t <= last
+    ]
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1
+    if not ticks or last - ticks[-1] > step / 2:  # label the final epoch unless it would crowd
+        ticks.append(last)
+    chosen = [t - 1 for t in ticks if np.isfinite(epoch_ends[t - 1])]
     top = ax.secondary_xaxis("top")
     top.set_xticks(epoch_ends[chosen], labels=[str(epochs[i]) for i in chosen])
     top.set_xlabel("epoch")
@@ -75,11 +80,13 @@ def plot_loss(
     val_losses: Sequence[float | None] | None = None,
     *,
     window: int | None = None,
+    xlabel: str = "iteration",
 ) -> Figure:
     """Training loss per iteration, its moving average, and validation loss per epoch.
 
     `iterations`, `losses`: (T,); `epoch_ends`: (E,) the last iteration of each epoch, where
-    `val_losses` (E,) (None where not measured) are drawn on the same iteration axis.
+    `val_losses` (E,) (None where not measured) are drawn on the same iteration axis (an
+    epoch axis on top labels them). With `xlabel="epoch"` the x values are epochs already.
     """
     iterations = np.asarray(iterations, dtype=np.float64)
     losses = _finite(losses)
@@ -88,26 +95,43 @@ def plot_loss(
     ax = figure.add_subplot()
     smooth = window > 1 and losses.size > window
     ax.plot(
-        iterations, losses, color=TRAIN_COLOR, alpha=0.35 if smooth else 1.0, linewidth=1,
-        marker="o" if losses.size <= MAX_MARKED_POINTS else None, markersize=3,
-        label="train loss (per iteration)",
+        iterations,
+        losses,
+        color=TRAIN_COLOR,
+        alpha=0.35 if smooth else 1.0,
+        linewidth=1,
+        marker="o" if losses.size <= MAX_MARKED_POINTS else None,
+        markersize=3,
+        label=f"train loss (per {xlabel})",
     )
     series = [losses]
     if smooth:
         average = moving_average(losses, window)
-        ax.plot(iterations, average, color=AVERAGE_COLOR, linewidth=2,
-                label=f"train loss, moving average of {window}")
+        ax.plot(
+            iterations,
+            average,
+            color=AVERAGE_COLOR,
+            linewidth=2,
+            label=f"train loss, moving average of {window}",
+        )
     if epoch_ends is not None and val_losses is not None:
         val = _finite(val_losses)
         ends = np.asarray(epoch_ends, dtype=np.float64)
         if np.isfinite(val).any():
-            ax.plot(ends, val, color=VAL_COLOR, linewidth=2, marker="o", markersize=4,
-                    label="validation loss (per epoch)")
+            ax.plot(
+                ends,
+                val,
+                color=VAL_COLOR,
+                linewidth=2,
+                marker="o",
+                markersize=4,
+                label="validation loss (per epoch)",
+            )
             series.append(val)
-    if epoch_ends is not None and len(epoch_ends) > 1:
+    if epoch_ends is not None and len(epoch_ends) > 1 and xlabel != "epoch":
         _epoch_axis(ax, np.asarray(epoch_ends, dtype=np.float64))
     _use_log_scale(ax, LOSS_LOG_RATIO, *series)
-    ax.set_xlabel("iteration")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("cross-entropy loss")
     ax.set_title("Loss")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -172,20 +196,30 @@ def plot_f1(
     return plot_train_val(epochs, train, val, metric="macro F1", title="Macro F1")
 
 
-def plot_lr(iterations: np.ndarray, lr: np.ndarray) -> Figure:
+def plot_lr(iterations: np.ndarray, lr: np.ndarray, *, xlabel: str = "iteration") -> Figure:
     """The learning rate at each iteration: (T,) each; a log axis when it spans decades."""
     iterations = np.asarray(iterations, dtype=np.float64)
     lr = _finite(lr)
     figure = new_figure(*CURVE_SIZE)
     ax = figure.add_subplot()
-    ax.plot(iterations, lr, color="tab:green", linewidth=2,
-            marker="o" if lr.size <= MAX_MARKED_POINTS else None, markersize=3)
+    ax.plot(
+        iterations,
+        lr,
+        color="tab:green",
+        linewidth=2,
+        marker="o" if lr.size <= MAX_MARKED_POINTS else None,
+        markersize=3,
+    )
     _use_log_scale(ax, LR_LOG_RATIO, lr)
     if ax.get_yscale() == "linear":
         ax.ticklabel_format(axis="y", useOffset=False)
-    ax.set_xlabel("iteration")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("learning rate")
     ax.set_title("Learning rate")
+    finite = lr[np.isfinite(lr)]
+    if finite.size and finite.min() == finite.max() and finite[0] > 0:  # flat: say so, from 0
+        ax.set_ylim(0, 2 * finite[0])
+        ax.set_title(f"Learning rate (constant {finite[0]:.3g})")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, alpha=0.3)
     return figure

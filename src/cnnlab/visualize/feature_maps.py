@@ -179,9 +179,11 @@ def _is_index_list(images: object) -> bool:
     """True for a sequence or 1-D array of integers (test indices)."""
     if isinstance(images, np.ndarray):
         return images.ndim <= 1 and np.issubdtype(images.dtype, np.integer)
-    return isinstance(images, Sequence) and all(
-        isinstance(i, int | np.integer) and not isinstance(i, bool) for i in images
-    ) and len(images) > 0
+    return (
+        isinstance(images, Sequence)
+        and all(isinstance(i, int | np.integer) and not isinstance(i, bool) for i in images)
+        and len(images) > 0
+    )
 
 
 def render_feature_maps(
@@ -199,7 +201,9 @@ def render_feature_maps(
     if layers is None:
         chosen = conv_layers(model)[:2]
         if not chosen:
-            raise ModelError(f"model {type(getattr(model, 'net', model)).__name__} has no Conv2d layer")
+            raise ModelError(
+                f"model {type(getattr(model, 'net', model)).__name__} has no Conv2d layer"
+            )
     else:
         chosen = find_layers(model, layers)
     device = next(model.parameters()).device
@@ -219,8 +223,10 @@ def render_feature_maps(
     for page, start in enumerate(range(0, len(images), IMAGES_PER_PAGE), start=1):
         stop = start + IMAGES_PER_PAGE
         figure = plot_feature_maps(
-            images[start:stop], {name: a[start:stop] for name, a in activations.items()},
-            titles[start:stop], max_channels=max_channels,
+            images[start:stop],
+            {name: a[start:stop] for name, a in activations.items()},
+            titles[start:stop],
+            max_channels=max_channels,
         )
         name = "feature_maps" if page == 1 else f"feature_maps_{page}"
         paths += save_figure(figure, out_dir / name)

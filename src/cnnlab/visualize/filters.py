@@ -31,7 +31,9 @@ def plot_filters(weights: np.ndarray, *, layer: str = "", max_filters: int = MAX
     """
     weights = np.asarray(weights, dtype=np.float64)
     if weights.ndim != 4 or 0 in weights.shape:
-        raise DataFormatError(f"conv filters must be a non-empty (F, C, kh, kw) array, got {weights.shape}")
+        raise DataFormatError(
+            f"conv filters must be a non-empty (F, C, kh, kw) array, got {weights.shape}"
+        )
     F, C, kh, kw = weights.shape
     shown = weights[:max_filters]
     count = shown.shape[0]
@@ -50,8 +52,9 @@ def plot_filters(weights: np.ndarray, *, layer: str = "", max_filters: int = MAX
         flat = shown[:, 0] if C == 1 else shown.mean(axis=1)  # (F, kh, kw)
         limit = float(np.abs(flat).max()) or 1.0
         for ax, kernel in zip(axes, flat, strict=True):
-            image = ax.imshow(kernel, cmap=DIVERGING_MAP, vmin=-limit, vmax=limit,
-                              interpolation="nearest")
+            image = ax.imshow(
+                kernel, cmap=DIVERGING_MAP, vmin=-limit, vmax=limit, interpolation="nearest"
+            )
         figure.colorbar(image, ax=axes, shrink=0.8, pad=0.02, label="weight")
         how = "weights, 0 = white" if C == 1 else f"mean over {C} input channels, 0 = white"
     subset = f"first {count} of {F}" if count < F else f"{F}"

@@ -44,7 +44,9 @@ def grad_cam(
             inputs = images.detach().clone().requires_grad_(True)  # gradients flow even if frozen
             logits = model(inputs)  # (N, K)
             if not captured:
-                raise ModelError(f"Grad-CAM layer {type(layer).__name__} was not used by the forward pass")
+                raise ModelError(
+                    f"Grad-CAM layer {type(layer).__name__} was not used by the forward pass"
+                )
             target = logits.argmax(dim=1) if classes is None else torch.as_tensor(classes)
             score = logits.gather(1, target.to(logits.device).view(-1, 1)).sum()
             activation = captured[-1]  # (N, F, h, w)
@@ -54,7 +56,9 @@ def grad_cam(
     with torch.no_grad():
         weights = gradient.mean(dim=(2, 3), keepdim=True)  # (N, F, 1, 1)
         cam = torch.relu((weights * activation).sum(dim=1, keepdim=True))  # (N, 1, h, w)
-        cam = nnf.interpolate(cam.float(), size=images.shape[-2:], mode="bilinear", align_corners=False)
+        cam = nnf.interpolate(
+            cam.float(), size=images.shape[-2:], mode="bilinear", align_corners=False
+        )
         cam = cam.clamp_min(0)  # (N, 1, H, W)
         peak = cam.amax(dim=(2, 3), keepdim=True)
         cam = torch.where(peak > 0, cam / peak.clamp_min(1e-12), torch.zeros_like(cam))
@@ -79,7 +83,9 @@ def plot_gradcam(
     check_panels(images, maps, true, predicted, confidence, ids)
     count = max(1, len(images))
     rows, pairs = grid_shape(count, PAIRS_PER_ROW)
-    figure = new_figure(max(2 * pairs * PANEL_INCHES + 0.9, 3.6), rows * (PANEL_INCHES + 0.35) + 0.5)
+    figure = new_figure(
+        max(2 * pairs * PANEL_INCHES + 0.9, 3.6), rows * (PANEL_INCHES + 0.35) + 0.5
+    )
     if len(images) == 0:
         figure.text(0.5, 0.5, "no images to explain", ha="center", va="center")
         return figure
@@ -88,14 +94,17 @@ def plot_gradcam(
         image_ax, overlay_ax = axes[2 * i], axes[2 * i + 1]
         show_image(image_ax, images[i])
         image_ax.set_title(
-            prediction_title(ids[i], class_names[true[i]], class_names[predicted[i]], confidence[i]),
+            prediction_title(
+                ids[i], class_names[true[i]], class_names[predicted[i]], confidence[i]
+            ),
             fontsize=7,
         )
         base = display_image(images[i])
         base = base if base.ndim == 2 else base.mean(axis=-1)  # gray underneath the heat
         overlay_ax.imshow(base, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-        overlay_ax.imshow(maps[i], cmap=HEAT_MAP, vmin=0, vmax=1, alpha=HEAT_ALPHA,
-                                 interpolation="bilinear")
+        overlay_ax.imshow(
+            maps[i], cmap=HEAT_MAP, vmin=0, vmax=1, alpha=HEAT_ALPHA, interpolation="bilinear"
+        )
         overlay_ax.set_title("Grad-CAM", fontsize=7)
     scale = ScalarMappable(Normalize(0, 1), HEAT_MAP)  # the bar in full colour, not faded
     figure.colorbar(scale, ax=axes, shrink=0.6, pad=0.01, label="relative importance")

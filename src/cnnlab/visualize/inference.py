@@ -17,7 +17,11 @@ BATCH_SIZE = 512  # no gradients are kept, so large batches fit
 
 @torch.inference_mode()
 def predict_probabilities(
-    model: nn.Module, split: Split, *, batch_size: int = BATCH_SIZE, device: str | torch.device = "cpu"
+    model: nn.Module,
+    split: Split,
+    *,
+    batch_size: int = BATCH_SIZE,
+    device: str | torch.device = "cpu",
 ) -> np.ndarray:
     """Softmax probabilities (N, K) float64 of every image of `split`, in order (model in eval mode)."""
     model.eval()

@@ -11,7 +11,9 @@ from cnnlab.errors import ModelError
 
 def conv_layers(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:
     """Every `nn.Conv2d` of `model` with its `named_modules` name, in registration order."""
-    return [(name, module) for name, module in model.named_modules() if isinstance(module, nn.Conv2d)]
+    return [
+        (name, module) for name, module in model.named_modules() if isinstance(module, nn.Conv2d)
+    ]
 
 
 def find_layers(model: nn.Module, names: Sequence[str]) -> list[tuple[str, nn.Module]]:

@@ -25,9 +25,7 @@ def select_misclassified(
     return wrong[order][:limit]
 
 
-def prediction_title(
-    image_id: object, true: str | None, predicted: str, confidence: float
-) -> str:
+def prediction_title(image_id: object, true: str | None, predicted: str, confidence: float) -> str:
     """Three short lines for a panel: the image id, its true class, the prediction and its confidence."""
     lines = [f"#{image_id}"] if image_id is not None else []
     if true is not None:
@@ -69,7 +67,9 @@ def plot_misclassified(
     for i, ax in enumerate(axes):
         show_image(ax, images[i])
         ax.set_title(
-            prediction_title(ids[i], class_names[true[i]], class_names[predicted[i]], confidence[i]),
+            prediction_title(
+                ids[i], class_names[true[i]], class_names[predicted[i]], confidence[i]
+            ),
             fontsize=TITLE_POINTS,
         )
     figure.suptitle(f"Misclassified test images ({len(images)}, most confident first)", fontsize=10)

@@ -84,6 +84,7 @@ def _per_class(curves: Mapping, class_names: Sequence[str]) -> list[Curve]:
 
 
 def _label(name: str, value: float) -> str:
+    """A legend entry: the name and its AUC (n/a when undefined)."""
     return f"{name} (AUC {value:.3f})" if np.isfinite(value) else f"{name} (AUC n/a)"
 
 
@@ -101,13 +102,14 @@ def plot_roc(
     prefix = dict.fromkeys(order, "")
     note = ""
     if K > max_classes:
-        ranked = sorted((k for k in order if np.isfinite(per_class[k][2])),
-                        key=lambda k: (-per_class[k][2], k))
+        ranked = sorted(
+            (k for k in order if np.isfinite(per_class[k][2])), key=lambda k: (-per_class[k][2], k)
+        )
         chosen = ranked[:EXTREMES] + [k for k in ranked[-EXTREMES:] if k not in ranked[:EXTREMES]]
         order = chosen
         prefix = {k: ("best: " if k in ranked[:EXTREMES] else "worst: ") for k in chosen}
         note = f"\naverages, the {EXTREMES} best and {EXTREMES} worst of {K} classes"
-    figure = new_figure(6.4 if len(order) + 2 <= LEGEND_INSIDE else 8.6, 5.4)
+    figure = new_figure(6.0 if len(order) + 3 <= LEGEND_INSIDE else 8.2, 5.4)
     ax = figure.add_subplot()
     colors = _colors(len(order))
     missing = []
@@ -116,15 +118,22 @@ def plot_roc(
         if fpr.size == 0:
             missing.append(class_names[k])
             continue
-        ax.plot(fpr, tpr, color=color, linewidth=1.4, label=_label(prefix[k] + class_names[k], value))
+        ax.plot(
+            fpr, tpr, color=color, linewidth=1.4, label=_label(prefix[k] + class_names[k], value)
+        )
     for key, style in (("micro", (":", "deeppink")), ("macro", ("--", "navy"))):
         if key in curves:
             fpr, tpr, value = _curve(curves[key])
             if fpr.size:
-                ax.plot(fpr, tpr, linestyle=style[0], color=style[1], linewidth=2.4,
-                        label=_label(f"{key}-average", value))
-    ax.plot([0, 1], [0, 1], color="gray", linestyle="-", linewidth=0.8, alpha=0.6,
-            label="chance")
+                ax.plot(
+                    fpr,
+                    tpr,
+                    linestyle=style[0],
+                    color=style[1],
+                    linewidth=2.4,
+                    label=_label(f"{key}-average", value),
+                )
+    ax.plot([0, 1], [0, 1], color="gray", linestyle="-", linewidth=0.8, alpha=0.6, label="chance")
     if missing:
         note += "\nno curve (absent from the test set): " + ", ".join(missing[:5])
         note += " …" if len(missing) > 5 else ""
@@ -135,11 +144,10 @@ def plot_roc(
     ax.set_ylabel("true positive rate")
     ax.set_title("ROC curves, one class vs. the rest" + note, fontsize=10)
     ax.grid(True, alpha=0.3)
-    if len(ax.lines) <= LEGEND_INSIDE:
+    if len(ax.get_legend_handles_labels()[0]) <= LEGEND_INSIDE:
         ax.legend(loc="lower right", fontsize="small")
     else:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small",
-                  borderaxespad=0.0)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", borderaxespad=0.0)
     return figure
 
 

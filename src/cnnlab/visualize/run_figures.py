@@ -37,6 +37,7 @@ VECTOR = ("png", "svg")  # line plots and ROC also as SVG
 
 
 def _skip(figure: str, reason: object) -> list[Path]:
+    """Log why `figure` is not made; no files."""
     log.info("figure %s skipped: %s", figure, reason)
     return []
 
@@ -54,15 +55,26 @@ def curve_figures(run: RunDir, out: Path) -> list[Path]:
     if steps:
         iteration = sources.column(steps, "iteration")
         ends = sources.epoch_ends(iteration, sources.column(steps, "epoch"), epoch)
-        loss = plot_loss(iteration, sources.column(steps, "loss"), ends, sources.column(epochs, "val_loss"))
+        loss = plot_loss(
+            iteration, sources.column(steps, "loss"), ends, sources.column(epochs, "val_loss")
+        )
         written += save_figure(loss, out / "loss", VECTOR)
         written += save_figure(plot_lr(iteration, sources.column(steps, "lr")), out / "lr", VECTOR)
     else:  # no per-iteration record: one point per epoch
-        loss = plot_loss(epoch, sources.column(epochs, "train_loss"), epoch, sources.column(epochs, "val_loss"))
+        loss = plot_loss(
+            epoch,
+            sources.column(epochs, "train_loss"),
+            epoch,
+            sources.column(epochs, "val_loss"),
+            xlabel="epoch",
+        )
         written += save_figure(loss, out / "loss", VECTOR)
-        written += save_figure(plot_lr(epoch, sources.column(epochs, "lr")), out / "lr", VECTOR)
+        lr = plot_lr(epoch, sources.column(epochs, "lr"), xlabel="epoch")
+        written += save_figure(lr, out / "lr", VECTOR)
     for name, plot in (("accuracy", plot_accuracy), ("f1", plot_f1)):
-        figure = plot(epoch, sources.column(epochs, f"train_{name}"), sources.column(epochs, f"val_{name}"))
+        figure = plot(
+            epoch, sources.column(epochs, f"train_{name}"), sources.column(epochs, f"val_{name}")
+        )
         written += save_figure(figure, out / name, VECTOR)
     return written
 
@@ -76,8 +88,9 @@ def roc_curves(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
     return evaluate_roc(y_true, probabilities)
 
 
-def run_predictions(run: RunDir, loaded: LoadedRun | None, split: Split | None,
-                 class_names: Sequence[str]) -> sources.Predictions | None:
+def run_predictions(
+    run: RunDir, loaded: LoadedRun | None, split: Split | None, class_names: Sequence[str]
+) -> sources.Predictions | None:
     """evaluate's predictions.csv when it fits the test split, else the model's own on it."""
     path = run.path / sources.PREDICTIONS_FILE
     if path.is_file():
@@ -96,18 +109,23 @@ def run_predictions(run: RunDir, loaded: LoadedRun | None, split: Split | None,
     device = next(loaded.model.parameters()).device
     probabilities = predict_probabilities(loaded.model, split, device=device)
     ids = np.arange(len(split))
-    return sources.Predictions("test", ids, split.labels, probabilities.argmax(axis=1), probabilities)
+    return sources.Predictions(
+        "test", ids, split.labels, probabilities.argmax(axis=1), probabilities
+    )
 
 
-def prediction_figures(run: RunDir, predictions: sources.Predictions, class_names: Sequence[str],
-                       out: Path) -> list[Path]:
+def prediction_figures(
+    run: RunDir, predictions: sources.Predictions, class_names: Sequence[str], out: Path
+) -> list[Path]:
     """Both confusion matrices (metrics.json's counts when present) and the ROC curves."""
     K = len(class_names)
     matrix = sources.confusion_matrix(predictions.labels, predictions.predicted, K)
     metrics_path = run.path / sources.METRICS_FILE
     if metrics_path.is_file():
         try:
-            matrix = sources.confusion_from_metrics(sources.read_metrics(metrics_path), K, metrics_path)
+            matrix = sources.confusion_from_metrics(
+                sources.read_metrics(metrics_path), K, metrics_path
+            )
         except CnnlabError as error:
             log.info("confusion matrix from predictions, not %s: %s", metrics_path, error)
     written = save_figure(plot_confusion(matrix, class_names), out / "confusion_matrix")
@@ -119,15 +137,24 @@ def prediction_figures(run: RunDir, predictions: sources.Predictions, class_name
     return written
 
 
-def mistake_figures(loaded: LoadedRun | None, predictions: sources.Predictions, split: Split,
-                    class_names: Sequence[str], out: Path) -> list[Path]:
+def mistake_figures(
+    loaded: LoadedRun | None,
+    predictions: sources.Predictions,
+    split: Split,
+    class_names: Sequence[str],
+    out: Path,
+) -> list[Path]:
     """The most confident mistakes, and Grad-CAM on the last conv layer for them."""
     chosen = select_misclassified(predictions.labels, predictions.predicted, predictions.confidence)
     if chosen.size == 0:
         return _skip("misclassified/gradcam", "no test image is misclassified")
     ids = predictions.ids[chosen]
     images = split.images[ids]  # (M, C, H, W) uint8
-    columns = (predictions.labels[chosen], predictions.predicted[chosen], predictions.confidence[chosen])
+    columns = (
+        predictions.labels[chosen],
+        predictions.predicted[chosen],
+        predictions.confidence[chosen],
+    )
     written = save_figure(
         plot_misclassified(images, *columns, class_names, ids=ids.tolist()), out / "misclassified"
     )
@@ -185,7 +212,10 @@ def write_figures(run_dir: Path) -> list[Path]:
         return written + _skip("prediction figures", "neither the model nor the data could be read")
     predictions = run_predictions(run, loaded, split, class_names)
     if predictions is None:
-        _skip("confusion/roc/misclassified/gradcam", "no predictions.csv and no model with a test split")
+        _skip(
+            "confusion/roc/misclassified/gradcam",
+            "no predictions.csv and no model with a test split",
+        )
     else:
         written += prediction_figures(run, predictions, class_names, out)
         if split is not None:
@@ -198,12 +228,16 @@ def write_figures(run_dir: Path) -> list[Path]:
             _skip("feature_maps", "the run's data has no test split")
         else:
             images, labels, ids = resolve_images(None, split, loaded.in_shape, len(class_names))
-            written += render_feature_maps(loaded.model, class_names, images, labels, ids, None, out)
+            written += render_feature_maps(
+                loaded.model, class_names, images, labels, ids, None, out
+            )
     return written
 
 
 def feature_visualization(
-    run_dir: Path, images: Sequence[int] | np.ndarray | None = None, layers: Sequence[str] | None = None
+    run_dir: Path,
+    images: Sequence[int] | np.ndarray | None = None,
+    layers: Sequence[str] | None = None,
 ) -> list[Path]:
     """Feature maps of `layers` (default: the first two conv layers) for `images` of a run.
 
@@ -217,4 +251,6 @@ def feature_visualization(
     if images is None or not isinstance(images, np.ndarray) or images.ndim <= 1:
         split = load_experiment_data(loaded.config).split("test")
     pixels, labels, ids = resolve_images(images, split, loaded.in_shape, len(loaded.class_names))
-    return render_feature_maps(loaded.model, loaded.class_names, pixels, labels, ids, layers, loaded.run.figures)
+    return render_feature_maps(
+        loaded.model, loaded.class_names, pixels, labels, ids, layers, loaded.run.figures
+    )

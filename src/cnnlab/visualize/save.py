@@ -28,7 +28,9 @@ def save_figure(figure: Figure, path: Path, formats: Sequence[str] = ("png",)) -
         target = Path(path).with_suffix("." + fmt)
         with atomic_write(target, "wb") as stream:
             figure.savefig(
-                stream, format=fmt, dpi=PNG_DPI,
+                stream,
+                format=fmt,
+                dpi=PNG_DPI,
                 metadata=_METADATA[fmt],
             )
         written.append(target)

@@ -23,10 +23,14 @@ PROBABILITY_PREFIX = "prob_"
 
 def column(rows: Sequence[dict], key: str) -> np.ndarray:
     """One column of CSV rows as float64 (N,), NaN where a cell is empty or missing."""
-    return np.array([np.nan if row.get(key) is None else row[key] for row in rows], dtype=np.float64)
+    return np.array(
+        [np.nan if row.get(key) is None else row[key] for row in rows], dtype=np.float64
+    )
 
 
-def epoch_ends(iterations: np.ndarray, epochs_of_iterations: np.ndarray, epochs: np.ndarray) -> np.ndarray:
+def epoch_ends(
+    iterations: np.ndarray, epochs_of_iterations: np.ndarray, epochs: np.ndarray
+) -> np.ndarray:
     """The last iteration of each epoch in `epochs` (E,), from iterations.csv's columns (T,)."""
     ends = np.full(epochs.shape, np.nan)
     for i, epoch in enumerate(epochs):
