@@ -1,6 +1,8 @@
 """cnnlab: a workbench for convolutional image classifiers.
 
 The Python API mirrors the command line: `cnnlab.train(config)`, `cnnlab.resume(run_dir)`,
+`cnnlab.test_model(run_dir)`, `cnnlab.predict(run_dir, images)`,
+`cnnlab.feature_visualization(run_dir, images)`, `cnnlab.write_report(run_dir)`,
 `cnnlab.load_experiments(path)`. Heavy modules (torch) load on first use, so `import cnnlab`
 stays fast.
 """
@@ -14,8 +16,12 @@ from cnnlab.errors import CnnlabError
 __version__ = "0.1.0"
 
 _LAZY = {
-    "train": "cnnlab.runs.experiment",
-    "resume": "cnnlab.runs.experiment",
+    "train": "cnnlab.workflow",
+    "resume": "cnnlab.workflow",
+    "test_model": "cnnlab.evaluate",
+    "predict": "cnnlab.evaluate",
+    "feature_visualization": "cnnlab.visualize",
+    "write_report": "cnnlab.report",
     "load_experiments": "cnnlab.config",
     "load_dataset": "cnnlab.data",
     "build_model": "cnnlab.models",

@@ -6,23 +6,20 @@ knows them all, so `cnnlab.train(config)` can end with a report.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 from cnnlab.config import ExperimentConfig
 from cnnlab.evaluate import evaluate_run
 from cnnlab.report import write_comparison, write_report
-from cnnlab.runs import RunResult
-from cnnlab.runs import experiment
+from cnnlab.runs import RunResult, experiment
+from cnnlab.training.device import resolve_device
 from cnnlab.visualize import write_figures
 
-log = logging.getLogger(__name__)
 
-
-def finish_run(run_dir: Path) -> Path:
+def finish_run(run_dir: Path, device: str = "cpu") -> Path:
     """Evaluate a trained run on its test split, draw its figures and write its report."""
-    evaluate_run(run_dir)
+    evaluate_run(run_dir, device=device)
     write_figures(run_dir)
     _, html = write_report(run_dir)
     return html
@@ -32,7 +29,7 @@ def train(config: ExperimentConfig, *, quiet: bool = False, report: bool = True)
     """Train one experiment; then evaluate it and write its report (unless `report=False`)."""
     result = experiment.train(config, quiet=quiet)
     if report:
-        finish_run(result.run_dir)
+        finish_run(result.run_dir, str(resolve_device(config.train.device)))
     return result
 
 
@@ -40,7 +37,7 @@ def resume(run_dir: Path, *, quiet: bool = False, report: bool = True) -> RunRes
     """Continue a run from its last checkpoint; then evaluate it and write its report."""
     result = experiment.resume(run_dir, quiet=quiet)
     if report:
-        finish_run(result.run_dir)
+        finish_run(result.run_dir, str(resolve_device(result.config.train.device)))
     return result
 
 

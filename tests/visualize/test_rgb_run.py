@@ -6,14 +6,13 @@ import csv
 import json
 import logging
 import shutil
-import sys
-import types
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from cnnlab.config import load_experiments
+from cnnlab.evaluate import evaluate_run
 from cnnlab.runs import RunDir, load_run, train
 from cnnlab.runs.experiment import load_experiment_data
 from cnnlab.visualize import feature_visualization, run_figures, write_figures
@@ -169,8 +168,19 @@ def test_a_predictions_csv_for_another_split_is_not_used(rgb_run, tmp_path, capl
     assert len(predictions.ids) == len(test)  # recomputed through the model
 
 
-def test_roc_curves_come_from_evaluate_when_it_exists(monkeypatch):
-    fake = types.ModuleType("cnnlab.evaluate")
-    fake.roc_curves = lambda y, p: {"from": "evaluate", "n": len(y)}
-    monkeypatch.setitem(sys.modules, "cnnlab.evaluate", fake)
-    assert run_figures.roc_curves(np.array([0, 1]), np.eye(2)) == {"from": "evaluate", "n": 2}
+def test_figures_use_what_evaluate_run_wrote(rgb_run, tmp_path, caplog):
+    run_dir, _ = rgb_run
+    copy = tmp_path / "evaluated"
+    shutil.copytree(run_dir, copy)
+    metrics = evaluate_run(copy)
+    loaded = load_run(copy)
+    test = load_experiment_data(loaded.config).split("test")
+    with caplog.at_level(logging.INFO, logger="cnnlab.visualize"):
+        predictions = run_figures.run_predictions(RunDir(copy), loaded, test, loaded.class_names)
+        run_figures.prediction_figures(
+            RunDir(copy), predictions, loaded.class_names, tmp_path / "f"
+        )
+    assert "not using" not in caplog.text and "confusion matrix from predictions" not in caplog.text
+    confusion = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(confusion, (predictions.labels, predictions.predicted), 1)
+    np.testing.assert_array_equal(confusion, metrics["confusion_matrix"])

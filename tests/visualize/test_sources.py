@@ -40,15 +40,18 @@ def test_predictions_csv_is_read_back_with_quoted_class_names(tmp_path):
     np.testing.assert_array_equal(predictions.confidence, [0.7, 0.999999])
 
 
-def test_predictions_csv_for_other_classes_or_with_bad_rows_is_refused(tmp_path):
+def test_predictions_csv_for_other_classes_or_without_split_ids_is_refused(tmp_path):
     path = write_predictions(tmp_path / "p.csv", [], names=["cat", "dog"])
+    with pytest.raises(DataFormatError, match=r"columns are for classes \['cat', 'dog'\]"):
+        sources.read_predictions(path, NAMES)
+    path = write_predictions(tmp_path / "q.csv", [["img.png", "dog", "", "0.1", "0.8", "0.1"]])
     with pytest.raises(
-        DataFormatError, match="expected the header id,label,true_label,prob_cat, tabby"
+        DataFormatError, match="integer ids into the test split and every true_label"
     ):
         sources.read_predictions(path, NAMES)
-    path = write_predictions(tmp_path / "q.csv", [[0, "horse", "dog", "0.1", "0.8", "0.1"]])
-    with pytest.raises(DataFormatError, match="known class names and 3 probabilities"):
-        sources.read_predictions(path, NAMES)
+    path = write_predictions(tmp_path / "r.csv", [[0, "horse", "dog", "0.1", "0.8", "0.1"]])
+    with pytest.raises(DataFormatError, match="label 'horse' is not one of the classes"):
+        sources.read_predictions(path, NAMES)  # evaluate's reader names the line and column
 
 
 def test_confusion_matrix_from_metrics_json_is_checked(tmp_path):

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from cnnlab.config import load_experiments
-from cnnlab.runs.experiment import RunResult, resume, train
+from cnnlab.runs.experiment import RunResult
+from cnnlab.workflow import resume, train_all
 
 # flag -> dotted config key; each flag is a shortcut for --set key=value
 FLAG_KEYS = {
@@ -49,6 +50,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     parser.add_argument("--offline", action="store_true", help="never download data")
+    parser.add_argument(
+        "--no-report", action="store_true", help="skip evaluation, figures and the report"
+    )
     group = parser.add_argument_group("common settings (shortcuts for --set)")
     group.add_argument(
         "--dataset", help="mnist, fashion-mnist, cifar10, mnist-sample, imagefolder:PATH"
@@ -103,12 +107,19 @@ def results_table(results: list[RunResult]) -> str:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    report = not args.no_report
+    comparison = None
     if args.resume:
-        results = [resume(args.resume, quiet=args.quiet)]
+        results = [resume(args.resume, quiet=args.quiet, report=report)]
     else:
         configs = load_experiments(args.config, overrides_from_flags(args))
-        results = [train(config, quiet=args.quiet) for config in configs]
+        results, comparison = train_all(configs, quiet=args.quiet, report=report)
     print(results_table(results))
     for result in results:
-        print(f"run directory: {result.run_dir}")
+        print(
+            f"run directory: {result.run_dir}"
+            + (f"  (report: {result.run_dir / 'report.html'})" if report else "")
+        )
+    if comparison is not None:
+        print(f"comparison report: {comparison}")
     return 0

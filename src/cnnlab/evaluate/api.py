@@ -25,7 +25,7 @@ from cnnlab.data.catalog import IMAGEFOLDER_PREFIX
 from cnnlab.data.images import IMAGE_EXTENSIONS
 from cnnlab.data.subset import SubsetSpec, apply_subset
 from cnnlab.errors import DataError
-from cnnlab.evaluate.inference import DEFAULT_BATCH_SIZE, predict_probabilities
+from cnnlab.evaluate.inference import predict_probabilities
 from cnnlab.evaluate.inputs import image_files, images_from_array, images_from_files
 from cnnlab.evaluate.metrics import compute_metrics
 from cnnlab.evaluate.predictions import write_predictions
@@ -106,10 +106,6 @@ def _is_own(loaded: LoadedRun, dataset: str | None) -> bool:
     return dataset is None or dataset == loaded.config.data.dataset
 
 
-def _batch_size(loaded: LoadedRun, batch_size: int | None) -> int:
-    return batch_size or max(loaded.config.train.eval_batch_size, DEFAULT_BATCH_SIZE)
-
-
 def test_model(
     run_dir: Path,
     dataset: str | None = None,
@@ -122,7 +118,7 @@ def test_model(
     loaded = load_run(Path(run_dir), "best", device=device)
     name, chosen = _evaluation_split(loaded, dataset, split)
     probabilities = predict_probabilities(
-        loaded.model, chosen.images, batch_size=_batch_size(loaded, batch_size), device=device
+        loaded.model, chosen.images, batch_size=batch_size, device=device
     )  # (N, K)
     metrics = {
         "dataset": name,
@@ -185,7 +181,7 @@ def evaluate_run(
         result.y_true,
     )
     if metrics_name == "metrics.json":
-        RunDir(run_dir).log(f"test accuracy: {result.metrics['accuracy']:.4f}")
+        RunDir(run_dir).log_result(f"test accuracy: {result.metrics['accuracy']:.4f}")
     return result.metrics
 
 
@@ -204,7 +200,7 @@ def _predict(
         ids = [name for name, _ in files]
         array = images_from_files([path for _, path in files], loaded.in_shape)  # (N, C, H, W)
     probabilities = predict_probabilities(
-        loaded.model, array, batch_size=_batch_size(loaded, batch_size), device=device
+        loaded.model, array, batch_size=batch_size, device=device
     )  # (N, K)
     return ids, probabilities, tuple(loaded.class_names)
 

@@ -92,14 +92,16 @@ def per_class_auc(y_true: np.ndarray, probabilities: np.ndarray) -> list[float |
     ]
 
 
-def auc_averages(y_true: np.ndarray, probabilities: np.ndarray) -> dict[str, float | None]:
+def auc_averages(
+    y_true: np.ndarray, probabilities: np.ndarray, per_class: list[float | None] | None = None
+) -> dict[str, float | None]:
     """Micro AUC (pooled pairs) and macro AUC (mean of per-class AUCs, None if one is undefined)."""
     K = probabilities.shape[1]
     if K < 2:
         return {"auc_micro": None, "auc_macro": None}
     indicator = one_hot(y_true, K)  # (N, K)
     micro = float(roc_auc_score(indicator, probabilities, average="micro"))
-    per_class = per_class_auc(y_true, probabilities)
+    per_class = per_class_auc(y_true, probabilities) if per_class is None else per_class
     macro = None if any(a is None for a in per_class) else float(np.mean(per_class))
     return {"auc_micro": micro, "auc_macro": macro}
 
@@ -193,7 +195,7 @@ def compute_metrics(
         "accuracy": float(accuracy_score(y_true, predicted)),
         "top_k": top_k_accuracies(y_true, probabilities),
         **averages,
-        **auc_averages(y_true, probabilities),
+        **auc_averages(y_true, probabilities, aucs),
         "per_class": [
             {
                 "class": class_names[k],
@@ -230,11 +232,14 @@ def roc_curves(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
         if _defined(indicator[:, k]):
             fpr, tpr, _ = roc_curve(indicator[:, k], probabilities[:, k])
             curves[k] = (fpr, tpr, float(roc_auc_score(indicator[:, k], probabilities[:, k])))
+    classes = [curves[k] for k in range(K) if k in curves]
+    averages = auc_averages(
+        y_true, probabilities, [curves[k][2] if k in curves else None for k in range(K)]
+    )
     fpr, tpr, _ = roc_curve(indicator.ravel(), probabilities.ravel())
-    curves["micro"] = (fpr, tpr, auc_averages(y_true, probabilities)["auc_micro"])
-    if curves.keys() - {"micro"}:
-        classes = [curves[k] for k in range(K) if k in curves]
+    curves["micro"] = (fpr, tpr, averages["auc_micro"])
+    if classes:
         grid = np.unique(np.concatenate([c[0] for c in classes]))  # (M,) every class's FPRs
         mean_tpr = np.mean([np.interp(grid, c[0], c[1]) for c in classes], axis=0)  # (M,)
-        curves["macro"] = (grid, mean_tpr, auc_averages(y_true, probabilities)["auc_macro"])
+        curves["macro"] = (grid, mean_tpr, averages["auc_macro"])
     return curves

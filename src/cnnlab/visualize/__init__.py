@@ -17,13 +17,12 @@ from cnnlab.visualize.feature_maps import capture_activations, plot_feature_maps
 from cnnlab.visualize.filters import plot_filters
 from cnnlab.visualize.gradcam import grad_cam, plot_gradcam
 from cnnlab.visualize.misclassified import plot_misclassified, select_misclassified
-from cnnlab.visualize.roc import compute_roc, plot_roc
+from cnnlab.visualize.roc import plot_roc
 from cnnlab.visualize.run_figures import feature_visualization, write_figures
 from cnnlab.visualize.save import save_figure
 
 __all__ = [
     "capture_activations",
-    "compute_roc",
     "feature_visualization",
     "grad_cam",
     "moving_average",

@@ -1,4 +1,7 @@
-"""ROC curves one-vs-rest per class, with micro and macro averages and AUC in the legend."""
+"""ROC curves one-vs-rest per class, with micro and macro averages and AUC in the legend.
+
+The curves come from `cnnlab.evaluate.roc_curves`; this module only draws them.
+"""
 
 from __future__ import annotations
 
@@ -7,60 +10,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
-from sklearn.metrics import auc as area_under
-from sklearn.metrics import roc_curve
 
-from cnnlab.errors import DataFormatError
 from cnnlab.visualize.panels import new_figure
 
 Curve = tuple[np.ndarray, np.ndarray, float]  # (fpr, tpr, auc); auc NaN when undefined
 MAX_CLASS_CURVES = 10  # beyond this many classes, only averages and the extremes are drawn
 EXTREMES = 3  # best and worst classes drawn when there are many
 LEGEND_INSIDE = 7  # legends with at most this many entries sit inside the axes
-_EMPTY = np.zeros(0)
-
-
-def compute_roc(y_true: np.ndarray, probabilities: np.ndarray) -> dict[int | str, Curve]:
-    """One-vs-rest ROC per class (keys 0..K-1) plus "micro" and "macro" averages.
-
-    `y_true` (N,) int, `probabilities` (N, K). A class without positives or without negatives
-    in `y_true` has no curve (empty arrays, AUC NaN) and is left out of the macro average,
-    whose AUC is the mean of the per-class AUCs (as scikit-learn's `average="macro"`).
-    """
-    y_true = np.asarray(y_true)
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    if probabilities.ndim != 2 or y_true.shape != (probabilities.shape[0],):
-        raise DataFormatError(
-            f"ROC needs y_true (N,) and probabilities (N, K); got {y_true.shape} and "
-            f"{probabilities.shape}"
-        )
-    K = probabilities.shape[1]
-    onehot = y_true[:, None] == np.arange(K)[None, :]  # (N, K) bool
-    curves: dict[int | str, Curve] = {}
-    for k in range(K):
-        positives = int(onehot[:, k].sum())
-        if positives == 0 or positives == len(y_true):
-            curves[k] = (_EMPTY, _EMPTY, float("nan"))
-            continue
-        fpr, tpr, _ = roc_curve(onehot[:, k], probabilities[:, k])
-        curves[k] = (fpr, tpr, float(area_under(fpr, tpr)))
-    if onehot.any() and not onehot.all():
-        fpr, tpr, _ = roc_curve(onehot.ravel(), probabilities.ravel())
-        curves["micro"] = (fpr, tpr, float(area_under(fpr, tpr)))
-    else:
-        curves["micro"] = (_EMPTY, _EMPTY, float("nan"))
-    curves["macro"] = _macro([curves[k] for k in range(K)])
-    return curves
-
-
-def _macro(per_class: list[Curve]) -> Curve:
-    """The mean of the per-class TPRs on the union of their FPRs, with the mean per-class AUC."""
-    defined = [curve for curve in per_class if np.isfinite(curve[2])]
-    if not defined:
-        return (_EMPTY, _EMPTY, float("nan"))
-    grid = np.unique(np.concatenate([fpr for fpr, _, _ in defined]))
-    tpr = np.mean([np.interp(grid, fpr, tpr) for fpr, tpr, _ in defined], axis=0)
-    return grid, tpr, float(np.mean([value for _, _, value in defined]))
+_EMPTY_CURVE: Curve = (np.zeros(0), np.zeros(0), float("nan"))
 
 
 def _curve(entry) -> Curve:
@@ -72,14 +29,15 @@ def _curve(entry) -> Curve:
 
 
 def _per_class(curves: Mapping, class_names: Sequence[str]) -> list[Curve]:
-    """The per-class curves in class order, keyed by index (0..K-1) or by class name."""
+    """The per-class curves in class order, keyed by index (0..K-1) or by class name.
+
+    A class with no entry (absent from the test labels) gets an empty curve with AUC NaN.
+    """
     result = []
     for k, name in enumerate(class_names):
         keys = [k, name] + ([str(k)] if str(k) not in class_names else [])
         entry = next((curves[key] for key in keys if key in curves), None)
-        if entry is None:
-            raise DataFormatError(f"ROC curves have no entry for class {k} ({name!r})")
-        result.append(_curve(entry))
+        result.append(_EMPTY_CURVE if entry is None else _curve(entry))
     return result
 
 
@@ -91,7 +49,7 @@ def _label(name: str, value: float) -> str:
 def plot_roc(
     curves: Mapping, class_names: Sequence[str], *, max_classes: int = MAX_CLASS_CURVES
 ) -> Figure:
-    """ROC per class plus micro/macro averages from `compute_roc`-style `curves`.
+    """ROC per class plus micro/macro averages, `curves` as `cnnlab.evaluate.roc_curves` gives them.
 
     With more than `max_classes` classes, only the averages and the EXTREMES best and worst
     classes by AUC are drawn, and the title says so.

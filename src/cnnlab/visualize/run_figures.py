@@ -17,6 +17,7 @@ import torch
 
 from cnnlab.data.arrays import Dataset, Split
 from cnnlab.errors import CnnlabError
+from cnnlab.evaluate import predict_probabilities, roc_curves
 from cnnlab.runs import LoadedRun, RunDir, load_run
 from cnnlab.runs.experiment import load_experiment_data
 from cnnlab.runs.rundir import read_csv_rows
@@ -26,10 +27,9 @@ from cnnlab.visualize.curves import plot_accuracy, plot_f1, plot_loss, plot_lr
 from cnnlab.visualize.feature_maps import render_feature_maps, resolve_images
 from cnnlab.visualize.filters import plot_filters
 from cnnlab.visualize.gradcam import grad_cam, plot_gradcam
-from cnnlab.visualize.inference import predict_probabilities
 from cnnlab.visualize.layers import conv_layers, gradcam_layer
 from cnnlab.visualize.misclassified import plot_misclassified, select_misclassified
-from cnnlab.visualize.roc import compute_roc, plot_roc
+from cnnlab.visualize.roc import plot_roc
 from cnnlab.visualize.save import save_figure
 
 log = logging.getLogger(__name__)
@@ -79,15 +79,6 @@ def curve_figures(run: RunDir, out: Path) -> list[Path]:
     return written
 
 
-def roc_curves(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
-    """`cnnlab.evaluate.roc_curves` when evaluate is installed, else this package's own."""
-    try:
-        from cnnlab.evaluate import roc_curves as evaluate_roc
-    except ImportError:
-        return compute_roc(y_true, probabilities)
-    return evaluate_roc(y_true, probabilities)
-
-
 def run_predictions(
     run: RunDir, loaded: LoadedRun | None, split: Split | None, class_names: Sequence[str]
 ) -> sources.Predictions | None:
@@ -107,7 +98,7 @@ def run_predictions(
     if loaded is None or split is None:
         return None
     device = next(loaded.model.parameters()).device
-    probabilities = predict_probabilities(loaded.model, split, device=device)
+    probabilities = predict_probabilities(loaded.model, split.images, device=device)  # (N, K)
     ids = np.arange(len(split))
     return sources.Predictions(
         "test", ids, split.labels, probabilities.argmax(axis=1), probabilities

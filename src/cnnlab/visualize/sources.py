@@ -5,7 +5,6 @@ Only reading here; `predictions.csv` and `metrics.json` are written by `cnnlab.e
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,11 +13,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import confusion_matrix as sklearn_confusion
 
+from cnnlab import evaluate
 from cnnlab.errors import DataFormatError
 
 PREDICTIONS_FILE = "predictions.csv"
 METRICS_FILE = "metrics.json"
-PROBABILITY_PREFIX = "prob_"
 
 
 def column(rows: Sequence[dict], key: str) -> np.ndarray:
@@ -57,31 +56,19 @@ class Predictions:
 
 
 def read_predictions(path: Path, class_names: Sequence[str], split: str = "test") -> Predictions:
-    """Parse evaluate's `predictions.csv` (id,label,true_label,prob_<class>...) against `class_names`."""
-    with open(path, newline="", encoding="utf-8") as stream:
-        reader = csv.reader(stream)
-        header = next(reader, None)
-        rows = list(reader)
-    expected = [PROBABILITY_PREFIX + name for name in class_names]
-    if header is None or header[:3] != ["id", "label", "true_label"] or header[3:] != expected:
+    """evaluate's `predictions.csv` for a split, checked against the run's `class_names`."""
+    table = evaluate.read_predictions(path)  # raises naming the file, line and column
+    if tuple(table.class_names) != tuple(class_names):
         raise DataFormatError(
-            f"{path}: expected the header id,label,true_label,{','.join(expected)}; got "
-            f"{','.join(header or [])}"
+            f"{path}: probability columns are for classes {list(table.class_names)}, but the run "
+            f"has {list(class_names)}"
         )
-    index = {name: k for k, name in enumerate(class_names)}
-    try:
-        ids = np.array([int(row[0]) for row in rows], dtype=np.int64)
-        predicted = np.array([index[row[1]] for row in rows], dtype=np.int64)
-        labels = np.array([index[row[2]] for row in rows], dtype=np.int64)
-        probabilities = np.array([[float(v) for v in row[3:]] for row in rows], dtype=np.float64)
-    except (ValueError, KeyError, IndexError) as error:
+    if not all(isinstance(i, int) for i in table.ids) or not table.has_true_labels:
         raise DataFormatError(
-            f"{path}: rows must hold an integer id, known class names and {len(class_names)} "
-            f"probabilities ({type(error).__name__}: {error})"
-        ) from None
-    if probabilities.shape != (len(rows), len(class_names)):
-        raise DataFormatError(f"{path}: every row needs {len(class_names)} probabilities")
-    return Predictions(split, ids, labels, predicted, probabilities)
+            f"{path}: figures need integer ids into the {split} split and every true_label"
+        )
+    ids = np.array(table.ids, dtype=np.int64)
+    return Predictions(split, ids, table.y_true, table.predicted, table.probabilities)
 
 
 def read_metrics(path: Path) -> dict:
