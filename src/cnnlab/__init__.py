@@ -3,8 +3,9 @@
 The Python API mirrors the command line: `cnnlab.train(config)`, `cnnlab.resume(run_dir)`,
 `cnnlab.test_model(run_dir)`, `cnnlab.predict(run_dir, images)`,
 `cnnlab.feature_visualization(run_dir, images)`, `cnnlab.write_report(run_dir)`,
-`cnnlab.load_experiments(path)`. Heavy modules (torch) load on first use, so `import cnnlab`
-stays fast.
+`cnnlab.load_experiments(path)`. In Jupyter, results, `cnnlab.runs_table(results)`,
+`cnnlab.summary_table(model, in_shape)` and `cnnlab.show_figures(run_dir)` render inline.
+Heavy modules (torch) load on first use, so `import cnnlab` stays fast.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ _LAZY = {
     "load_experiments": "cnnlab.config",
     "load_dataset": "cnnlab.data",
     "build_model": "cnnlab.models",
+    "summary_table": "cnnlab.models",
+    "runs_table": "cnnlab.runs.display",
+    "show_figures": "cnnlab.visualize.gallery",
 }
 
 __all__ = ["CnnlabError", "__version__", *_LAZY]

@@ -12,15 +12,20 @@ from pathlib import Path
 from cnnlab.config import ExperimentConfig
 from cnnlab.evaluate import evaluate_run
 from cnnlab.report import write_comparison, write_report
-from cnnlab.runs import RunResult, experiment
+from cnnlab.runs import RunResult, experiment, tensorboard
 from cnnlab.training.device import resolve_device
 from cnnlab.visualize import write_figures
 
 
-def finish_run(run_dir: Path, device: str = "cpu") -> Path:
-    """Evaluate a trained run on its test split, draw its figures and write its report."""
+def finish_run(run_dir: Path, device: str = "cpu", *, tensorboard_log: bool = False) -> Path:
+    """Evaluate a trained run on its test split, draw its figures and write its report.
+
+    With `tensorboard_log`, the figures and the final metrics also go to TensorBoard.
+    """
     evaluate_run(run_dir, device=device)
     write_figures(run_dir)
+    if tensorboard_log:
+        tensorboard.log_final(run_dir)
     _, html = write_report(run_dir)
     return html
 
@@ -29,7 +34,8 @@ def train(config: ExperimentConfig, *, quiet: bool = False, report: bool = True)
     """Train one experiment; then evaluate it and write its report (unless `report=False`)."""
     result = experiment.train(config, quiet=quiet)
     if report:
-        finish_run(result.run_dir, str(resolve_device(config.train.device)))
+        device = str(resolve_device(config.train.device))
+        finish_run(result.run_dir, device, tensorboard_log=config.train.tensorboard)
     return result
 
 
@@ -37,7 +43,9 @@ def resume(run_dir: Path, *, quiet: bool = False, report: bool = True) -> RunRes
     """Continue a run from its last checkpoint; then evaluate it and write its report."""
     result = experiment.resume(run_dir, quiet=quiet)
     if report:
-        finish_run(result.run_dir, str(resolve_device(result.config.train.device)))
+        train_config = result.config.train
+        device = str(resolve_device(train_config.device))
+        finish_run(result.run_dir, device, tensorboard_log=train_config.tensorboard)
     return result
 
 

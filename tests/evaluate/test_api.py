@@ -58,7 +58,11 @@ def test_evaluate_run_writes_metrics_predictions_and_the_last_log_line(gray_run,
     assert metrics["split"] == "test" and metrics["num_samples"] == len(split) == 158
     assert np.sum(metrics["confusion_matrix"]) == len(split)
     assert [row["support"] for row in metrics["per_class"]] == np.bincount(split.labels).tolist()
-    assert log_lines(run) == [*before, f"test accuracy: {metrics['accuracy']:.4f}"]
+    # training already ended the log with this line; evaluation keeps it last, once
+    assert log_lines(run)[-1] == f"test accuracy: {metrics['accuracy']:.4f}"
+    assert log_lines(run) == before
+    evaluate_run(run)
+    assert log_lines(run) == before
     final = json.loads((run / "final_metrics.json").read_text())
     assert metrics["accuracy"] == pytest.approx(final["test_accuracy"], abs=1e-9)
     assert metrics["top_k"].keys() == {"1"} and len(metrics["highest_loss"]) == 16

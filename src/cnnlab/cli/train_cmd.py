@@ -26,6 +26,7 @@ FLAG_KEYS = {
     "device": "train.device",
     "out": "out",
     "name": "name",
+    "tensorboard": "train.tensorboard",
 }
 
 
@@ -71,6 +72,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--device", help="auto, cpu, cuda, cuda:1, mps")
     group.add_argument("--out", help="parent directory of run directories (default runs)")
     group.add_argument("--name", help="run directory name")
+    group.add_argument(
+        "--tensorboard",
+        action="store_true",
+        default=None,  # None: leave the config's train.tensorboard as it is
+        help="also log to <run>/tensorboard/ (needs: pip install cnnlab[tensorboard])",
+    )
     parser.set_defaults(func=run_train)
 
 

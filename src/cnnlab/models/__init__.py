@@ -21,6 +21,7 @@ from cnnlab.models.registry import (
 from cnnlab.models.spec import build_spec, spec_model
 from cnnlab.models.spec_parse import LayerCall, load_spec, parse_spec
 from cnnlab.models.summary import LayerRow, format_summary, summarize, summary_markdown, totals
+from cnnlab.models.summary_table import Summary, summary_table
 from cnnlab.models.user import load_user_model
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "LayerCall",
     "LayerRow",
     "ModelEntry",
+    "Summary",
     "build_model",
     "build_spec",
     "format_summary",
@@ -41,5 +43,6 @@ __all__ = [
     "spec_model",
     "summarize",
     "summary_markdown",
+    "summary_table",
     "totals",
 ]

@@ -1,0 +1,324 @@
+"""One experiment end to end: data, model, loop, run directory, test accuracy.
+
+`train(config)` starts a run and `resume(run_dir)` continues one from `last.pt`; both
+return a `RunResult`. Only here do the stages meet; each stays ignorant of the others.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from cnnlab.config import ExperimentConfig, build_config, dump_config
+from cnnlab.data import Dataset, load_dataset
+from cnnlab.data.augment import AugmentSpec
+from cnnlab.data.loader import BatchLoader, Normalize, channel_stats
+from cnnlab.data.subset import SubsetSpec, apply_subset
+from cnnlab.errors import TrainingError
+from cnnlab.models import build_model
+from cnnlab.runs import tensorboard
+from cnnlab.runs.display import results_html, results_markdown
+from cnnlab.runs.env import environment
+from cnnlab.runs.rundir import RunDir, new_run_dir
+from cnnlab.training.checkpoint import load_checkpoint, save_checkpoint
+from cnnlab.training.device import autocast_dtype, configure_cpu, resolve_device
+from cnnlab.training.loop import FitHooks, History, evaluate_batches, fit
+from cnnlab.training.optim import build_optimizer, build_schedule
+from cnnlab.training.progress import show_progress
+
+CHECKPOINT_FORMAT = 1
+
+
+class Classifier(nn.Module):
+    """A network with its input normalisation as the first step: uint8-scaled [0, 1] in, logits out."""
+
+    def __init__(self, normalize: Normalize, net: nn.Module) -> None:
+        super().__init__()
+        self.normalize = normalize
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.normalize(x))
+
+
+@dataclass
+class RunResult:
+    """What a finished (or stopped) run produced."""
+
+    run_dir: Path
+    status: str
+    history: History = field(repr=False)  # every epoch and iteration: too long to print
+    metrics: dict[str, float] = field(default_factory=dict)  # final train/test accuracy...
+    config: ExperimentConfig | None = None
+
+    def _repr_html_(self) -> str:
+        return results_html([self], caption=str(self.run_dir))
+
+    def _repr_markdown_(self) -> str:
+        return results_markdown([self])
+
+
+@dataclass
+class Prepared:
+    """A run's data, model and optimisation objects, ready for the loop."""
+
+    config: ExperimentConfig
+    dataset: Dataset
+    device: torch.device
+    threads: int
+    model: Classifier
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    train_loader: BatchLoader
+    val_loader: BatchLoader | None
+    test_loader: BatchLoader | None
+    eval_train_loader: BatchLoader
+
+
+def load_experiment_data(config: ExperimentConfig) -> Dataset:
+    """The configured dataset with its class subset, per-class count and validation split."""
+    data = config.data
+    dataset = load_dataset(
+        data.dataset,
+        data_dir=Path(data.data_dir) if data.data_dir else None,
+        offline=data.offline,
+        channels=data.channels,
+        image_size=data.image_size,
+        skip_bad=data.skip_bad,
+        seed=config.train.seed,
+    )
+    spec = SubsetSpec(
+        classes=data.classes,
+        per_class=data.per_class,
+        fraction=data.fraction,
+        val=data.val,
+        seed=config.train.seed,
+    )
+    return dataset if spec.is_identity else apply_subset(dataset, spec)
+
+
+def build_classifier(config: ExperimentConfig, in_shape, num_classes: int, mean, std) -> Classifier:
+    """The configured network behind a normalisation step, initialised from the run's seed."""
+    std = np.where(np.asarray(std) > 0, std, 1.0)  # a constant channel: only subtract its mean
+    torch.manual_seed(config.train.seed)
+    net = build_model(config.model.name, tuple(in_shape), num_classes, **config.model.options)
+    return Classifier(Normalize(mean, std), net)
+
+
+def prepare(config: ExperimentConfig) -> Prepared:
+    """Everything the loop needs, built from the config (deterministically from its seed)."""
+    threads = configure_cpu(config.train.threads)
+    device = resolve_device(config.train.device)
+    dataset = load_experiment_data(config)
+    train_split = dataset.split("train")
+    mean, std = channel_stats(train_split)
+    model = build_classifier(config, train_split.image_shape, dataset.num_classes, mean, std)
+    channels_last = (
+        config.train.channels_last
+        if config.train.channels_last is not None
+        else device.type == "cuda"
+    )
+    model = model.to(
+        device, memory_format=torch.channels_last if channels_last else torch.preserve_format
+    )
+    loader_options = {"device": device, "seed": config.train.seed, "channels_last": channels_last}
+    eval_options = {**loader_options, "batch_size": config.train.eval_batch_size, "shuffle": False}
+    train_loader = BatchLoader(
+        train_split,
+        batch_size=config.train.batch_size,
+        shuffle=True,
+        augment=AugmentSpec.parse(config.data.augment or None),
+        **loader_options,
+    )
+    optimizer = build_optimizer(
+        [p for p in model.parameters() if p.requires_grad], config.optim, device
+    )
+    scheduler = build_schedule(optimizer, config.optim, len(train_loader), config.train.epochs)
+    split = dataset.splits.get
+    return Prepared(
+        config=config,
+        dataset=dataset,
+        device=device,
+        threads=threads,
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        train_loader=train_loader,
+        val_loader=BatchLoader(split("val"), **eval_options) if split("val") else None,
+        test_loader=BatchLoader(split("test"), **eval_options) if split("test") else None,
+        eval_train_loader=BatchLoader(train_split, **eval_options),
+    )
+
+
+def _hooks(
+    run: RunDir, history: History, prepared: Prepared, quiet: bool, writer: Any = None
+) -> FitHooks:
+    """Hooks that persist each epoch (metrics, iterations, checkpoints, log line; TensorBoard)."""
+    extra = {
+        "format": CHECKPOINT_FORMAT,
+        "class_names": list(prepared.dataset.class_names),
+        "in_shape": list(prepared.dataset.split("train").image_shape),
+        "mean": prepared.model.normalize.mean.flatten().tolist(),
+        "std": prepared.model.normalize.std.flatten().tolist(),
+    }
+
+    def on_epoch(row: dict[str, Any], improved: bool, state) -> None:
+        checkpoint = {**state(), **extra, "epoch": row["epoch"]}
+        save_checkpoint(run.last_checkpoint, checkpoint)
+        if improved:
+            save_checkpoint(run.best_checkpoint, checkpoint)
+        run.write_metrics(history.epochs)
+        run.write_iterations(history.iterations)
+        line = format_epoch(row, prepared.config.train.epochs) + ("  *" if improved else "")
+        run.log(line)
+        if not quiet:
+            print(line, file=sys.stderr, flush=True)
+        run.write_status("running", epoch=row["epoch"], epochs=prepared.config.train.epochs)
+        if writer is not None:
+            tensorboard.log_epoch(writer, row)
+
+    if writer is None:
+        return FitHooks(on_epoch=on_epoch)
+    return FitHooks(on_iterations=partial(tensorboard.log_iterations, writer), on_epoch=on_epoch)
+
+
+def format_epoch(row: dict[str, Any], epochs: int) -> str:
+    """One readable line per epoch for the log and the console."""
+    text = (
+        f"epoch {row['epoch']:>3}/{epochs}  train loss {row['train_loss']:.4f}  "
+        f"acc {row['train_accuracy']:.4f}  f1 {row['train_f1']:.4f}"
+    )
+    if row.get("val_loss") is not None:
+        text += (
+            f"  |  val loss {row['val_loss']:.4f}  acc {row['val_accuracy']:.4f}  "
+            f"f1 {row['val_f1']:.4f}"
+        )
+    return text + f"  |  lr {row['lr']:.3g}  {row['epoch_seconds']:.1f}s"
+
+
+def _final_metrics(prepared: Prepared, run: RunDir) -> dict[str, float]:
+    """Train and test accuracy of the best checkpoint (plain forward passes, no augmentation)."""
+    state = load_checkpoint(run.best_checkpoint, map_location=prepared.device)
+    prepared.model.load_state_dict(state["model"])
+    amp = autocast_dtype(prepared.device, prepared.config.train.precision)
+    criterion = nn.CrossEntropyLoss()
+    num_classes = prepared.dataset.num_classes
+    metrics = {}
+    for name, loader in (("train", prepared.eval_train_loader), ("test", prepared.test_loader)):
+        if loader is not None:
+            started = time.perf_counter()
+            values = evaluate_batches(
+                prepared.model, loader, num_classes, prepared.device, amp, criterion
+            )
+            metrics.update({f"{name}_{k}": v for k, v in values.items()})
+            metrics[f"{name}_eval_seconds"] = time.perf_counter() - started
+    return metrics
+
+
+def _run(prepared: Prepared, run: RunDir, history: History, quiet: bool) -> RunResult:
+    """Drive the loop, then record how it ended; raises `TrainingError` when it diverged."""
+    config = prepared.config
+    progress = show_progress(quiet)  # a terminal or a notebook, and not --quiet
+    writer = tensorboard.open_writer(run.path) if config.train.tensorboard else None
+    started = time.perf_counter()
+    try:
+        history = fit(
+            prepared.model,
+            prepared.optimizer,
+            prepared.scheduler,
+            prepared.train_loader,
+            prepared.val_loader,
+            num_classes=prepared.dataset.num_classes,
+            train_config=config.train,
+            optim_config=config.optim,
+            device=prepared.device,
+            history=history,
+            hooks=_hooks(run, history, prepared, quiet, writer),
+            progress=progress,
+        )
+    except KeyboardInterrupt:
+        run.write_status("interrupted", epoch=len(history.epochs))
+        run.log(
+            f"interrupted after epoch {len(history.epochs)}; resume with: cnnlab train --resume {run.path}"
+        )
+        raise
+    finally:
+        if writer is not None:
+            writer.close()
+    seconds = time.perf_counter() - started
+    if history.stopped == "diverged":
+        iteration = history.iterations[-1]["iteration"] if history.iterations else 0
+        run.write_iterations(history.iterations)
+        run.write_status("diverged", epoch=len(history.epochs) + 1, iteration=iteration)
+        run.log(
+            f"diverged: the loss became NaN, infinite or exploded near iteration {iteration}; stopped"
+        )
+        raise TrainingError(
+            f"run {run.path} diverged: the loss became NaN, infinite or exploded near iteration {iteration} "
+            f"(epoch {len(history.epochs) + 1}); try a lower learning rate (optim.lr={config.optim.lr})"
+        )
+    metrics = _final_metrics(prepared, run)
+    metrics["train_seconds"] = seconds
+    run.write_json("final_metrics.json", metrics)
+    if history.stopped == "early_stopped":
+        run.log(f"early stop: no {history.monitor} improvement in {config.train.patience} epochs")
+    run.log(f"best epoch {history.best_epoch} by {history.monitor}; training took {seconds:.1f}s")
+    run.log(f"train accuracy: {metrics['train_accuracy']:.4f}")
+    if "test_accuracy" in metrics:
+        run.log_result(f"test accuracy: {metrics['test_accuracy']:.4f}")
+    run.write_status(history.stopped, epoch=len(history.epochs), best_epoch=history.best_epoch)
+    return RunResult(run.path, history.stopped, history, metrics, config)
+
+
+def train(config: ExperimentConfig, *, quiet: bool = False) -> RunResult:
+    """Train one configured experiment into a new run directory under `config.out`."""
+    tensorboard.require_tensorboard(config.train.tensorboard)  # fail before any work
+    run = new_run_dir(Path(config.out), config.run_name)
+    run.write_config(dump_config(config))
+    run.write_status("running", epoch=0, epochs=config.train.epochs)
+    prepared = prepare(config)
+    run.write_json("env.json", environment(prepared.device, prepared.threads))
+    run.log(
+        f"run {run.path.name}: {config.model.name} on {config.data.dataset}, device {prepared.device}"
+    )
+    sizes = ", ".join(f"{name} {len(split)}" for name, split in prepared.dataset.splits.items())
+    run.log(f"data: {sizes}; classes {list(prepared.dataset.class_names)}")
+    return _run(prepared, run, History(), quiet)
+
+
+def resume(run_dir: Path, *, quiet: bool = False) -> RunResult:
+    """Continue the run in `run_dir` from its last checkpoint, to the configured epochs."""
+    run = RunDir(Path(run_dir))
+    config = build_config(run.read_config(), str(run.config_path))
+    tensorboard.require_tensorboard(config.train.tensorboard)
+    if not run.last_checkpoint.is_file():
+        run.log("resume: no last.pt yet, starting from the beginning")
+        prepared = prepare(config)
+        return _run(prepared, run, History(), quiet)
+    status = run.read_status().get("status")
+    final_metrics = run.path / "final_metrics.json"
+    if status in ("finished", "early_stopped") and final_metrics.is_file():
+        state = load_checkpoint(run.last_checkpoint)
+        metrics = json.loads(final_metrics.read_text(encoding="utf-8"))
+        return RunResult(run.path, status, History.from_state(state["history"]), metrics, config)
+    prepared = prepare(config)
+    state = load_checkpoint(run.last_checkpoint, map_location=prepared.device)
+    try:
+        prepared.model.load_state_dict(state["model"])
+        prepared.optimizer.load_state_dict(state["optimizer"])
+        prepared.scheduler.load_state_dict(state["scheduler"])
+        history = History.from_state(state["history"])
+    except (KeyError, RuntimeError, ValueError, TypeError) as error:
+        raise TrainingError(f"cannot resume from {run.last_checkpoint}: {error}") from None
+    torch.set_rng_state(state["torch_rng"])
+    run.log(f"resumed from {run.last_checkpoint.name} after epoch {len(history.epochs)}")
+    return _run(prepared, run, history, quiet)
