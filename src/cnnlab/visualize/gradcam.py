@@ -84,7 +84,7 @@ def plot_gradcam(
     count = max(1, len(images))
     rows, pairs = grid_shape(count, PAIRS_PER_ROW)
     figure = new_figure(
-        max(2 * pairs * PANEL_INCHES + 0.9, 3.6), rows * (PANEL_INCHES + 0.35) + 0.5
+        max(2 * pairs * PANEL_INCHES + 0.9, 4.6), rows * (PANEL_INCHES + 0.35) + 0.7
     )
     if len(images) == 0:
         figure.text(0.5, 0.5, "no images to explain", ha="center", va="center")
@@ -110,6 +110,6 @@ def plot_gradcam(
     figure.colorbar(scale, ax=axes, shrink=0.6, pad=0.01, label="relative importance")
     where = f" of {layer}" if layer else ""
     figure.suptitle(
-        f"Grad-CAM{where} for the predicted class of misclassified test images", fontsize=10
+        f"Grad-CAM{where}\nfor the predicted class of misclassified test images", fontsize=10
     )
     return figure

@@ -59,7 +59,7 @@ def plot_misclassified(
     check_panels(images, true, predicted, confidence, ids)
     count = max(1, len(images))
     rows, columns = grid_shape(count, 8)
-    figure = new_figure(max(columns * PANEL_INCHES, 3.0), rows * (PANEL_INCHES + 0.3) + 0.4)
+    figure = new_figure(max(columns * PANEL_INCHES, 3.6), rows * (PANEL_INCHES + 0.3) + 0.6)
     if len(images) == 0:
         figure.text(0.5, 0.5, "no misclassified images", ha="center", va="center")
         return figure
@@ -72,5 +72,5 @@ def plot_misclassified(
             ),
             fontsize=TITLE_POINTS,
         )
-    figure.suptitle(f"Misclassified test images ({len(images)}, most confident first)", fontsize=10)
+    figure.suptitle(f"Misclassified test images\n({len(images)}, most confident first)", fontsize=10)
     return figure
