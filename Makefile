@@ -13,7 +13,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv --system-site-packages $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e '.[dev]'
+	$(BIN)/pip install -e '.[dev,tensorboard]'
 	touch $(STAMP)
 
 demo: setup
@@ -22,8 +22,10 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
+# Benchmarks read the full datasets from $$CNNLAB_DATA (each skips, saying so, without it).
 bench: setup
 	$(BIN)/python benchmarks/data_load.py
+	$(BIN)/python benchmarks/course_baselines.py
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
