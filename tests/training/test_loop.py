@@ -33,26 +33,34 @@ def tiny_model(classes: int = 4) -> nn.Module:
     return nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, classes))
 
 
-@pytest.mark.parametrize("optimizer", OPTIMIZERS)
-def test_each_optimizer_overfits_a_few_batches(optimizer):
+def run_fit(optim_config: OptimConfig, train_config: TrainConfig, *, validate: bool = False):
+    """Fit the tiny model on the tiny split; returns (model, history)."""
     model = tiny_model()
     device = torch.device("cpu")
-    optim_config = OptimConfig(optimizer=optimizer, lr=LEARNING_RATES[optimizer])
-    train_config = TrainConfig(epochs=60, batch_size=8, monitor="train_accuracy")
-    loader = BatchLoader(tiny_split(), batch_size=8, shuffle=True)
-    opt = build_optimizer(model.parameters(), optim_config, device)
-    schedule = build_schedule(opt, optim_config, len(loader), train_config.epochs)
+    loader = BatchLoader(tiny_split(), batch_size=train_config.batch_size, shuffle=True)
+    val = BatchLoader(tiny_split(seed=1), batch_size=32, shuffle=False) if validate else None
+    optimizer = build_optimizer(model.parameters(), optim_config, device)
+    schedule = build_schedule(optimizer, optim_config, len(loader), train_config.epochs)
     history = fit(
         model,
-        opt,
+        optimizer,
         schedule,
         loader,
-        None,
+        val,
         num_classes=4,
         train_config=train_config,
         optim_config=optim_config,
         device=device,
+        history=History(),
     )
+    return model, history
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_each_optimizer_overfits_a_few_batches(optimizer):
+    optim_config = OptimConfig(optimizer=optimizer, lr=LEARNING_RATES[optimizer])
+    train_config = TrainConfig(epochs=60, batch_size=8, monitor="train_accuracy")
+    model, history = run_fit(optim_config, train_config)
     assert history.stopped == "finished"
     evaluation = BatchLoader(tiny_split(), batch_size=32, shuffle=False)
     images, labels = next(iter(evaluation))
@@ -77,69 +85,24 @@ def test_schedules_start_peak_and_end_where_documented(schedule):
 
 
 def test_nan_loss_stops_the_loop_as_diverged():
-    model = tiny_model()
-    device = torch.device("cpu")
     optim_config = OptimConfig(optimizer="sgd", lr=1e6, momentum=0.0)
     train_config = TrainConfig(epochs=5, batch_size=8)
-    loader = BatchLoader(tiny_split(), batch_size=8, shuffle=True)
-    opt = build_optimizer(model.parameters(), optim_config, device)
-    history = fit(
-        model,
-        opt,
-        build_schedule(opt, optim_config, len(loader), 5),
-        loader,
-        None,
-        num_classes=4,
-        train_config=train_config,
-        optim_config=optim_config,
-        device=device,
-    )
+    _, history = run_fit(optim_config, train_config)
     assert history.stopped == "diverged"
     assert len(history.epochs) < 5
 
 
 def test_early_stopping_after_patience_epochs():
-    model = tiny_model()
-    device = torch.device("cpu")
     optim_config = OptimConfig(optimizer="sgd", lr=1e-9, momentum=0.0)  # nothing improves
     train_config = TrainConfig(epochs=20, batch_size=8, monitor="val_accuracy", patience=2)
-    loader = BatchLoader(tiny_split(), batch_size=8, shuffle=True)
-    val = BatchLoader(tiny_split(seed=1), batch_size=32, shuffle=False)
-    opt = build_optimizer(model.parameters(), optim_config, device)
-    history = fit(
-        model,
-        opt,
-        build_schedule(opt, optim_config, len(loader), 20),
-        loader,
-        val,
-        num_classes=4,
-        train_config=train_config,
-        optim_config=optim_config,
-        device=device,
-    )
+    _, history = run_fit(optim_config, train_config, validate=True)
     assert history.stopped == "early_stopped"
     assert len(history.epochs) == 3 and history.best_epoch == 1
 
 
 def test_eval_every_records_validation_per_iteration():
-    model = tiny_model()
-    device = torch.device("cpu")
     optim_config = OptimConfig()
     train_config = TrainConfig(epochs=2, batch_size=8, eval_every=2)
-    loader = BatchLoader(tiny_split(), batch_size=8, shuffle=True)
-    val = BatchLoader(tiny_split(seed=1), batch_size=32, shuffle=False)
-    opt = build_optimizer(model.parameters(), optim_config, device)
-    history = fit(
-        model,
-        opt,
-        build_schedule(opt, optim_config, len(loader), 2),
-        loader,
-        val,
-        num_classes=4,
-        train_config=train_config,
-        optim_config=optim_config,
-        device=device,
-        history=History(),
-    )
+    _, history = run_fit(optim_config, train_config, validate=True)
     with_val = [row["iteration"] for row in history.iterations if "val_accuracy" in row]
     assert with_val == [2, 4, 6, 8]
