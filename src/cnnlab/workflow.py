@@ -17,6 +17,16 @@ from cnnlab.training.device import resolve_device
 from cnnlab.visualize import write_figures
 
 
+def evaluate(
+    run_dir: Path, dataset: str | None = None, split: str = "test", device: str = "cpu"
+) -> dict:
+    """`cnnlab eval`: metrics and predictions into the run; figures too for its own test split."""
+    metrics = evaluate_run(run_dir, dataset, split, device=device)
+    if dataset is None and split == "test":
+        write_figures(run_dir)
+    return metrics
+
+
 def finish_run(run_dir: Path, device: str = "cpu", *, tensorboard_log: bool = False) -> Path:
     """Evaluate a trained run on its test split, draw its figures and write its report.
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cnnlab.evaluate import evaluate_run, output_names, predict_to_csv
+from cnnlab.evaluate import output_names, predict_to_csv
+from cnnlab.workflow import evaluate
 
 PER_CLASS_ROWS = 20  # the per-class table is printed for at most this many classes
 
@@ -14,7 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add the `eval` and `predict` verbs."""
     evaluate = subparsers.add_parser(
         "eval",
-        help="test a run's best checkpoint; writes metrics.json and predictions.csv",
+        help="test a run's best checkpoint; writes metrics.json, predictions.csv and figures",
         description="Evaluate a run's best checkpoint on its test split (or another dataset "
         "with the same class names) and write the metrics and predictions into the run.",
     )
@@ -75,10 +76,11 @@ def metrics_table(metrics: dict) -> str:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluate the run, write its files, print the table and where they went."""
-    metrics = evaluate_run(args.run, args.dataset, args.split, device=args.device)
+    metrics = evaluate(args.run, args.dataset, args.split, device=args.device)
     print(metrics_table(metrics))
     names = output_names(args.run, args.dataset, args.split)
-    print(f"wrote {', '.join(names)} in {args.run}")
+    figures = " and figures/" if args.dataset is None and args.split == "test" else ""
+    print(f"wrote {', '.join(names)}{figures} in {args.run}")
     return 0
 
 
