@@ -22,7 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB")
     for module in (data_cmd,):
         module.add_parser(subparsers)
-    for optional in ("models_cmd", "train_cmd", "eval_cmd", "report_cmd", "visualize_cmd"):  # verb groups that land in later steps
+    for optional in (
+        "models_cmd", "train_cmd", "eval_cmd", "report_cmd", "visualize_cmd", "sweep_cmd",
+    ):  # verb groups that land in later steps
         try:
             module = __import__(f"cnnlab.cli.{optional}", fromlist=["add_parser"])
         except ModuleNotFoundError:

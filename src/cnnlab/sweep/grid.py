@@ -11,7 +11,7 @@ from typing import Any
 from cnnlab.config import ExperimentConfig, apply_overrides, build_config
 from cnnlab.config.load import resolve_model_path
 from cnnlab.errors import ConfigError
-from cnnlab.sweep.spec import SweepSpec
+from cnnlab.sweep.spec import VARIANT_KEY, SweepSpec
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=,+-]+")
 
@@ -46,6 +46,8 @@ def value_label(value: Any) -> str:
         return Path(value.split(":", 1)[0]).stem + (":" + value.split(":", 1)[1] if ".py:" in value else "")
     if isinstance(value, (list, tuple)):
         return "+".join(value_label(v) for v in value)
+    if isinstance(value, dict) and isinstance(value.get("label"), str):
+        return value["label"]
     if isinstance(value, dict):
         return "+".join(f"{k}-{value_label(v)}" for k, v in value.items())
     return str(value)
@@ -55,6 +57,17 @@ def run_name(values: tuple[tuple[str, Any], ...], seed: int, labels: dict[str, s
     """`model=conv1,lr=0.01,seed=0`, with characters unsafe in file names replaced by `_`."""
     parts = [f"{labels[key]}={value_label(value)}" for key, value in values] + [f"seed={seed}"]
     return _UNSAFE.sub("_", ",".join(parts)).strip("._") or "run"
+
+
+def _overrides(values: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """Dotted overrides of one grid point; a `variant` value contributes its own overrides."""
+    overrides: dict[str, Any] = {}
+    for key, value in values:
+        if key == VARIANT_KEY:
+            overrides.update({k: v for k, v in value.items() if k != "label"})
+        else:
+            overrides[key] = value
+    return overrides
 
 
 def expand(spec: SweepSpec, runs_dir: Path) -> list[SweepRun]:
@@ -70,7 +83,7 @@ def expand(spec: SweepSpec, runs_dir: Path) -> list[SweepRun]:
         values = tuple(zip(spec.keys, combo, strict=True))
         for seed in seeds:
             name = run_name(values, seed, labels)
-            overrides = {**dict(values), "train.seed": seed, "name": name, "out": str(runs_dir)}
+            overrides = _overrides(values) | {"train.seed": seed, "name": name, "out": str(runs_dir)}
             data = resolve_model_path(apply_overrides(spec.base, overrides), Path(spec.source_dir))
             source = f"sweep {spec.name}, run {name}"
             runs.append(SweepRun(name, values, seed, build_config(data, source)))

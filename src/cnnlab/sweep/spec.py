@@ -25,6 +25,7 @@ METRICS: dict[str, tuple[str | None, str | None]] = {
 }
 DEFAULT_METRICS = ("test_accuracy", "test_f1_macro")
 SPEC_KEYS = ("name", "base", "grid", "seeds", "metrics", "quick")
+VARIANT_KEY = "variant"  # grid key whose values are labelled mappings of dotted overrides
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,13 @@ def _grid(value: Any, source: str) -> tuple[tuple[str, tuple[Any, ...]], ...]:
             raise _fail(source, f"grid key {key!r}", "a dotted config key, e.g. optim.lr", key)
         if not isinstance(values, list) or not values:
             raise _fail(source, f"grid.{key}", "a non-empty list of values", values)
+        if key == VARIANT_KEY:
+            for index, variant in enumerate(values):
+                if not isinstance(variant, Mapping) or not isinstance(variant.get("label"), str):
+                    raise _fail(
+                        source, f"grid.{key}[{index}]",
+                        "a mapping with a label and dotted config overrides", variant,
+                    )
         grid.append((key, tuple(values)))
     return tuple(grid)
 
@@ -143,5 +151,5 @@ def spec_from_dict(data: Mapping[str, Any], source: str = "spec", spec_dir: Path
 def load_spec(path: Path, *, quick: bool = False) -> SweepSpec:
     """The sweep spec in the YAML file `path`; with `quick`, its quick overrides applied."""
     path = Path(path)
-    spec = spec_from_dict(read_yaml(path), str(path), path.parent)
+    spec = spec_from_dict(read_yaml(path), str(path), path.parent.resolve())
     return spec.with_quick() if quick else spec

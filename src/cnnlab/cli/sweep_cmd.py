@@ -1,0 +1,39 @@
+"""`cnnlab sweep SPEC.yaml [--out DIR] [--workers N] [--quick]`: a grid of runs and its table."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cnnlab.sweep import load_spec, run_sweep
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sweep",
+        help="train a grid of runs and tabulate them",
+        description="Train every point of a sweep spec's grid (× seeds) into <out>/<name>/runs, "
+        "skipping runs that already finished, then write results.csv, results.md, figures and "
+        "a comparison report.",
+    )
+    parser.add_argument("spec", type=Path, help="sweep spec YAML (see configs/recipes/)")
+    parser.add_argument("--out", type=Path, default=Path("runs"), help="parent of the sweep directory")
+    parser.add_argument("--workers", type=int, default=1, help="runs trained at once (cores are split)")
+    parser.add_argument(
+        "--quick", action="store_true", help="apply the spec's quick: overrides (a fast smoke run)"
+    )
+    parser.add_argument(
+        "--no-report", action="store_true", help="skip per-run evaluation, figures and reports"
+    )
+    parser.set_defaults(func=run_sweep_command)
+
+
+def run_sweep_command(args: argparse.Namespace) -> int:
+    spec = load_spec(args.spec, quick=args.quick)
+    result = run_sweep(spec, args.out, workers=args.workers, report=not args.no_report)
+    print(result.markdown_path.read_text(encoding="utf-8"))
+    print(f"sweep directory: {result.sweep_dir}")
+    if result.comparison is not None:
+        print(f"comparison report: {result.comparison}")
+    failed = [row for row in result.rows if row["status"] not in ("finished", "early_stopped")]
+    return 1 if failed and len(failed) == len(result.rows) else 0

@@ -1,0 +1,116 @@
+"""Run a sweep's grid into one directory: skip settled runs, mark failures, go on.
+
+`<out>/<sweep name>/runs/<run name>` holds each run; the results table, figures and
+comparison report are rebuilt from those directories after every sweep, so a restarted
+sweep resumes where it stopped and never duplicates rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import shutil
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from cnnlab import workflow
+from cnnlab.config import ExperimentConfig
+from cnnlab.errors import CnnlabError
+from cnnlab.report import write_comparison
+from cnnlab.runs.rundir import RunDir
+from cnnlab.sweep.figures import write_sweep_figures
+from cnnlab.sweep.grid import SweepRun, expand
+from cnnlab.sweep.spec import SweepSpec
+from cnnlab.sweep.table import write_tables
+
+SETTLED = ("finished", "early_stopped")  # never run again on restart
+REASON_CHARS = 300  # a failure reason is kept to one readable line
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What a sweep wrote: its directory, one row per run, tables, figures and comparison page."""
+
+    sweep_dir: Path
+    rows: list[dict]
+    csv_path: Path
+    markdown_path: Path
+    figures: list[Path]
+    comparison: Path | None  # the comparison report's HTML page, when any run finished
+
+
+def _reason(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text[:REASON_CHARS]
+
+
+def run_one(config: ExperimentConfig, report: bool = True) -> str:
+    """Train one sweep run unless it already settled; returns its status, never raises on failure.
+
+    `KeyboardInterrupt` is not caught: the run is marked interrupted and the sweep stops.
+    """
+    run = RunDir(Path(config.out) / config.run_name)
+    status = run.read_status().get("status")
+    if status in SETTLED:
+        return status
+    try:
+        if status in ("running", "interrupted") and run.last_checkpoint.is_file():
+            workflow.resume(run.path, quiet=True, report=report)
+        else:
+            if run.path.exists():  # a failed or half-started run starts afresh under its own name
+                shutil.rmtree(run.path)
+            workflow.train(config, quiet=True, report=report)
+    except Exception as error:  # CnnlabError and ordinary failures alike: mark the run, go on
+        if run.read_status().get("status") == "diverged":
+            return "diverged"
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.write_status("failed", reason=_reason(error), error=type(error).__name__)
+        return "failed"
+    return run.read_status().get("status", "unknown")
+
+
+def _with_threads(config: ExperimentConfig, threads: int) -> ExperimentConfig:
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, threads=threads))
+
+
+def run_configs(configs: Sequence[ExperimentConfig], workers: int = 1, report: bool = True) -> list[str]:
+    """Run each config (N at once with `workers`, the cores split between them); their statuses."""
+    if workers < 1:
+        raise CnnlabError(f"sweep --workers: expected an integer >= 1, got {workers}")
+    if workers == 1 or len(configs) <= 1:
+        return [run_one(config, report) for config in configs]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = max(1, cores // workers)
+    context = multiprocessing.get_context("spawn")  # no forked torch state in the workers
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(run_one, _with_threads(c, threads), report) for c in configs]
+        return [future.result() for future in futures]
+
+
+def sweep_dir(spec: SweepSpec, out: Path) -> Path:
+    """The directory of this sweep: `<out>/<sweep name>`."""
+    return Path(out) / spec.name
+
+
+def run_sweep(
+    spec: SweepSpec, out: Path = Path("runs"), *, workers: int = 1, report: bool = True
+) -> SweepResult:
+    """Run every grid point not yet settled, then rebuild the table, figures and comparison."""
+    folder = sweep_dir(spec, out)
+    runs = expand(spec, folder / "runs")
+    run_configs([run.config for run in runs], workers=workers, report=report)
+    return summarize(spec, runs, folder, report=report)
+
+
+def summarize(spec: SweepSpec, runs: Sequence[SweepRun], folder: Path, *, report: bool = True) -> SweepResult:
+    """Tables, figures and (with `report`) the comparison page, from the run directories."""
+    rows, csv_path, markdown_path = write_tables(spec, runs, folder)
+    figures = write_sweep_figures(spec, rows, folder / "figures")
+    comparison = None
+    done = [folder / "runs" / row["run"] for row in rows if row["status"] in SETTLED]
+    if report and done:
+        _, comparison = write_comparison(done, folder / "comparison")
+    return SweepResult(folder, rows, csv_path, markdown_path, figures, comparison)

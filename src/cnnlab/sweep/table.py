@@ -1,0 +1,142 @@
+"""The sweep's results table, rebuilt from its run directories: results.csv and results.md.
+
+Both files are written atomically and from scratch each time, so a restarted sweep never
+duplicates a row.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cnnlab.atomic import write_text
+from cnnlab.runs.rundir import RunDir, csv_text
+from cnnlab.sweep.grid import SweepRun, key_labels, value_label
+from cnnlab.sweep.spec import METRICS, SweepSpec
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _metric(name: str, evaluated: dict, final: dict) -> float | None:
+    """A metric from metrics.json (test evaluation), else from final_metrics.json."""
+    evaluated_key, final_key = METRICS[name]
+    for source, key in ((evaluated, evaluated_key), (final, final_key)):
+        if key is not None and isinstance(source.get(key), (int, float)):
+            return float(source[key])
+    return None
+
+
+def run_row(spec: SweepSpec, run: SweepRun, runs_dir: Path) -> dict[str, Any]:
+    """One table row from a run's directory: swept values, seed, status, metrics, epochs, time."""
+    folder = RunDir(runs_dir / run.name)
+    state = folder.read_status()
+    status = state.get("status", "unknown")
+    if status == "unknown" and not folder.path.exists():
+        status = "not run"
+    if status == "failed":
+        status = f"failed: {state.get('reason', 'unknown reason')}"
+    final = _read_json(folder.path / "final_metrics.json")
+    evaluated = _read_json(folder.path / "metrics.json")
+    row: dict[str, Any] = {"run": run.name}
+    row.update({key: value for key, value in run.values})
+    row.update(seed=run.seed, status=status)
+    row.update({name: _metric(name, evaluated, final) for name in spec.metrics})
+    row["epochs"] = state.get("epoch")
+    seconds = final.get("train_seconds")
+    row["time"] = round(seconds, 2) if isinstance(seconds, (int, float)) else None
+    return row
+
+
+def columns(spec: SweepSpec) -> list[str]:
+    """The CSV columns: run, each swept key, seed, status, the metrics, epochs, time."""
+    return ["run", *spec.keys, "seed", "status", *spec.metrics, "epochs", "time"]
+
+
+def _cell(rows: Sequence[dict], metric: str) -> str:
+    """mean ± std (sample) over the rows' values, the lone value, or the rows' statuses."""
+    values = [row[metric] for row in rows if row.get(metric) is not None]
+    if not values:
+        return ", ".join(sorted({row["status"].split(":")[0] for row in rows})) or "-"
+    mean = sum(values) / len(values)
+    if len(rows) == 1:
+        return f"{mean:.4f}"
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    missing = f" ({len(values)}/{len(rows)})" if len(values) < len(rows) else ""
+    return f"{mean:.4f} ± {std:.4f}{missing}"
+
+
+def _distinct(values: Sequence[Any]) -> list[Any]:
+    seen: list[Any] = []
+    for value in values:
+        if value not in seen:
+            seen.append(value)
+    return seen
+
+
+def pivot(spec: SweepSpec, rows: Sequence[dict], metric: str) -> list[list[str]]:
+    """A pivot of `metric`: first swept key as rows, the other keys as columns; header first."""
+    keys = spec.keys
+    labels = key_labels(keys)
+    row_key = keys[0] if keys else None
+    col_keys = keys[1:]
+
+    def row_value(row: dict) -> Any:
+        return value_label(row[row_key]) if row_key else spec.name
+
+    def col_value(row: dict) -> str:
+        return ", ".join(value_label(row[k]) for k in col_keys) if col_keys else metric
+
+    row_values = _distinct([row_value(r) for r in rows])
+    col_values = _distinct([col_value(r) for r in rows])
+    corner = labels[row_key] if row_key else "sweep"
+    if col_keys:
+        corner += " \\ " + ", ".join(labels[k] for k in col_keys)
+    table = [[corner, *col_values]]
+    for value in row_values:
+        line = [str(value)]
+        for column in col_values:
+            group = [r for r in rows if row_value(r) == value and col_value(r) == column]
+            line.append(_cell(group, metric) if group else "-")
+        table.append(line)
+    return table
+
+
+def markdown_table(table: Sequence[Sequence[Any]]) -> str:
+    """Rows (header first) as a GitHub-flavoured Markdown table."""
+    text = [str(cell if cell is not None else "").replace("|", "\\|") for cell in table[0]]
+    lines = ["| " + " | ".join(text) + " |", "|" + "---|" * len(table[0])]
+    for row in table[1:]:
+        cells = ["" if cell is None else (f"{cell:.4f}" if isinstance(cell, float) else str(cell)) for cell in row]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def results_markdown(spec: SweepSpec, rows: Sequence[dict]) -> str:
+    """results.md: one pivot per metric (mean ± std over seeds), then every run."""
+    seeds = len(spec.seeds) if spec.seeds else 1
+    parts = [f"# Sweep {spec.name}", "", f"{len(rows)} runs; " + (
+        f"mean ± std over {seeds} seeds." if seeds > 1 else "one seed per grid point."
+    )]
+    for metric in spec.metrics:
+        parts += ["", f"## {metric}", "", markdown_table(pivot(spec, rows, metric))]
+    names = columns(spec)
+    cells = [[value_label(row[n]) if n in spec.keys else row.get(n) for n in names] for row in rows]
+    parts += ["", "## Runs", "", markdown_table([names, *cells]), ""]
+    return "\n".join(parts)
+
+
+def write_tables(spec: SweepSpec, runs: Sequence[SweepRun], folder: Path) -> tuple[list[dict], Path, Path]:
+    """Rebuild the rows from `folder/runs` and write results.csv and results.md into `folder`."""
+    rows = [run_row(spec, run, Path(folder) / "runs") for run in runs]
+    plain = [{k: (value_label(v) if k in spec.keys else v) for k, v in row.items()} for row in rows]
+    csv_path = write_text(Path(folder) / "results.csv", csv_text(plain, columns(spec)))
+    markdown_path = write_text(Path(folder) / "results.md", results_markdown(spec, rows))
+    return rows, csv_path, markdown_path
