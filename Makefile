@@ -26,6 +26,7 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/data_load.py
 	$(BIN)/python benchmarks/course_baselines.py
+	$(BIN)/python benchmarks/recipes_quick.py
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -14,21 +14,27 @@ from cnnlab.errors import CnnlabError
 
 def build_parser() -> argparse.ArgumentParser:
     """The full `cnnlab` argument parser with every verb group attached."""
-    from cnnlab.cli import data_cmd
+    from cnnlab.cli import (
+        data_cmd,
+        eval_cmd,
+        lrfind_cmd,
+        models_cmd,
+        report_cmd,
+        search_cmd,
+        sweep_cmd,
+        train_cmd,
+        visualize_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="cnnlab", description="A workbench for convolutional image classifiers."
     )
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB")
-    for module in (data_cmd,):
-        module.add_parser(subparsers)
-    for optional in (
-        "models_cmd", "train_cmd", "eval_cmd", "report_cmd", "visualize_cmd", "sweep_cmd",
-    ):  # verb groups that land in later steps
-        try:
-            module = __import__(f"cnnlab.cli.{optional}", fromlist=["add_parser"])
-        except ModuleNotFoundError:
-            continue
+    verb_groups = (
+        data_cmd, models_cmd, train_cmd, eval_cmd, visualize_cmd, report_cmd,
+        sweep_cmd, search_cmd, lrfind_cmd,
+    )  # fmt: skip
+    for module in verb_groups:
         module.add_parser(subparsers)
     return parser
 

@@ -49,13 +49,17 @@ def parse_param(key: str, spec: Any) -> Param:
     if "choices" in spec:
         choices = spec["choices"]
         if set(spec) != {"choices"}:
-            raise ConfigError(f"{where}: 'choices' cannot be combined with {sorted(set(spec) - {'choices'})}")
+            raise ConfigError(
+                f"{where}: 'choices' cannot be combined with {sorted(set(spec) - {'choices'})}"
+            )
         if not isinstance(choices, list) or not choices:
             raise ConfigError(f"{where}: choices must be a non-empty list, got {choices!r}")
         return Param(key, "categorical", choices=tuple(choices))
     unknown = set(spec) - RANGE_KEYS
     if unknown:
-        raise ConfigError(f"{where}: unknown fields {sorted(unknown)}; allowed: low, high, log, choices")
+        raise ConfigError(
+            f"{where}: unknown fields {sorted(unknown)}; allowed: low, high, log, choices"
+        )
     if "low" not in spec or "high" not in spec:
         raise ConfigError(f"{where}: a range needs both low and high, got {dict(spec)!r}")
     low, high, log = spec["low"], spec["high"], spec.get("log", False)
@@ -74,5 +78,7 @@ def parse_param(key: str, spec: Any) -> Param:
 def parse_space(space: Any) -> tuple[Param, ...]:
     """All entries of a spec's `space` mapping, in the order written."""
     if not isinstance(space, Mapping) or not space:
-        raise ConfigError(f"search spec: space must be a non-empty mapping of dotted keys, got {space!r}")
+        raise ConfigError(
+            f"search spec: space must be a non-empty mapping of dotted keys, got {space!r}"
+        )
     return tuple(parse_param(str(key), spec) for key, spec in space.items())

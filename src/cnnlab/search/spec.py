@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,9 @@ def _base_mapping(base: Any, spec_dir: Path) -> dict:
     raise ConfigError(f"search spec: base must be a config mapping or a path, got {base!r}")
 
 
-def build_search_spec(data: Mapping[str, Any], spec_dir: Path = Path("."), source: str = "search spec") -> SearchSpec:
+def build_search_spec(
+    data: Mapping[str, Any], spec_dir: Path = Path("."), source: str = "search spec"
+) -> SearchSpec:
     """Validate a spec mapping; every space key is checked against the config schema."""
     unknown = set(data) - set(SPEC_KEYS)
     if unknown:
@@ -51,7 +52,9 @@ def build_search_spec(data: Mapping[str, Any], spec_dir: Path = Path("."), sourc
         raise ConfigError(f"{source}: name must be a plain string (a directory name), got {name!r}")
     direction = data.get("direction", "maximize")
     if direction not in DIRECTIONS:
-        raise ConfigError(f"{source}: direction must be one of {list(DIRECTIONS)}, got {direction!r}")
+        raise ConfigError(
+            f"{source}: direction must be one of {list(DIRECTIONS)}, got {direction!r}"
+        )
     metric = data.get("metric", "val_accuracy")
     base = _base_mapping(data.get("base"), spec_dir)
     if "compare" in base:
@@ -61,18 +64,23 @@ def build_search_spec(data: Mapping[str, Any], spec_dir: Path = Path("."), sourc
     if (base.get("data") or {}).get("val") is None:
         base = apply_overrides(base, {"data.val": DEFAULT_VAL})
         notes.append(f"data.val was unset; using a validation split of {DEFAULT_VAL} for pruning")
-    config = build_config(base, f"{source}, base")
-    if not metric.startswith(("val_", "train_")) or metric.split("_", 1)[1] not in ("accuracy", "loss", "f1"):
-        raise ConfigError(f"{source}: metric must be val_/train_ accuracy, loss or f1, got {metric!r}")
+    build_config(base, f"{source}, base")
+    if not metric.startswith(("val_", "train_")) or metric.split("_", 1)[1] not in (
+        "accuracy",
+        "loss",
+        "f1",
+    ):
+        raise ConfigError(
+            f"{source}: metric must be val_/train_ accuracy, loss or f1, got {metric!r}"
+        )
     for param in space:
-        build_config(apply_overrides(base, {param.key: param.example()}), f"{source}, space key {param.key!r}")
-    del config
+        build_config(
+            apply_overrides(base, {param.key: param.example()}),
+            f"{source}, space key {param.key!r}",
+        )
     return SearchSpec(name, base, space, direction, metric, tuple(notes))
 
 
 def load_search_spec(path: Path) -> SearchSpec:
     """The search spec in the YAML file `path`; a relative `base` path is read beside it."""
-    spec = build_search_spec(read_yaml(path), Path(path).parent, str(path))
-    for note in spec.notes:
-        print(f"cnnlab search: {note}", file=sys.stderr)
-    return spec
+    return build_search_spec(read_yaml(path), Path(path).parent, str(path))
