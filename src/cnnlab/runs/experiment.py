@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -159,8 +160,16 @@ def prepare(config: ExperimentConfig) -> Prepared:
     )
 
 
+EpochCallback = Callable[[dict[str, Any]], str | None]  # epoch row -> reason to stop, or None
+
+
 def _hooks(
-    run: RunDir, history: History, prepared: Prepared, quiet: bool, writer: Any = None
+    run: RunDir,
+    history: History,
+    prepared: Prepared,
+    quiet: bool,
+    writer: Any = None,
+    on_epoch_done: EpochCallback | None = None,
 ) -> FitHooks:
     """Hooks that persist each epoch (metrics, iterations, checkpoints, log line; TensorBoard)."""
     extra = {
@@ -171,7 +180,7 @@ def _hooks(
         "std": prepared.model.normalize.std.flatten().tolist(),
     }
 
-    def on_epoch(row: dict[str, Any], improved: bool, state) -> None:
+    def on_epoch(row: dict[str, Any], improved: bool, state) -> str | None:
         checkpoint = {**state(), **extra, "epoch": row["epoch"]}
         save_checkpoint(run.last_checkpoint, checkpoint)
         if improved:
@@ -185,6 +194,7 @@ def _hooks(
         run.write_status("running", epoch=row["epoch"], epochs=prepared.config.train.epochs)
         if writer is not None:
             tensorboard.log_epoch(writer, row)
+        return on_epoch_done(row) if on_epoch_done else None
 
     if writer is None:
         return FitHooks(on_epoch=on_epoch)
@@ -224,8 +234,18 @@ def _final_metrics(prepared: Prepared, run: RunDir) -> dict[str, float]:
     return metrics
 
 
-def _run(prepared: Prepared, run: RunDir, history: History, quiet: bool) -> RunResult:
-    """Drive the loop, then record how it ended; raises `TrainingError` when it diverged."""
+def _run(
+    prepared: Prepared,
+    run: RunDir,
+    history: History,
+    quiet: bool,
+    on_epoch: EpochCallback | None = None,
+) -> RunResult:
+    """Drive the loop, then record how it ended; raises `TrainingError` when it diverged.
+
+    `on_epoch` sees each finished epoch and may stop the run with a reason (a search's
+    pruning): the run is then marked `failed` with that reason and not evaluated.
+    """
     config = prepared.config
     progress = show_progress(quiet)  # a terminal or a notebook, and not --quiet
     writer = tensorboard.open_writer(run.path) if config.train.tensorboard else None
@@ -242,7 +262,7 @@ def _run(prepared: Prepared, run: RunDir, history: History, quiet: bool) -> RunR
             optim_config=config.optim,
             device=prepared.device,
             history=history,
-            hooks=_hooks(run, history, prepared, quiet, writer),
+            hooks=_hooks(run, history, prepared, quiet, writer, on_epoch),
             progress=progress,
         )
     except KeyboardInterrupt:
@@ -266,6 +286,10 @@ def _run(prepared: Prepared, run: RunDir, history: History, quiet: bool) -> RunR
             f"run {run.path} diverged: the loss became NaN, infinite or exploded near iteration {iteration} "
             f"(epoch {len(history.epochs) + 1}); try a lower learning rate (optim.lr={config.optim.lr})"
         )
+    if history.stopped not in ("finished", "early_stopped"):  # stopped by `on_epoch`
+        run.write_status("failed", reason=history.stopped, epoch=len(history.epochs))
+        run.log(f"stopped after epoch {len(history.epochs)}: {history.stopped}")
+        return RunResult(run.path, history.stopped, history, {}, config)
     metrics = _final_metrics(prepared, run)
     metrics["train_seconds"] = seconds
     run.write_json("final_metrics.json", metrics)
@@ -279,8 +303,13 @@ def _run(prepared: Prepared, run: RunDir, history: History, quiet: bool) -> RunR
     return RunResult(run.path, history.stopped, history, metrics, config)
 
 
-def train(config: ExperimentConfig, *, quiet: bool = False) -> RunResult:
-    """Train one configured experiment into a new run directory under `config.out`."""
+def train(
+    config: ExperimentConfig, *, quiet: bool = False, on_epoch: EpochCallback | None = None
+) -> RunResult:
+    """Train one configured experiment into a new run directory under `config.out`.
+
+    `on_epoch(row)` is called after each epoch is saved; returning a reason stops the run.
+    """
     tensorboard.require_tensorboard(config.train.tensorboard)  # fail before any work
     run = new_run_dir(Path(config.out), config.run_name)
     run.write_config(dump_config(config))
@@ -292,7 +321,7 @@ def train(config: ExperimentConfig, *, quiet: bool = False) -> RunResult:
     )
     sizes = ", ".join(f"{name} {len(split)}" for name, split in prepared.dataset.splits.items())
     run.log(f"data: {sizes}; classes {list(prepared.dataset.class_names)}")
-    return _run(prepared, run, History(), quiet)
+    return _run(prepared, run, History(), quiet, on_epoch)
 
 
 def resume(run_dir: Path, *, quiet: bool = False) -> RunResult:

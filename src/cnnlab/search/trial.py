@@ -6,23 +6,18 @@ trial stops after the epoch that pruned it and its status says `failed` with rea
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
 
-from cnnlab.config import ExperimentConfig, dump_config
+from cnnlab.config import ExperimentConfig
 from cnnlab.errors import TrainingError
-from cnnlab.runs.env import environment
-from cnnlab.runs.experiment import _final_metrics, _hooks, prepare
-from cnnlab.runs.rundir import new_run_dir
-from cnnlab.training.loop import FitHooks, History, fit
+from cnnlab.runs import experiment
+from cnnlab.training.loop import History
 
-
-class _Pruned(Exception):
-    """Raised from the epoch hook to leave the loop when Optuna prunes the trial."""
+PRUNED = "pruned"
 
 
 @dataclass(frozen=True)
@@ -32,20 +27,6 @@ class TrialOutcome:
     run_dir: Path
     status: str
     value: float | None
-
-
-def _pruning_hooks(persist: FitHooks, trial: optuna.Trial, metric: str) -> FitHooks:
-    """The run's own hooks, then a report of `metric` to the trial and a prune check."""
-
-    def on_epoch(row: dict[str, Any], improved: bool, state) -> None:
-        persist.on_epoch(row, improved, state)
-        value = row.get(metric)
-        if value is not None:
-            trial.report(float(value), row["epoch"])
-            if trial.should_prune():
-                raise _Pruned
-
-    return FitHooks(on_iterations=persist.on_iterations, on_epoch=on_epoch)
 
 
 def best_of(history: History, metric: str, direction: str) -> float:
@@ -60,48 +41,17 @@ def run_trial(
     config: ExperimentConfig, trial: optuna.Trial, metric: str, direction: str
 ) -> TrialOutcome:
     """Train `config` under `trial`; raises `optuna.TrialPruned` when pruned, `TrainingError` when diverged."""
-    run = new_run_dir(Path(config.out), config.run_name)
-    trial.set_user_attr("run_dir", str(run.path.resolve()))
-    run.write_config(dump_config(config))
-    run.write_status("running", epoch=0, epochs=config.train.epochs)
-    prepared = prepare(config)
-    run.write_json("env.json", environment(prepared.device, prepared.threads))
-    run.log(f"run {run.path.name}: search trial {trial.number}, params {trial.params}")
-    history = History()
-    started = time.perf_counter()
-    try:
-        history = fit(
-            prepared.model,
-            prepared.optimizer,
-            prepared.scheduler,
-            prepared.train_loader,
-            prepared.val_loader,
-            num_classes=prepared.dataset.num_classes,
-            train_config=config.train,
-            optim_config=config.optim,
-            device=prepared.device,
-            history=history,
-            hooks=_pruning_hooks(_hooks(run, history, prepared, True), trial, metric),
-        )
-    except _Pruned:
-        epoch = len(history.epochs)
-        run.write_status("failed", reason="pruned", epoch=epoch)
-        run.log(f"pruned by the search after epoch {epoch}")
-        raise optuna.TrialPruned(f"pruned after epoch {epoch}") from None
-    except KeyboardInterrupt:
-        run.write_status("interrupted", epoch=len(history.epochs))
-        raise
-    if history.stopped == "diverged":
-        run.write_iterations(history.iterations)
-        run.write_status("diverged", epoch=len(history.epochs) + 1)
-        run.log("diverged: the loss became NaN, infinite or exploded; stopped")
-        raise TrainingError(
-            f"search trial {trial.number} ({run.path}) diverged with params {trial.params}"
-        )
-    metrics = _final_metrics(prepared, run)
-    metrics["train_seconds"] = time.perf_counter() - started
-    run.write_json("final_metrics.json", metrics)
-    if "test_accuracy" in metrics:
-        run.log_result(f"test accuracy: {metrics['test_accuracy']:.4f}")
-    run.write_status(history.stopped, epoch=len(history.epochs), best_epoch=history.best_epoch)
-    return TrialOutcome(run.path, history.stopped, best_of(history, metric, direction))
+    trial.set_user_attr("run_dir", str((Path(config.out) / config.run_name).resolve()))
+
+    def report(row: dict[str, Any]) -> str | None:
+        value = row.get(metric)
+        if value is None:
+            return None
+        trial.report(float(value), row["epoch"])
+        return PRUNED if trial.should_prune() else None
+
+    result = experiment.train(config, quiet=True, on_epoch=report)
+    trial.set_user_attr("run_dir", str(result.run_dir.resolve()))
+    if result.status == PRUNED:
+        raise optuna.TrialPruned(f"pruned after epoch {len(result.history.epochs)}")
+    return TrialOutcome(result.run_dir, result.status, best_of(result.history, metric, direction))

@@ -58,7 +58,10 @@ class FitHooks:
 
     on_iterations: Callable[[list[dict[str, Any]]], None] | None = None
     # (epoch row, improved on the monitor, a function returning the checkpoint state)
-    on_epoch: Callable[[dict[str, Any], bool, Callable[[], dict[str, Any]]], None] | None = None
+    # It may return a reason to stop now (e.g. "pruned"), which becomes `history.stopped`.
+    on_epoch: Callable[[dict[str, Any], bool, Callable[[], dict[str, Any]]], str | None] | None = (
+        None
+    )
 
 
 def effective_monitor(monitor: str, has_validation: bool) -> str:
@@ -295,11 +298,14 @@ def fit(
         )
         if stop_early or epoch + 1 == train_config.epochs:
             history.stopped = "early_stopped" if stop_early else "finished"
+        stop_reason = None
         if hooks.on_epoch:
-            hooks.on_epoch(
+            stop_reason = hooks.on_epoch(
                 row, improved, lambda: checkpoint_state(model, optimizer, scheduler, history)
             )
-        if stop_early:
+        if stop_reason and history.stopped == "running":
+            history.stopped = stop_reason
+        if stop_early or stop_reason:
             return history
     history.stopped = "finished"
     return history
