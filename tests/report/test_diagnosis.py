@@ -13,8 +13,15 @@ def rows(train_loss, val_loss=None, train_accuracy=None):
     val_loss = val_loss or [None] * count
     train_accuracy = train_accuracy or [0.95] * count
     return [
-        {"epoch": float(i + 1), "train_loss": t, "train_accuracy": a, "val_loss": v,
-         "val_accuracy": None if v is None else 0.9, "lr": 1e-3, "epoch_seconds": 1.0}
+        {
+            "epoch": float(i + 1),
+            "train_loss": t,
+            "train_accuracy": a,
+            "val_loss": v,
+            "val_accuracy": None if v is None else 0.9,
+            "lr": 1e-3,
+            "epoch_seconds": 1.0,
+        }
         for i, (t, v, a) in enumerate(zip(train_loss, val_loss, train_accuracy, strict=True))
     ]
 

@@ -60,16 +60,34 @@ class DevTools:
         to_browser_read, self._write = os.pipe()
         self._read, from_browser_write = os.pipe()
         flags = [
-            "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
-            "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--disable-extensions",
-            "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile}", "about:blank",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--remote-debugging-pipe",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            f"--user-data-dir={profile}",
+            "about:blank",
         ]
         self.process = subprocess.Popen(
-            [sys.executable, "-c", TRAMPOLINE, str(to_browser_read), str(from_browser_write),
-             CHROMIUM, *flags],
+            [
+                sys.executable,
+                "-c",
+                TRAMPOLINE,
+                str(to_browser_read),
+                str(from_browser_write),
+                CHROMIUM,
+                *flags,
+            ],
             pass_fds=(to_browser_read, from_browser_write),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
         )
         os.close(to_browser_read)
         os.close(from_browser_write)
@@ -160,7 +178,8 @@ def open_page(path: Path, profile: Path) -> PageCheck:
         browser.wait_for("Page.loadEventFired")
         widths = browser.call(
             "Runtime.evaluate",
-            {"expression": DECODE_IMAGES, "awaitPromise": True, "returnByValue": True}, session,
+            {"expression": DECODE_IMAGES, "awaitPromise": True, "returnByValue": True},
+            session,
         )["result"]["value"]
         browser.call("Runtime.evaluate", {"expression": "1"}, session)  # flush pending events
     finally:
@@ -183,11 +202,21 @@ def open_page(path: Path, profile: Path) -> PageCheck:
 def run(tmp_path_factory):
     """A real tiny run with a validation split and figures: two PNGs and an SVG-only one."""
     root = tmp_path_factory.mktemp("browser")
-    config = load_experiments(None, [
-        "data.dataset=mnist-sample", "data.classes=[0,1,7]", "data.per_class=20", "data.val=9",
-        "data.offline=true", "model.name=conv1", "train.epochs=3", "train.device=cpu",
-        f"out={root}", "name=run",
-    ])[0]
+    config = load_experiments(
+        None,
+        [
+            "data.dataset=mnist-sample",
+            "data.classes=[0,1,7]",
+            "data.per_class=20",
+            "data.val=9",
+            "data.offline=true",
+            "model.name=conv1",
+            "train.epochs=3",
+            "train.device=cpu",
+            f"out={root}",
+            "name=run",
+        ],
+    )[0]
     run_dir = train(config, quiet=True).run_dir
     figures = run_dir / "figures"
     loss = curves_figure([Curve("train", [1, 2, 3], [1.0, 0.7, 0.5])], "Loss", "loss")

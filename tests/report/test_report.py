@@ -24,7 +24,14 @@ from cnnlab.runs import train
 
 CLASSES = ["0", "1", "7"]
 SECTIONS = (
-    "Summary", "Diagnosis", "Metrics", "Figures", "Model", "Dataset", "Configuration", "Training log",
+    "Summary",
+    "Diagnosis",
+    "Metrics",
+    "Figures",
+    "Model",
+    "Dataset",
+    "Configuration",
+    "Training log",
 )
 
 
@@ -33,15 +40,29 @@ def hand_metrics() -> dict:
     per_class = [
         {"class": name, "precision": p, "recall": r, "f1": f, "support": s, "auc": a}
         for name, p, r, f, s, a in zip(
-            CLASSES, (0.9, 0.8, 0.7), (0.85, 0.95, 0.6), (0.874, 0.869, 0.646), (42, 67, 49),
-            (0.97, 0.99, 0.91), strict=True,
+            CLASSES,
+            (0.9, 0.8, 0.7),
+            (0.85, 0.95, 0.6),
+            (0.874, 0.869, 0.646),
+            (42, 67, 49),
+            (0.97, 0.99, 0.91),
+            strict=True,
         )
     ]
     return {
-        "split": "test", "num_samples": 158, "accuracy": 0.8101, "top_k": {"1": 0.8101, "2": 0.9367},
-        "precision_macro": 0.8, "recall_macro": 0.8, "f1_macro": 0.7963,
-        "precision_weighted": 0.81, "recall_weighted": 0.81, "f1_weighted": 0.8061,
-        "auc_micro": 0.9512, "auc_macro": 0.9567, "per_class": per_class,
+        "split": "test",
+        "num_samples": 158,
+        "accuracy": 0.8101,
+        "top_k": {"1": 0.8101, "2": 0.9367},
+        "precision_macro": 0.8,
+        "recall_macro": 0.8,
+        "f1_macro": 0.7963,
+        "precision_weighted": 0.81,
+        "recall_weighted": 0.81,
+        "f1_weighted": 0.8061,
+        "auc_micro": 0.9512,
+        "auc_macro": 0.9567,
+        "per_class": per_class,
         "confusion_matrix": [[36, 2, 4], [1, 64, 2], [3, 17, 29]],
         "most_confused": [{"true": "7", "predicted": "1", "count": 17}],
         "highest_loss": [],
@@ -63,11 +84,21 @@ def hand_figures(folder) -> list:
 def runs(tmp_path_factory):
     """A trained run with metrics.json and figures ('full'), and copies missing parts."""
     root = tmp_path_factory.mktemp("runs")
-    config = load_experiments(None, [
-        "data.dataset=mnist-sample", "data.classes=[0,1,7]", "data.per_class=20", "data.val=9",
-        "data.offline=true", "model.name=conv1", "train.epochs=3", "train.device=cpu",
-        f"out={root}", "name=full",
-    ])[0]
+    config = load_experiments(
+        None,
+        [
+            "data.dataset=mnist-sample",
+            "data.classes=[0,1,7]",
+            "data.per_class=20",
+            "data.val=9",
+            "data.offline=true",
+            "model.name=conv1",
+            "train.epochs=3",
+            "train.device=cpu",
+            f"out={root}",
+            "name=full",
+        ],
+    )[0]
     full = train(config, quiet=True).run_dir
     bare = shutil.copytree(full, root / "bare")
     (full / "metrics.json").write_text(json.dumps(hand_metrics()))
@@ -146,7 +177,12 @@ def test_a_run_with_only_its_config_still_gets_a_report(runs, tmp_path):
     assert "Model summary not available: best.pt:" in md
     assert "Unreadable files (left out): metrics.json" in md
     assert "No train.log in this run yet." in md
-    assert sorted(p.name for p in run.iterdir()) == ["config.yaml", "metrics.json", "report.html", "report.md"]
+    assert sorted(p.name for p in run.iterdir()) == [
+        "config.yaml",
+        "metrics.json",
+        "report.html",
+        "report.md",
+    ]
 
 
 def test_a_saved_dataset_profile_is_used_as_is(runs, tmp_path):
@@ -162,8 +198,12 @@ def test_comparison_of_two_runs(runs, tmp_path):
     md_path, html_path = write_comparison([runs["full"], runs["bare"]], out)
     md, html = md_path.read_text(), html_path.read_text()
     table = md.split("## Runs")[1].split("## Curves")[0]
-    assert "| run | model | dataset | epochs | train acc | test acc | macro F1 | AUC macro |" in table
-    assert re.search(r"\| \[full\]\(\.\./.*full/report\.html\) \| `conv1` \| `mnist-sample` \| 3 \|", table)
+    assert (
+        "| run | model | dataset | epochs | train acc | test acc | macro F1 | AUC macro |" in table
+    )
+    assert re.search(
+        r"\| \[full\]\(\.\./.*full/report\.html\) \| `conv1` \| `mnist-sample` \| 3 \|", table
+    )
     assert "| 0.8101 | 0.7963 | 0.9567 |" in table  # from full's metrics.json
     bare = next(line for line in table.splitlines() if "bare" in line)
     assert bare.endswith("| finished |") and "| – |" in bare  # no AUC without metrics.json
@@ -208,7 +248,9 @@ def test_cli_writes_a_report_or_a_comparison(runs, tmp_path, capsys):
     args = parser.parse_args(["report", str(run)])
     assert args.func(args) == 0
     assert capsys.readouterr().out.split() == [str(run / "report.md"), str(run / "report.html")]
-    args = parser.parse_args(["report", str(run), str(runs["full"]), "--out", str(tmp_path / "cmp")])
+    args = parser.parse_args(
+        ["report", str(run), str(runs["full"]), "--out", str(tmp_path / "cmp")]
+    )
     assert args.func(args) == 0
     assert (tmp_path / "cmp" / "comparison.html").is_file()
     args = parser.parse_args(["report", str(run), str(runs["full"])])

@@ -145,4 +145,3 @@ def test_recipe_quick_end_to_end_through_the_cli(tmp_path, capsys):
     assert (folder / "runs" / rows[0]["run"] / "predictions.csv").is_file()
     assert (folder / "comparison" / "comparison.html").is_file()
     assert "sweep directory" in capsys.readouterr().out
-

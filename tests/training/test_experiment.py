@@ -160,3 +160,21 @@ def test_resuming_a_finished_run_trains_nothing_more(tmp_path):
     assert again.status == "finished"
     assert again.metrics["test_accuracy"] == first.metrics["test_accuracy"]
     assert (first.run_dir / "train.log").read_text() == log_before
+
+
+def test_watch_test_records_test_metrics_each_epoch_without_using_them(tmp_path):
+    plain = train(config(tmp_path, "name=plain"), quiet=True)
+    watched = train(config(tmp_path, "name=watched", "train.watch_test=true"), quiet=True)
+    rows = read_metrics(watched.run_dir)
+    assert all(row["test_accuracy"] != "" for row in rows)
+
+    # recording test metrics changes nothing else: same training, same choice of best epoch
+    def strip(table):
+        return [{k: v for k, v in row.items() if not k.startswith("test_")} for row in table]
+
+    plain_rows = read_metrics(plain.run_dir)
+    assert all(row["test_accuracy"] == "" for row in plain_rows)
+    assert strip(rows) == strip(plain_rows)
+    assert watched.history.best_epoch == plain.history.best_epoch
+    best = rows[watched.history.best_epoch - 1]
+    assert float(best["test_accuracy"]) == pytest.approx(watched.metrics["test_accuracy"])

@@ -17,8 +17,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "a comparison report.",
     )
     parser.add_argument("spec", type=Path, help="sweep spec YAML (see configs/recipes/)")
-    parser.add_argument("--out", type=Path, default=Path("runs"), help="parent of the sweep directory")
-    parser.add_argument("--workers", type=int, default=1, help="runs trained at once (cores are split)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("runs"), help="parent of the sweep directory"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="runs trained at once (cores are split)"
+    )
     parser.add_argument(
         "--quick", action="store_true", help="apply the spec's quick: overrides (a fast smoke run)"
     )

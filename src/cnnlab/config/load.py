@@ -62,7 +62,8 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
         if len(value) != len(args):
             raise ConfigError(f"{key}: expected a list of {len(args)} values, got {value!r}")
         return tuple(
-            _coerce(item, t, f"{key}[{i}]") for i, (item, t) in enumerate(zip(value, args, strict=True))
+            _coerce(item, t, f"{key}[{i}]")
+            for i, (item, t) in enumerate(zip(value, args, strict=True))
         )
     if origin is dict:
         if not isinstance(value, Mapping):

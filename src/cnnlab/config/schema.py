@@ -132,6 +132,7 @@ class TrainConfig:
     channels_last: bool | None = None  # None = on for CUDA conv nets
     threads: int | None = None  # CPU threads; None = the cores available to this process
     compile: bool = False  # torch.compile the model
+    watch_test: bool = False  # also record test metrics every epoch (never used for selection)
     tensorboard: bool = False  # also log to <run>/tensorboard/ (needs cnnlab[tensorboard])
 
     def __post_init__(self) -> None:

@@ -14,7 +14,15 @@ from cnnlab.report.markdown import write_markdown
 from cnnlab.report.sources import RunRecord, check_run_dirs, read_run
 
 COLUMNS = (
-    "run", "model", "dataset", "epochs", "train acc", "test acc", "macro F1", "AUC macro", "time",
+    "run",
+    "model",
+    "dataset",
+    "epochs",
+    "train acc",
+    "test acc",
+    "macro F1",
+    "AUC macro",
+    "time",
     "status",
 )
 ALIGN = ("l", "l", "l", "r", "r", "r", "r", "r", "r", "l")
@@ -27,7 +35,10 @@ def run_labels(paths: Sequence[Path]) -> list[str]:
         name if names.count(name) == 1 else f"{path.parent.name}/{name}"
         for name, path in zip(names, paths, strict=True)
     ]
-    return [label if labels.count(label) == 1 else str(path) for label, path in zip(labels, paths, strict=True)]
+    return [
+        label if labels.count(label) == 1 else str(path)
+        for label, path in zip(labels, paths, strict=True)
+    ]
 
 
 def macro_f1(record: RunRecord) -> float | None:
@@ -40,12 +51,23 @@ def macro_f1(record: RunRecord) -> float | None:
 def comparison_row(record: RunRecord, label: str, out_dir: Path) -> tuple[str, ...]:
     """One table row; the run's name links to its report.html when it has one."""
     report = record.path / "report.html"
-    name = f"[{label}]({Path(os.path.relpath(report, out_dir)).as_posix()})" if report.is_file() else label
+    name = (
+        f"[{label}]({Path(os.path.relpath(report, out_dir)).as_posix()})"
+        if report.is_file()
+        else label
+    )
     auc = record.metrics.get("auc_macro") if record.metrics else None
     return (
-        name, f"`{record.model_name}`", f"`{record.dataset_name}`", str(len(record.epochs)),
-        number(record.train_accuracy), number(record.test_accuracy), number(macro_f1(record)),
-        number(auc), seconds(record.train_seconds), str(record.status.get("status", "unknown")),
+        name,
+        f"`{record.model_name}`",
+        f"`{record.dataset_name}`",
+        str(len(record.epochs)),
+        number(record.train_accuracy),
+        number(record.test_accuracy),
+        number(macro_f1(record)),
+        number(auc),
+        seconds(record.train_seconds),
+        str(record.status.get("status", "unknown")),
     )
 
 
@@ -55,7 +77,8 @@ def overlay_curves(records: Sequence[RunRecord], labels: Sequence[str], metric: 
     for group, (record, label) in enumerate(zip(records, labels, strict=True)):
         for split, dashed in (("val", False), ("train", True)):
             points = [
-                (row["epoch"], row[f"{split}_{metric}"]) for row in record.epochs
+                (row["epoch"], row[f"{split}_{metric}"])
+                for row in record.epochs
                 if row.get(f"{split}_{metric}") is not None
             ]
             if points:
@@ -70,7 +93,9 @@ def curve_figures(records: Sequence[RunRecord], labels: Sequence[str], folder: P
     for metric, title in (("accuracy", "Accuracy per epoch"), ("loss", "Loss per epoch")):
         curves = overlay_curves(records, labels, metric)
         path = save_png(curves_figure(curves, title, metric), folder / f"{metric}.png")
-        images.append(Image(path, f"{title}: validation solid, training dashed; one colour per run"))
+        images.append(
+            Image(path, f"{title}: validation solid, training dashed; one colour per run")
+        )
     return images
 
 
@@ -78,27 +103,41 @@ def comparison_document(run_dirs: Sequence[Path], out_dir: Path) -> Document:
     """The comparison page of `run_dirs`; its figures are written into `out_dir/figures`."""
     records = [read_run(Path(path)) for path in run_dirs]
     labels = run_labels([record.path for record in records])
-    rows = tuple(comparison_row(r, label, out_dir) for r, label in zip(records, labels, strict=True))
+    rows = tuple(
+        comparison_row(r, label, out_dir) for r, label in zip(records, labels, strict=True)
+    )
     findings = [
         (f"**{label}**: {finding.message}", finding.kind)
         for record, label in zip(records, labels, strict=True)
         for finding in diagnose(record.epochs, record.num_classes, record.status)
     ]
     best = max(
-        ((record.test_accuracy, label) for record, label in zip(records, labels, strict=True)
-         if record.test_accuracy is not None),
+        (
+            (record.test_accuracy, label)
+            for record, label in zip(records, labels, strict=True)
+            if record.test_accuracy is not None
+        ),
         default=None,
     )
-    lead = f"Best test accuracy: **{best[1]}** ({best[0]:.4f})." if best else "No run has a test accuracy yet."
+    lead = (
+        f"Best test accuracy: **{best[1]}** ({best[0]:.4f})."
+        if best
+        else "No run has a test accuracy yet."
+    )
     return Document(
         f"Comparison of {len(records)} runs",
         ", ".join(labels),
         (
             Section("Runs", (Table(COLUMNS, rows, ALIGN), Text(lead))),
             Section("Curves", tuple(curve_figures(records, labels, out_dir / "figures"))),
-            Section("Diagnosis", (Bullets(
-                tuple(text for text, _ in findings), tuple(kind for _, kind in findings)
-            ),)),
+            Section(
+                "Diagnosis",
+                (
+                    Bullets(
+                        tuple(text for text, _ in findings), tuple(kind for _, kind in findings)
+                    ),
+                ),
+            ),
         ),
     )
 
@@ -109,4 +148,6 @@ def write_comparison(run_dirs: Sequence[Path], out_dir: Path) -> tuple[Path, Pat
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     document = comparison_document(paths, out_dir)
-    return write_markdown(document, out_dir / "comparison.md"), write_html(document, out_dir / "comparison.html")
+    return write_markdown(document, out_dir / "comparison.md"), write_html(
+        document, out_dir / "comparison.html"
+    )

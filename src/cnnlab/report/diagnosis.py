@@ -84,7 +84,10 @@ def _overfitting(epochs: list[int], train: list[float], val: list[float]) -> Fin
 
 
 def _underfitting(
-    epochs: list[int], train: list[float], val: list[float | None], accuracy: list[float | None],
+    epochs: list[int],
+    train: list[float],
+    val: list[float | None],
+    accuracy: list[float | None],
     num_classes: int | None,
 ) -> Finding | None:
     """Both losses plateaued high (against ln K), or training accuracy still low at the end."""
@@ -106,7 +109,8 @@ def _underfitting(
         what.append(f"training accuracy {end_accuracy[-1]:.3f} (below {low_bar:.2f})")
     advice = (
         "the loss has plateaued: try a larger model, a higher learning rate or less regularisation"
-        if plateaued else "the loss is still falling: train for more epochs"
+        if plateaued
+        else "the loss is still falling: train for more epochs"
     )
     return Finding(
         "underfitting",
@@ -126,7 +130,8 @@ def _summary(epochs: list[int], train: list[float], val: list[float | None]) -> 
 
 
 def diagnose(
-    rows: Sequence[Mapping[str, float | None]], num_classes: int | None = None,
+    rows: Sequence[Mapping[str, float | None]],
+    num_classes: int | None = None,
     status: Mapping | None = None,
 ) -> list[Finding]:
     """Findings from the metrics.csv rows (and status.json): what went wrong, or that nothing did."""
@@ -144,21 +149,27 @@ def diagnose(
     findings = []
     known = [i for i, v in enumerate(val) if v is not None and math.isfinite(v)]
     if len(known) >= 3:
-        findings.append(_overfitting(
-            [epochs[i] for i in known], [train[i] for i in known], [val[i] for i in known]
-        ))
+        findings.append(
+            _overfitting(
+                [epochs[i] for i in known], [train[i] for i in known], [val[i] for i in known]
+            )
+        )
     findings.append(_underfitting(epochs, train, val, accuracy, num_classes))
     findings = [finding for finding in findings if finding is not None]
     if not findings:
         still = len(train) >= 3 and (train[-3] - train[-1]) >= PLATEAU * abs(train[-3])
         tail = "; the loss is still falling, so more epochs may help" if still else ""
-        findings.append(Finding(
-            "healthy",
-            f"Healthy run: {_summary(epochs, train, val)}; no sign of over- or under-fitting{tail}.",
-        ))
+        findings.append(
+            Finding(
+                "healthy",
+                f"Healthy run: {_summary(epochs, train, val)}; no sign of over- or under-fitting{tail}.",
+            )
+        )
     if not known:
-        findings.append(Finding(
-            "no_validation",
-            "No validation split: over-fitting cannot be read off the curves (set data.val).",
-        ))
+        findings.append(
+            Finding(
+                "no_validation",
+                "No validation split: over-fitting cannot be read off the curves (set data.val).",
+            )
+        )
     return findings

@@ -31,7 +31,9 @@ class Curve:
     dashed: bool = False
 
 
-def curves_figure(curves: Sequence[Curve], title: str, ylabel: str, xlabel: str = "epoch") -> Figure:
+def curves_figure(
+    curves: Sequence[Curve], title: str, ylabel: str, xlabel: str = "epoch"
+) -> Figure:
     """All curves on one axes, a colour per group, with a legend."""
     figure = Figure(figsize=(7.0, 4.2), dpi=DPI, layout="constrained")
     axes = figure.add_subplot()
@@ -39,9 +41,14 @@ def curves_figure(curves: Sequence[Curve], title: str, ylabel: str, xlabel: str 
     palette = colormaps["tab10" if groups <= 10 else "tab20"]
     for curve in curves:
         axes.plot(
-            curve.x, curve.y, label=curve.label, color=palette(curve.group % palette.N),
-            linestyle="--" if curve.dashed else "-", marker="o" if len(curve.x) <= 30 else None,
-            markersize=3, linewidth=1.6,
+            curve.x,
+            curve.y,
+            label=curve.label,
+            color=palette(curve.group % palette.N),
+            linestyle="--" if curve.dashed else "-",
+            marker="o" if len(curve.x) <= 30 else None,
+            markersize=3,
+            linewidth=1.6,
         )
     axes.set_title(title)
     axes.set_xlabel(xlabel)
@@ -51,7 +58,9 @@ def curves_figure(curves: Sequence[Curve], title: str, ylabel: str, xlabel: str 
     if curves:
         axes.legend(fontsize=8, ncol=2 if len(curves) > 8 else 1, loc="best", framealpha=0.85)
     else:
-        axes.text(0.5, 0.5, "no epochs recorded", ha="center", va="center", transform=axes.transAxes)
+        axes.text(
+            0.5, 0.5, "no epochs recorded", ha="center", va="center", transform=axes.transAxes
+        )
     return figure
 
 

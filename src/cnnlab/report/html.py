@@ -14,7 +14,12 @@ from cnnlab.atomic import write_text
 from cnnlab.report.document import Block, Bullets, Code, Document, Image, Markdown, Table, Text
 from cnnlab.report.mdhtml import fragment_html, inline, table_html
 
-MIME_TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+MIME_TYPES = {
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+}
 POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 HEADING_SHIFT = 2  # a fragment's '# title' becomes <h3> under the section's <h2>
 WIDE_PIXELS = 1100  # a PNG at least this wide takes a whole row of the figure grid
@@ -85,8 +90,10 @@ def figure_html(image: Image) -> str:
     except OSError as error:
         return f"<p>Figure {escape(image.path.name)} could not be read: {escape(str(error))}</p>"
     wide = ' class="wide"' if (png_width(data) or 0) >= WIDE_PIXELS else ""
-    return (f'<figure{wide}><img src="{data_uri(data, image.path.suffix)}" alt="{escape(image.caption)}">'
-            f"<figcaption>{inline(image.caption)}</figcaption></figure>")
+    return (
+        f'<figure{wide}><img src="{data_uri(data, image.path.suffix)}" alt="{escape(image.caption)}">'
+        f"<figcaption>{inline(image.caption)}</figcaption></figure>"
+    )
 
 
 def block_html(block: Block) -> str:
@@ -116,9 +123,17 @@ def section_html(blocks: tuple[Block, ...]) -> str:
     """A section's blocks; consecutive figures share a grid, consecutive tables a row."""
     parts, group, kind = [], [], None
     for block in (*blocks, None):
-        block_kind = "figures" if isinstance(block, Image) else "tables" if isinstance(block, Table) else None
+        block_kind = (
+            "figures"
+            if isinstance(block, Image)
+            else "tables"
+            if isinstance(block, Table)
+            else None
+        )
         if group and block_kind != kind:
-            parts.append(f'<div class="{kind}">' + "".join(group) + "</div>" if len(group) > 1 else group[0])
+            parts.append(
+                f'<div class="{kind}">' + "".join(group) + "</div>" if len(group) > 1 else group[0]
+            )
             group = []
         kind = block_kind
         if block_kind:
@@ -162,4 +177,3 @@ def render_html(document: Document) -> str:
 def write_html(document: Document, path: Path) -> Path:
     """Write `document` as a self-contained HTML page to `path` (atomically)."""
     return write_text(Path(path), render_html(document))
-

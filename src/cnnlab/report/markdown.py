@@ -39,7 +39,7 @@ def shift_headings(text: str, by: int = HEADING_SHIFT) -> str:
             in_code = not in_code
         match = None if in_code else re.match(r"^(#{1,6})(\s)", line)
         if match:
-            line = "#" * min(6, len(match.group(1)) + by) + line[len(match.group(1)):]
+            line = "#" * min(6, len(match.group(1)) + by) + line[len(match.group(1)) :]
         lines.append(line)
     return "\n".join(lines).strip("\n")
 
@@ -81,4 +81,3 @@ def write_markdown(document: Document, path: Path) -> Path:
     """Write `document` as Markdown to `path` (atomically)."""
     path = Path(path)
     return write_text(path, render_markdown(document, path.parent))
-

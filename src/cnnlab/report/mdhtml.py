@@ -46,7 +46,9 @@ def split_row(line: str) -> list[str]:
     return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line)]
 
 
-def table_html(header: list[str], rows: list[list[str]], align: list[str], caption: str = "") -> str:
+def table_html(
+    header: list[str], rows: list[list[str]], align: list[str], caption: str = ""
+) -> str:
     """An HTML table; columns aligned 'r' get the `num` class."""
 
     def cells(values: list[str], tag: str) -> str:
@@ -61,7 +63,6 @@ def table_html(header: list[str], rows: list[list[str]], align: list[str], capti
     title = f"<caption>{inline(caption)}</caption>" if caption else ""
     head = f"<thead><tr>{cells(header, 'th')}</tr></thead>" if any(header) else ""
     return f'<div class="table-wrap"><table>{title}{head}<tbody>{body}</tbody></table></div>'
-
 
 
 def _table(lines: list[str]) -> str:
@@ -104,15 +105,21 @@ def fragment_html(text: str, heading_shift: int = 0) -> str:
             i += 1
         elif stripped.startswith(("```", "~~~")):
             marker = re.match(r"^[`~]+", stripped).group(0)
-            end = next((j for j in range(i + 1, len(lines)) if lines[j].strip().startswith(marker)),
-                       len(lines))
+            end = next(
+                (j for j in range(i + 1, len(lines)) if lines[j].strip().startswith(marker)),
+                len(lines),
+            )
             out.append(f"<pre><code>{escape(chr(10).join(lines[i + 1 : end]))}</code></pre>")
             i = end + 1
         elif match := _HEADING.match(stripped):
             level = min(6, len(match.group(1)) + heading_shift)
             out.append(f"<h{level}>{inline(match.group(2))}</h{level}>")
             i += 1
-        elif stripped.startswith("|") and i + 1 < len(lines) and _TABLE_RULE.match(lines[i + 1].strip()):
+        elif (
+            stripped.startswith("|")
+            and i + 1 < len(lines)
+            and _TABLE_RULE.match(lines[i + 1].strip())
+        ):
             end = i + 2
             while end < len(lines) and lines[end].strip().startswith("|"):
                 end += 1
@@ -120,17 +127,24 @@ def fragment_html(text: str, heading_shift: int = 0) -> str:
             i = end
         elif _LIST_ITEM.match(line):
             end = i + 1
-            while end < len(lines) and lines[end].strip() and (
-                _LIST_ITEM.match(lines[end]) or lines[end].startswith((" ", "\t"))
+            while (
+                end < len(lines)
+                and lines[end].strip()
+                and (_LIST_ITEM.match(lines[end]) or lines[end].startswith((" ", "\t")))
             ):
                 end += 1
             out.append(_list(lines[i:end]))
             i = end
         else:
             end = i + 1
-            while end < len(lines) and lines[end].strip() and not (
-                _HEADING.match(lines[end].strip()) or _LIST_ITEM.match(lines[end])
-                or lines[end].strip().startswith(("|", "```", "~~~"))
+            while (
+                end < len(lines)
+                and lines[end].strip()
+                and not (
+                    _HEADING.match(lines[end].strip())
+                    or _LIST_ITEM.match(lines[end])
+                    or lines[end].strip().startswith(("|", "```", "~~~"))
+                )
             ):
                 end += 1
             out.append(f"<p>{inline(' '.join(l.strip() for l in lines[i:end]))}</p>")

@@ -46,8 +46,10 @@ def status_text(record: RunRecord) -> str:
     status = record.status
     text = str(status.get("status", "unknown"))
     if status.get("epoch") is not None:
-        text += f" at epoch {status['epoch']}" if text in ("running", "diverged") else (
-            f" after {status['epoch']} epochs"
+        text += (
+            f" at epoch {status['epoch']}"
+            if text in ("running", "diverged")
+            else (f" after {status['epoch']} epochs")
         )
     if status.get("best_epoch") is not None:
         text += f" (best epoch {status['best_epoch']})"
@@ -82,9 +84,15 @@ def summary_section(record: RunRecord) -> Section:
 def diagnosis_section(record: RunRecord) -> Section:
     """The findings read off the curves."""
     findings = diagnose(record.epochs, record.num_classes, record.status)
-    return Section("Diagnosis", (Bullets(
-        tuple(finding.message for finding in findings), tuple(finding.kind for finding in findings)
-    ),))
+    return Section(
+        "Diagnosis",
+        (
+            Bullets(
+                tuple(finding.message for finding in findings),
+                tuple(finding.kind for finding in findings),
+            ),
+        ),
+    )
 
 
 def metric_tables(metrics: dict) -> list[Block]:
@@ -93,9 +101,15 @@ def metric_tables(metrics: dict) -> list[Block]:
     overall.append(("accuracy", number(metrics.get("accuracy"))))
     for k, value in (metrics.get("top_k") or {}).items():
         overall.append((f"top-{k} accuracy", number(value)))
-    overall += [("AUC micro", number(metrics.get("auc_micro"))), ("AUC macro", number(metrics.get("auc_macro")))]
+    overall += [
+        ("AUC micro", number(metrics.get("auc_micro"))),
+        ("AUC macro", number(metrics.get("auc_macro"))),
+    ]
     averages = tuple(
-        (average, *(number(metrics.get(f"{name}_{average}")) for name in ("precision", "recall", "f1")))
+        (
+            average,
+            *(number(metrics.get(f"{name}_{average}")) for name in ("precision", "recall", "f1")),
+        )
         for average in ("macro", "weighted")
     )
     blocks: list[Block] = [
@@ -104,8 +118,12 @@ def metric_tables(metrics: dict) -> list[Block]:
     ]
     per_class = tuple(
         (
-            str(entry.get("class", "?")), number(entry.get("precision")), number(entry.get("recall")),
-            number(entry.get("f1")), number(entry.get("support"), "d"), number(entry.get("auc")),
+            str(entry.get("class", "?")),
+            number(entry.get("precision")),
+            number(entry.get("recall")),
+            number(entry.get("f1")),
+            number(entry.get("support"), "d"),
+            number(entry.get("auc")),
         )
         for entry in metrics.get("per_class") or ()
     )
@@ -117,7 +135,9 @@ def metric_tables(metrics: dict) -> list[Block]:
         for pair in (metrics.get("most_confused") or ())[:MOST_CONFUSED]
     )
     if confused:
-        blocks.append(Table(("true", "predicted", "count"), confused, ("l", "l", "r"), "Most confused pairs"))
+        blocks.append(
+            Table(("true", "predicted", "count"), confused, ("l", "l", "r"), "Most confused pairs")
+        )
     return blocks
 
 
@@ -155,8 +175,10 @@ def model_section(record: RunRecord) -> Section:
             errors.append(f"{which}.pt: {error}")
             continue
         shape = "×".join(map(str, loaded.in_shape))
-        intro = Text(f"`{record.model_name}` from `{which}.pt`: input {shape}, "
-                     f"{len(loaded.class_names)} classes.")
+        intro = Text(
+            f"`{record.model_name}` from `{which}.pt`: input {shape}, "
+            f"{len(loaded.class_names)} classes."
+        )
         table, _, notes = summary_markdown(rows).partition("\n\n")
         return Section("Model", (intro, Markdown(table), Bullets(tuple(notes.splitlines()))))
     return Section("Model", (Text("Model summary not available: " + "; ".join(errors)),))
@@ -187,18 +209,24 @@ def run_document(run_dir: Path) -> Document:
         f"{record.model_name} on {record.dataset_name} · {status_text(record)} · "
         f"test accuracy {number(record.test_accuracy)}"
     )
-    return Document(f"Run report: {record.name}", subtitle, (
-        summary_section(record),
-        diagnosis_section(record),
-        metrics_section(record),
-        figures_section(record),
-        model_section(record),
-        dataset_section(record),
-        text_section("Configuration", record.config_text, "yaml", "No config.yaml in this run."),
-        text_section(
-            "Training log", "\n".join(record.log_tail), "text", "No train.log in this run yet."
+    return Document(
+        f"Run report: {record.name}",
+        subtitle,
+        (
+            summary_section(record),
+            diagnosis_section(record),
+            metrics_section(record),
+            figures_section(record),
+            model_section(record),
+            dataset_section(record),
+            text_section(
+                "Configuration", record.config_text, "yaml", "No config.yaml in this run."
+            ),
+            text_section(
+                "Training log", "\n".join(record.log_tail), "text", "No train.log in this run yet."
+            ),
         ),
-    ))
+    )
 
 
 def write_report(run_dir: Path) -> tuple[Path, Path]:

@@ -135,22 +135,28 @@ def figure_files(folder: Path) -> tuple[Path, ...]:
     """
     if not folder.is_dir():
         return ()
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in FIGURE_SUFFIXES and p.is_file())
+    files = sorted(
+        p for p in folder.rglob("*") if p.suffix.lower() in FIGURE_SUFFIXES and p.is_file()
+    )
     chosen: dict[Path, Path] = {}
     for path in files:
         key = path.with_suffix("")
         if key not in chosen or path.suffix.lower() == ".png":
             chosen[key] = path
     order = {name: index for index, name in enumerate(FIGURE_CAPTIONS)}
-    return tuple(sorted(
-        chosen.values(),
-        key=lambda p: (order.get(p.stem, len(order)), str(p.relative_to(folder)).lower()),
-    ))
+    return tuple(
+        sorted(
+            chosen.values(),
+            key=lambda p: (order.get(p.stem, len(order)), str(p.relative_to(folder)).lower()),
+        )
+    )
 
 
 def caption(path: Path) -> str:
     """The caption of a figure file: a known description, else its name in words."""
-    return FIGURE_CAPTIONS.get(path.stem, path.stem.replace("_", " ").replace("-", " ").capitalize())
+    return FIGURE_CAPTIONS.get(
+        path.stem, path.stem.replace("_", " ").replace("-", " ").capitalize()
+    )
 
 
 def read_run(run_dir: Path) -> RunRecord:
@@ -189,4 +195,3 @@ def check_run_dirs(run_dirs: Sequence[Path]) -> list[Path]:
         if not (path / "config.yaml").is_file():
             raise CnnlabError(f"{path} is not a cnnlab run: config.yaml is missing")
     return paths
-

@@ -212,6 +212,8 @@ def format_epoch(row: dict[str, Any], epochs: int) -> str:
             f"  |  val loss {row['val_loss']:.4f}  acc {row['val_accuracy']:.4f}  "
             f"f1 {row['val_f1']:.4f}"
         )
+    if row.get("test_accuracy") is not None:
+        text += f"  |  test acc {row['test_accuracy']:.4f}"
     return text + f"  |  lr {row['lr']:.3g}  {row['epoch_seconds']:.1f}s"
 
 
@@ -264,6 +266,7 @@ def _run(
             history=history,
             hooks=_hooks(run, history, prepared, quiet, writer, on_epoch),
             progress=progress,
+            watch_loader=prepared.test_loader if config.train.watch_test else None,
         )
     except KeyboardInterrupt:
         run.write_status("interrupted", epoch=len(history.epochs))

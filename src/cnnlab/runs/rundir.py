@@ -24,6 +24,9 @@ EPOCH_COLUMNS = (
     "val_loss",
     "val_accuracy",
     "val_f1",
+    "test_loss",  # only with train.watch_test: the record, never used for selection
+    "test_accuracy",
+    "test_f1",
     "lr",
     "epoch_seconds",
 )

@@ -29,7 +29,10 @@ class SweepRun:
 def key_labels(keys: tuple[str, ...]) -> dict[str, str]:
     """Short labels for dotted keys: the last part (`optim.lr` -> `lr`, `model.name` -> `model`),
     the full key where two short labels would clash."""
-    short = {key: (key.split(".")[-2] if key.endswith(".name") and "." in key else key.split(".")[-1]) for key in keys}
+    short = {
+        key: (key.split(".")[-2] if key.endswith(".name") and "." in key else key.split(".")[-1])
+        for key in keys
+    }
     clashes = {label for label in short.values() if list(short.values()).count(label) > 1}
     return {key: (key if label in clashes else label) for key, label in short.items()}
 
@@ -43,7 +46,9 @@ def value_label(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, str) and (value.endswith((".yaml", ".yml")) or "/" in value):
-        return Path(value.split(":", 1)[0]).stem + (":" + value.split(":", 1)[1] if ".py:" in value else "")
+        return Path(value.split(":", 1)[0]).stem + (
+            ":" + value.split(":", 1)[1] if ".py:" in value else ""
+        )
     if isinstance(value, (list, tuple)):
         return "+".join(value_label(v) for v in value)
     if isinstance(value, dict) and isinstance(value.get("label"), str):
@@ -83,7 +88,11 @@ def expand(spec: SweepSpec, runs_dir: Path) -> list[SweepRun]:
         values = tuple(zip(spec.keys, combo, strict=True))
         for seed in seeds:
             name = run_name(values, seed, labels)
-            overrides = _overrides(values) | {"train.seed": seed, "name": name, "out": str(runs_dir)}
+            overrides = _overrides(values) | {
+                "train.seed": seed,
+                "name": name,
+                "out": str(runs_dir),
+            }
             data = resolve_model_path(apply_overrides(spec.base, overrides), Path(spec.source_dir))
             source = f"sweep {spec.name}, run {name}"
             runs.append(SweepRun(name, values, seed, build_config(data, source)))

@@ -76,13 +76,17 @@ def _with_threads(config: ExperimentConfig, threads: int) -> ExperimentConfig:
     return dataclasses.replace(config, train=dataclasses.replace(config.train, threads=threads))
 
 
-def run_configs(configs: Sequence[ExperimentConfig], workers: int = 1, report: bool = True) -> list[str]:
+def run_configs(
+    configs: Sequence[ExperimentConfig], workers: int = 1, report: bool = True
+) -> list[str]:
     """Run each config (N at once with `workers`, the cores split between them); their statuses."""
     if workers < 1:
         raise CnnlabError(f"sweep --workers: expected an integer >= 1, got {workers}")
     if workers == 1 or len(configs) <= 1:
         return [run_one(config, report) for config in configs]
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
     threads = max(1, cores // workers)
     context = multiprocessing.get_context("spawn")  # no forked torch state in the workers
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
@@ -105,7 +109,9 @@ def run_sweep(
     return summarize(spec, runs, folder, report=report)
 
 
-def summarize(spec: SweepSpec, runs: Sequence[SweepRun], folder: Path, *, report: bool = True) -> SweepResult:
+def summarize(
+    spec: SweepSpec, runs: Sequence[SweepRun], folder: Path, *, report: bool = True
+) -> SweepResult:
     """Tables, figures and (with `report`) the comparison page, from the run directories."""
     rows, csv_path, markdown_path = write_tables(spec, runs, folder)
     figures = write_sweep_figures(spec, rows, folder / "figures")

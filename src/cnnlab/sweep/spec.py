@@ -89,8 +89,10 @@ def _grid(value: Any, source: str) -> tuple[tuple[str, tuple[Any, ...]], ...]:
             for index, variant in enumerate(values):
                 if not isinstance(variant, Mapping) or not isinstance(variant.get("label"), str):
                     raise _fail(
-                        source, f"grid.{key}[{index}]",
-                        "a mapping with a label and dotted config overrides", variant,
+                        source,
+                        f"grid.{key}[{index}]",
+                        "a mapping with a label and dotted config overrides",
+                        variant,
                     )
         grid.append((key, tuple(values)))
     return tuple(grid)
@@ -103,8 +105,10 @@ def _seeds(value: Any, source: str) -> tuple[int, ...] | None:
         if value < 1:
             raise _fail(source, "seeds", "a count >= 1 or a list of integers", value)
         return tuple(range(value))
-    ok = isinstance(value, list) and value and all(
-        isinstance(s, int) and not isinstance(s, bool) for s in value
+    ok = (
+        isinstance(value, list)
+        and value
+        and all(isinstance(s, int) and not isinstance(s, bool) for s in value)
     )
     if not ok or len(set(value)) != len(value):
         raise _fail(source, "seeds", "a count >= 1 or a list of distinct integers", value)
@@ -122,7 +126,9 @@ def _metrics(value: Any, source: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def spec_from_dict(data: Mapping[str, Any], source: str = "spec", spec_dir: Path = Path(".")) -> SweepSpec:
+def spec_from_dict(
+    data: Mapping[str, Any], source: str = "spec", spec_dir: Path = Path(".")
+) -> SweepSpec:
     """Validate a plain mapping into a `SweepSpec`; errors name the bad key."""
     if not isinstance(data, Mapping):
         raise _fail(source, "(top level)", "a mapping of sweep keys", data)

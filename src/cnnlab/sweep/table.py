@@ -68,7 +68,11 @@ def _cell(rows: Sequence[dict], metric: str) -> str:
     mean = sum(values) / len(values)
     if len(rows) == 1:
         return f"{mean:.4f}"
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    std = (
+        math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+        if len(values) > 1
+        else 0.0
+    )
     missing = f" ({len(values)}/{len(rows)})" if len(values) < len(rows) else ""
     return f"{mean:.4f} ± {std:.4f}{missing}"
 
@@ -114,7 +118,10 @@ def markdown_table(table: Sequence[Sequence[Any]]) -> str:
     text = [str(cell if cell is not None else "").replace("|", "\\|") for cell in table[0]]
     lines = ["| " + " | ".join(text) + " |", "|" + "---|" * len(table[0])]
     for row in table[1:]:
-        cells = ["" if cell is None else (f"{cell:.4f}" if isinstance(cell, float) else str(cell)) for cell in row]
+        cells = [
+            "" if cell is None else (f"{cell:.4f}" if isinstance(cell, float) else str(cell))
+            for cell in row
+        ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)
 
@@ -122,9 +129,12 @@ def markdown_table(table: Sequence[Sequence[Any]]) -> str:
 def results_markdown(spec: SweepSpec, rows: Sequence[dict]) -> str:
     """results.md: one pivot per metric (mean ± std over seeds), then every run."""
     seeds = len(spec.seeds) if spec.seeds else 1
-    parts = [f"# Sweep {spec.name}", "", f"{len(rows)} runs; " + (
-        f"mean ± std over {seeds} seeds." if seeds > 1 else "one seed per grid point."
-    )]
+    parts = [
+        f"# Sweep {spec.name}",
+        "",
+        f"{len(rows)} runs; "
+        + (f"mean ± std over {seeds} seeds." if seeds > 1 else "one seed per grid point."),
+    ]
     for metric in spec.metrics:
         parts += ["", f"## {metric}", "", markdown_table(pivot(spec, rows, metric))]
     names = columns(spec)
@@ -133,7 +143,9 @@ def results_markdown(spec: SweepSpec, rows: Sequence[dict]) -> str:
     return "\n".join(parts)
 
 
-def write_tables(spec: SweepSpec, runs: Sequence[SweepRun], folder: Path) -> tuple[list[dict], Path, Path]:
+def write_tables(
+    spec: SweepSpec, runs: Sequence[SweepRun], folder: Path
+) -> tuple[list[dict], Path, Path]:
     """Rebuild the rows from `folder/runs` and write results.csv and results.md into `folder`."""
     rows = [run_row(spec, run, Path(folder) / "runs") for run in runs]
     plain = [{k: (value_label(v) if k in spec.keys else v) for k, v in row.items()} for row in rows]

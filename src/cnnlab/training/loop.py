@@ -227,8 +227,13 @@ def fit(
     history: History | None = None,
     hooks: FitHooks = FitHooks(),
     progress: bool = False,
+    watch_loader=None,
 ) -> History:
-    """Train `model` for the configured epochs, starting after those already in `history`."""
+    """Train `model` for the configured epochs, starting after those already in `history`.
+
+    `watch_loader` (the test split, when asked for) is evaluated after every epoch for the
+    record only (`test_*` columns): it never picks checkpoints or stops training.
+    """
     history = history or History()
     history.monitor = effective_monitor(train_config.monitor, val_loader is not None)
     history.stopped = "running"
@@ -283,6 +288,11 @@ def fit(
             row.update(
                 val_loss=metrics["loss"], val_accuracy=metrics["accuracy"], val_f1=metrics["f1"]
             )
+        if watch_loader is not None:
+            metrics = evaluate_batches(
+                model, watch_loader, num_classes, device, context.amp_dtype, nn.CrossEntropyLoss()
+            )
+            row.update({f"test_{name}": value for name, value in metrics.items()})
         if is_diverged(row["train_loss"]) or (
             row["val_loss"] is not None and is_diverged(row["val_loss"])
         ):

@@ -72,5 +72,7 @@ def plot_misclassified(
             ),
             fontsize=TITLE_POINTS,
         )
-    figure.suptitle(f"Misclassified test images\n({len(images)}, most confident first)", fontsize=10)
+    figure.suptitle(
+        f"Misclassified test images\n({len(images)}, most confident first)", fontsize=10
+    )
     return figure
