@@ -9,7 +9,6 @@ from pathlib import Path
 from cnnlab.atomic import write_text
 from cnnlab.data import DATASETS, find_dataset, load_dataset
 from cnnlab.data.locate import locate, search_places
-from cnnlab.data.profile import example_grid, profile_dataset, profile_markdown
 
 
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +67,12 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_profile(args: argparse.Namespace) -> int:
+    from cnnlab.data.profile import (  # heavy imports load when the verb runs
+        example_grid,
+        profile_dataset,
+        profile_markdown,
+    )
+
     started = time.perf_counter()
     dataset = load_dataset(
         args.name, data_dir=args.data_dir, offline=args.offline, skip_bad=args.skip_bad

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cnnlab.evaluate import output_names, predict_to_csv
-from cnnlab.workflow import evaluate
-
 PER_CLASS_ROWS = 20  # the per-class table is printed for at most this many classes
 
 
@@ -76,6 +73,9 @@ def metrics_table(metrics: dict) -> str:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluate the run, write its files, print the table and where they went."""
+    from cnnlab.evaluate import output_names  # heavy imports load when the verb runs
+    from cnnlab.workflow import evaluate
+
     metrics = evaluate(args.run, args.dataset, args.split, device=args.device)
     print(metrics_table(metrics))
     names = output_names(args.run, args.dataset, args.split)
@@ -86,6 +86,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_predict(args: argparse.Namespace) -> int:
     """Predict for image files, or for a dataset's test split when --images is not a path."""
+    from cnnlab.evaluate import predict_to_csv  # heavy imports load when the verb runs
+
     count, accuracy = predict_to_csv(args.run, args.images, args.out, device=args.device)
     if accuracy is not None:
         print(f"{args.images} test accuracy: {accuracy:.4f}")

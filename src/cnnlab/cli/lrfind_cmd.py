@@ -7,7 +7,6 @@ from pathlib import Path
 
 from cnnlab.config import load_experiments
 from cnnlab.errors import ConfigError
-from cnnlab.lrfind import lr_find, write_lr_find
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -34,6 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_lr_find(args: argparse.Namespace) -> int:
+    from cnnlab.lrfind import lr_find, write_lr_find  # heavy imports load when the verb runs
+
     configs = load_experiments(args.config, args.overrides)
     if len(configs) != 1:
         raise ConfigError(

@@ -8,7 +8,6 @@ import yaml
 
 from cnnlab.data.catalog import dataset_shape
 from cnnlab.errors import ConfigError
-from cnnlab.models import build_model, format_summary, list_models, summarize, summary_markdown
 
 DEFAULT_CLASSES = 10  # when neither --dataset nor --classes says
 
@@ -65,6 +64,8 @@ def parse_options(pairs: list[str]) -> dict[str, object]:
 
 def run_models(args: argparse.Namespace) -> int:
     """Print every model name with its one-line description."""
+    from cnnlab.models import list_models  # heavy imports load when the verb runs
+
     entries = list_models()
     width = max(len(name) for name, _ in entries)
     for name, description in entries:
@@ -76,6 +77,13 @@ def run_models(args: argparse.Namespace) -> int:
 
 def run_summary(args: argparse.Namespace) -> int:
     """Build the model for the given input and print its layer table."""
+    from cnnlab.models import (  # heavy imports load when the verb runs
+        build_model,
+        format_summary,
+        summarize,
+        summary_markdown,
+    )
+
     if args.dataset:
         in_shape, classes = dataset_shape(args.dataset)
     elif args.input:

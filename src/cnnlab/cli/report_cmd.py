@@ -6,8 +6,6 @@ import argparse
 import time
 from pathlib import Path
 
-from cnnlab.report import write_comparison, write_report
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add the `report` verb."""
@@ -34,6 +32,8 @@ def default_out(first_run: Path) -> Path:
 
 def run_report(args: argparse.Namespace) -> int:
     """Write the report (one run) or the comparison page (several) and print where."""
+    from cnnlab.report import write_comparison, write_report  # heavy imports load when the verb runs
+
     if len(args.runs) == 1 and args.out is None:
         paths = write_report(args.runs[0])
     else:

@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from cnnlab.search import load_search_spec, run_search
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -29,6 +27,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_search_cmd(args: argparse.Namespace) -> int:
+    from cnnlab.search import load_search_spec, run_search  # heavy imports load when the verb runs
+
     spec = load_search_spec(args.spec)
     for note in spec.notes:
         print(f"cnnlab search: {note}", file=sys.stderr)

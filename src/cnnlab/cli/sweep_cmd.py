@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cnnlab.sweep import load_spec, run_sweep
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -33,6 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
+    from cnnlab.sweep import load_spec, run_sweep  # heavy imports load when the verb runs
+
     spec = load_spec(args.spec, quick=args.quick)
     result = run_sweep(spec, args.out, workers=args.workers, report=not args.no_report)
     print(result.markdown_path.read_text(encoding="utf-8"))

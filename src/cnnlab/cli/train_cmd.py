@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cnnlab.config import load_experiments
-from cnnlab.runs.experiment import RunResult
-from cnnlab.workflow import resume, train_all
+
+if TYPE_CHECKING:
+    from cnnlab.runs.experiment import RunResult
 
 # flag -> dotted config key; each flag is a shortcut for --set key=value
 FLAG_KEYS = {
@@ -114,6 +116,8 @@ def results_table(results: list[RunResult]) -> str:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from cnnlab.workflow import resume, train_all  # heavy imports load when the verb runs
+
     report = not args.no_report
     comparison = None
     if args.resume:
