@@ -23,6 +23,7 @@ RGB_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"
 )  # fmt: skip
 RGB_SIZE = 16  # (H, W) of the RGB run's images
+GRAY_DATA = ("data.dataset=mnist-sample", "data.classes=[0,1,7]", "data.per_class=20")
 
 
 def tiny_run(out: Path, name: str, *overrides: str) -> Path:
@@ -35,6 +36,17 @@ def tiny_run(out: Path, name: str, *overrides: str) -> Path:
         ],
     )[0]  # fmt: skip
     return train(config, quiet=True).run_dir
+
+
+@pytest.fixture(scope="session")
+def make_gray_run():
+    """A factory for modules that train runs of their own: `tiny_run` on digits 0, 1, 7 of
+    the sample (20 per class) with a 9-image validation split; later overrides win."""
+
+    def make(out: Path, name: str, *overrides: str) -> Path:
+        return tiny_run(out, name, *GRAY_DATA, "data.val=9", *overrides)
+
+    return make
 
 
 def write_rgb_folder(root: Path, per_class: dict[str, int], seed: int = 0) -> Path:
@@ -56,9 +68,7 @@ def write_rgb_folder(root: Path, per_class: dict[str, int], seed: int = 0) -> Pa
 def gray_run(tmp_path_factory) -> Path:
     """A 3-class grayscale run: conv1 on mnist-sample digits 0, 1, 7 (20 per class, 2 epochs)."""
     out = tmp_path_factory.mktemp("gray_runs")
-    return tiny_run(
-        out, "gray", "data.dataset=mnist-sample", "data.classes=[0,1,7]", "data.per_class=20"
-    )
+    return tiny_run(out, "gray", *GRAY_DATA)
 
 
 @pytest.fixture(scope="session")

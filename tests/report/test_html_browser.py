@@ -20,10 +20,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from cnnlab.config import load_experiments
 from cnnlab.report import write_comparison, write_report
 from cnnlab.report.figures import Curve, curves_figure, save_png
-from cnnlab.runs import train
 
 
 def find_chromium() -> str | None:
@@ -199,25 +197,10 @@ def open_page(path: Path, profile: Path) -> PageCheck:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, make_gray_run):
     """A real tiny run with a validation split and figures: two PNGs and an SVG-only one."""
     root = tmp_path_factory.mktemp("browser")
-    config = load_experiments(
-        None,
-        [
-            "data.dataset=mnist-sample",
-            "data.classes=[0,1,7]",
-            "data.per_class=20",
-            "data.val=9",
-            "data.offline=true",
-            "model.name=conv1",
-            "train.epochs=3",
-            "train.device=cpu",
-            f"out={root}",
-            "name=run",
-        ],
-    )[0]
-    run_dir = train(config, quiet=True).run_dir
+    run_dir = make_gray_run(root, "run", "train.epochs=3", "train.batch_size=64")
     figures = run_dir / "figures"
     loss = curves_figure([Curve("train", [1, 2, 3], [1.0, 0.7, 0.5])], "Loss", "loss")
     save_png(loss, figures / "loss.png")

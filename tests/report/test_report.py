@@ -13,14 +13,12 @@ import pytest
 from matplotlib.figure import Figure
 
 from cnnlab.cli import report_cmd
-from cnnlab.config import load_experiments
 from cnnlab.errors import CnnlabError
 from cnnlab.report import run_document, write_comparison, write_report
 from cnnlab.report.document import Image
 from cnnlab.report.figures import Curve, curves_figure, save_png
 from cnnlab.report.html import figure_html, png_width
 from cnnlab.report.mdhtml import fragment_html, inline
-from cnnlab.runs import train
 
 CLASSES = ["0", "1", "7"]
 SECTIONS = (
@@ -81,25 +79,10 @@ def hand_figures(folder) -> list:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, make_gray_run):
     """A trained run with metrics.json and figures ('full'), and copies missing parts."""
     root = tmp_path_factory.mktemp("runs")
-    config = load_experiments(
-        None,
-        [
-            "data.dataset=mnist-sample",
-            "data.classes=[0,1,7]",
-            "data.per_class=20",
-            "data.val=9",
-            "data.offline=true",
-            "model.name=conv1",
-            "train.epochs=3",
-            "train.device=cpu",
-            f"out={root}",
-            "name=full",
-        ],
-    )[0]
-    full = train(config, quiet=True).run_dir
+    full = make_gray_run(root, "full", "train.epochs=3", "train.batch_size=64")
     bare = shutil.copytree(full, root / "bare")
     (full / "metrics.json").write_text(json.dumps(hand_metrics()))
     figures = hand_figures(full / "figures")

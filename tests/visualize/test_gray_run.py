@@ -11,9 +11,8 @@ import pytest
 from PIL import Image
 
 from cnnlab.cli import visualize_cmd
-from cnnlab.config import load_experiments
 from cnnlab.errors import CnnlabError, ConfigError, DataError, DataFormatError
-from cnnlab.runs import RunDir, load_run, train
+from cnnlab.runs import RunDir, load_run
 from cnnlab.visualize import feature_visualization, run_figures, write_figures
 
 PNGS = {
@@ -32,29 +31,9 @@ PNGS = {
 SVGS = {"loss", "accuracy", "f1", "lr", "roc"}
 
 
-def make_run(out, model, name):
-    config = load_experiments(
-        None,
-        [
-            "data.dataset=mnist-sample",
-            "data.classes=[0,1,7]",
-            "data.per_class=20",
-            "data.val=9",
-            "data.offline=true",
-            f"model.name={model}",
-            "train.epochs=2",
-            "train.batch_size=16",
-            "train.device=cpu",
-            f"out={out}",
-            f"name={name}",
-        ],
-    )[0]
-    return train(config, quiet=True).run_dir
-
-
 @pytest.fixture(scope="module")
-def conv_run(tmp_path_factory):
-    run_dir = make_run(tmp_path_factory.mktemp("gray"), "conv1", "conv")
+def conv_run(tmp_path_factory, make_gray_run):
+    run_dir = make_gray_run(tmp_path_factory.mktemp("gray"), "conv")
     return run_dir, write_figures(run_dir)
 
 
@@ -103,8 +82,8 @@ def test_feature_maps_for_chosen_indices_and_arrays(conv_run):
         feature_visualization(run_dir, [0], ["net.fc2"])
 
 
-def test_a_model_without_conv_layers_skips_its_conv_figures(tmp_path, caplog):
-    run_dir = make_run(tmp_path, "fc_only", "fc")
+def test_a_model_without_conv_layers_skips_its_conv_figures(tmp_path, caplog, make_gray_run):
+    run_dir = make_gray_run(tmp_path, "fc", "model.name=fc_only")
     with caplog.at_level(logging.INFO, logger="cnnlab.visualize"):
         written = write_figures(run_dir)
     names = {p.stem for p in written}
