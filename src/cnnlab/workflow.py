@@ -11,8 +11,10 @@ from pathlib import Path
 
 from cnnlab.config import ExperimentConfig
 from cnnlab.evaluate import evaluate_run
+from cnnlab.lrfind import LrFindResult, lr_find, write_lr_find
 from cnnlab.report import write_comparison, write_report
 from cnnlab.runs import RunResult, experiment, tensorboard
+from cnnlab.runs.rundir import RunDir
 from cnnlab.training.device import resolve_device
 from cnnlab.visualize import write_figures
 
@@ -41,11 +43,30 @@ def finish_run(run_dir: Path, device: str = "cpu", *, tensorboard_log: bool = Fa
 
 
 def train(config: ExperimentConfig, *, quiet: bool = False, report: bool = True) -> RunResult:
-    """Train one experiment; then evaluate it and write its report (unless `report=False`)."""
+    """Train one experiment; then evaluate it and write its report (unless `report=False`).
+
+    With `train.lr_find`, the learning-rate range test runs first (on a throwaway model) and
+    its plot and table go into the run's figures, so the report shows them.
+    """
+    range_test = _range_test(config, quiet) if config.train.lr_find else None
     result = experiment.train(config, quiet=quiet)
+    if range_test is not None:
+        write_lr_find(range_test, RunDir(result.run_dir).figures)
     if report:
         device = str(resolve_device(config.train.device))
         finish_run(result.run_dir, device, tensorboard_log=config.train.tensorboard)
+    return result
+
+
+def _range_test(config: ExperimentConfig, quiet: bool) -> LrFindResult:
+    """The range test with the CLI's default range; prints the suggested rates."""
+    result = lr_find(config)
+    if not quiet:
+        suggestion = result.suggestion
+        print(
+            f"lr-find: suggested lr {suggestion.steepest:.2e} (steepest descent), "
+            f"{suggestion.min_over_10:.2e} (minimum / 10); training with {config.optim.lr:.2e}"
+        )
     return result
 
 

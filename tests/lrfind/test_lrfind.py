@@ -82,3 +82,17 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert 2 < len(rows) - 1 < 60  # stopped early: an lr of 1e4 explodes the loss
     printed = capsys.readouterr().out
     assert "steepest descent" in printed and "minimum / 10" in printed
+
+
+def test_train_with_lr_find_puts_the_plot_in_the_report(tmp_path, capsys):
+    from cnnlab import workflow
+
+    overrides = [*TINY, f"out={tmp_path}", "name=probe", "train.epochs=1", "train.lr_find=true"]
+    (config,) = load_experiments(None, overrides)
+    result = workflow.train(config)
+    figure = result.run_dir / "figures" / "lr_find.png"
+    assert figure.stat().st_size > 1000
+    assert (result.run_dir / "figures" / "lr_find.csv").is_file()
+    html = (result.run_dir / "report.html").read_text(encoding="utf-8")
+    assert "Learning-rate range test" in html
+    assert "suggested lr" in capsys.readouterr().out

@@ -145,3 +145,20 @@ def test_recipe_quick_end_to_end_through_the_cli(tmp_path, capsys):
     assert (folder / "runs" / rows[0]["run"] / "predictions.csv").is_file()
     assert (folder / "comparison" / "comparison.html").is_file()
     assert "sweep directory" in capsys.readouterr().out
+
+
+def test_workers_run_in_parallel_processes_with_the_cores_split(tmp_path):
+    import os
+
+    import cnnlab
+
+    spec_path = tmp_path / "two.yaml"
+    spec_path.write_text(yaml.safe_dump(tiny_spec({"optim.lr": [0.01, 0.001]})))
+    result = cnnlab.run_sweep(spec_path, tmp_path / "out", workers=2, report=False)
+    assert [row["status"] for row in result.rows] == ["finished", "finished"]
+    cores = len(os.sched_getaffinity(0))
+    for row in result.rows:
+        saved = yaml.safe_load((result.sweep_dir / "runs" / row["run"] / "config.yaml").read_text())
+        assert saved["train"]["threads"] == max(1, cores // 2)
+    with pytest.raises(ConfigError, match="--workers: expected an integer >= 1, got 0"):
+        cnnlab.run_sweep(spec_path, tmp_path / "out", workers=0)

@@ -134,6 +134,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model
     watch_test: bool = False  # also record test metrics every epoch (never used for selection)
     tensorboard: bool = False  # also log to <run>/tensorboard/ (needs cnnlab[tensorboard])
+    lr_find: bool = False  # run the learning-rate range test first; its plot joins the report
 
     def __post_init__(self) -> None:
         _require(self.epochs >= 1, "train.epochs", "an integer >= 1", self.epochs)

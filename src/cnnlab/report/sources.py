@@ -22,6 +22,8 @@ FIGURE_CAPTIONS = {
     "accuracy": "Accuracy per epoch, training and validation",
     "f1": "Macro F1 per epoch, training and validation",
     "lr": "Learning rate",
+    "lr_find": "Learning-rate range test: smoothed loss against an exponentially rising rate, "
+    "with the two suggested rates (steepest descent, minimum / 10) dashed",
     "confusion_matrix": "Confusion matrix (counts; rows true, columns predicted)",
     "confusion_matrix_normalized": "Confusion matrix, normalised per true class",
     "roc": "ROC curves, one-vs-rest per class, with micro and macro averages",

@@ -14,7 +14,7 @@ import sqlalchemy.exc
 from cnnlab.atomic import write_text
 from cnnlab.config import apply_overrides, build_config
 from cnnlab.errors import ConfigError, TrainingError
-from cnnlab.search.spec import SearchSpec
+from cnnlab.search.spec import SearchSpec, load_search_spec
 from cnnlab.search.trial import run_trial
 
 OPEN_ATTEMPTS = 5  # tries to open the study while other workers create its tables
@@ -141,7 +141,7 @@ def write_results(
 
 
 def run_search(
-    spec: SearchSpec,
+    spec: SearchSpec | str | Path,
     trials: int,
     *,
     out: Path = Path("runs"),
@@ -151,8 +151,11 @@ def run_search(
 ) -> SearchResult:
     """Run `trials` trials of the study `spec.name` (joining it when it exists), then tabulate it.
 
-    Diverged trials are recorded as failed and the search goes on.
+    `spec` is a `SearchSpec` or the path of its YAML file. Diverged trials are recorded as
+    failed and the search goes on.
     """
+    if not isinstance(spec, SearchSpec):
+        spec = load_search_spec(Path(spec))
     study_dir = Path(out) / spec.name
     study_dir.mkdir(parents=True, exist_ok=True)
     storage = storage or default_storage(study_dir)

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from cnnlab import workflow
 from cnnlab.config import ExperimentConfig
-from cnnlab.errors import CnnlabError
+from cnnlab.errors import ConfigError
 from cnnlab.report import write_comparison
 from cnnlab.runs.rundir import RunDir
 from cnnlab.sweep.figures import write_sweep_figures
 from cnnlab.sweep.grid import SweepRun, expand
-from cnnlab.sweep.spec import SweepSpec
+from cnnlab.sweep.spec import SweepSpec, load_spec
 from cnnlab.sweep.table import write_tables
 
 SETTLED = ("finished", "early_stopped")  # never run again on restart
@@ -81,7 +81,7 @@ def run_configs(
 ) -> list[str]:
     """Run each config (N at once with `workers`, the cores split between them); their statuses."""
     if workers < 1:
-        raise CnnlabError(f"sweep --workers: expected an integer >= 1, got {workers}")
+        raise ConfigError(f"sweep --workers: expected an integer >= 1, got {workers}")
     if workers == 1 or len(configs) <= 1:
         return [run_one(config, report) for config in configs]
     cores = (
@@ -100,9 +100,21 @@ def sweep_dir(spec: SweepSpec, out: Path) -> Path:
 
 
 def run_sweep(
-    spec: SweepSpec, out: Path = Path("runs"), *, workers: int = 1, report: bool = True
+    spec: SweepSpec | str | Path,
+    out: Path = Path("runs"),
+    *,
+    workers: int = 1,
+    report: bool = True,
+    quick: bool = False,
 ) -> SweepResult:
-    """Run every grid point not yet settled, then rebuild the table, figures and comparison."""
+    """Run every grid point not yet settled, then rebuild the table, figures and comparison.
+
+    `spec` is a `SweepSpec` or the path of its YAML file (`quick` applies its quick overrides).
+    """
+    if not isinstance(spec, SweepSpec):
+        spec = load_spec(Path(spec), quick=quick)
+    elif quick:
+        spec = spec.with_quick()
     folder = sweep_dir(spec, out)
     runs = expand(spec, folder / "runs")
     run_configs([run.config for run in runs], workers=workers, report=report)
