@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from cnnlab.errors import ModelError
-from cnnlab.models import basic, resnet
+from cnnlab.models import basic, fastnet, resnet
 from cnnlab.models.spec import spec_model
 from cnnlab.models.spec_parse import is_spec_file
 from cnnlab.models.user import is_user_model, load_user_model
@@ -47,6 +47,11 @@ MODELS: dict[str, ModelEntry] = {
     "lenet5": ModelEntry(
         basic.lenet5,
         "LeNet-5: conv 6 - pool - conv 16 - pool - fc 120 - fc 84 - fc (activation, pool, padding)",
+    ),
+    "fastnet": ModelEntry(
+        fastnet.fastnet,
+        "stem conv - [conv-pool-bn-act-conv-bn-act] x N - max-pool - linear: built for speed "
+        "(stem, widths, activation, head_scale)",
     ),
     "resnet18": ModelEntry(
         resnet.resnet18,

@@ -1,0 +1,100 @@
+"""`fastnet`: a small, wide-early VGG-style net built for time-to-accuracy, not parameter count.
+
+The shape follows the fast CIFAR-10 training nets (Page's ResNet-9 studies, Jordan's
+airbench): a stem conv, then per width a block `conv – max-pool 2 – bn – act – conv – bn – act`
+that halves the image, a global max-pool and a bias-free linear head whose logits are scaled
+down (`head_scale`), which keeps early updates gentle at high learning rates.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from cnnlab.errors import ModelError
+from cnnlab.models import blocks
+from cnnlab.models import options as opt
+from cnnlab.models.blocks import ACTIVATIONS, check_input_size
+
+
+class Scale(nn.Module):
+    """Multiply by a constant: the logit temperature of the head."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor:g}"
+
+
+def _block(c_in: int, width: int, act: str) -> nn.Sequential:
+    """conv – max-pool 2 – bn – act – conv – bn – act: one stage, halving the image."""
+    return nn.Sequential(
+        OrderedDict(
+            conv1=nn.Conv2d(c_in, width, 3, padding=1, bias=False),  # (N, w, H, W)
+            pool=nn.MaxPool2d(2),  # (N, w, H/2, W/2): pooling before bn/act costs 4x less
+            bn1=nn.BatchNorm2d(width),
+            act1=blocks.activation(act),
+            conv2=nn.Conv2d(width, width, 3, padding=1, bias=False),
+            bn2=nn.BatchNorm2d(width),
+            act2=blocks.activation(act),
+        )
+    )
+
+
+def _positive_number(value: object) -> float | None:
+    """`value` (a number or its text, as `--option` passes it) as a float > 0, else None."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        return None
+    return float(value)
+
+
+def fastnet(
+    in_shape: tuple[int, int, int],
+    num_classes: int,
+    *,
+    stem: int = 32,
+    widths: object = (64, 128, 256),
+    activation: str = "gelu",
+    head_scale: float = 0.125,
+) -> nn.Module:
+    """stem conv-bn-act – [conv-pool-bn-act-conv-bn-act] per width – global max-pool – linear."""
+    stem = opt.positive_int("fastnet", "stem", stem)
+    widths = opt.int_tuple("fastnet", "widths", widths)
+    act = opt.choice("fastnet", "activation", activation, tuple(ACTIVATIONS))
+    head_scale = _positive_number(head_scale)
+    if head_scale is None:
+        raise ModelError(
+            f"model 'fastnet': option 'head_scale' must be a number > 0, got {head_scale!r}"
+        )
+    check_input_size("fastnet", in_shape, lambda side: side >> len(widths))
+    C = in_shape[0]
+    layers: OrderedDict[str, nn.Module] = OrderedDict(
+        stem=nn.Sequential(
+            OrderedDict(
+                conv=nn.Conv2d(C, stem, 3, padding=1, bias=False),  # (N, stem, H, W)
+                bn=nn.BatchNorm2d(stem),
+                act=blocks.activation(act),
+            )
+        )
+    )
+    c_in = stem
+    for i, width in enumerate(widths, start=1):
+        layers[f"layer{i}"] = _block(c_in, width, act)  # (N, width, ·/2, ·/2)
+        c_in = width
+    layers["pool"] = nn.AdaptiveMaxPool2d(1)  # (N, c, 1, 1)
+    layers["flatten"] = nn.Flatten()  # (N, c)
+    layers["fc"] = nn.Linear(c_in, num_classes, bias=False)  # (N, K)
+    layers["scale"] = Scale(head_scale)
+    return nn.Sequential(layers)

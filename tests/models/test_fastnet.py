@@ -1,0 +1,31 @@
+"""fastnet: the block order, the halving per width, and its option errors."""
+
+import pytest
+import torch
+
+from cnnlab.errors import ModelError
+from cnnlab.models import build_model
+
+
+def test_each_width_halves_the_image_and_the_head_is_scaled():
+    model = build_model("fastnet", (1, 28, 28), 7, stem=8, widths=(8, 16), head_scale=0.5)
+    assert list(dict(model.named_children())) == [
+        "stem", "layer1", "layer2", "pool", "flatten", "fc", "scale",
+    ]  # fmt: skip
+    features = model[:3](torch.zeros(2, 1, 28, 28))
+    assert features.shape == (2, 16, 7, 7)
+    x = torch.randn(3, 1, 28, 28)
+    model.eval()
+    unscaled = model[:-1](x)
+    torch.testing.assert_close(model(x), unscaled * 0.5)
+
+
+def test_too_small_input_names_the_minimum():
+    with pytest.raises(ModelError, match="'fastnet' needs inputs of at least 8x8 pixels, got 4x4"):
+        build_model("fastnet", (3, 4, 4), 10)
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, "big", True, "nan"])
+def test_head_scale_must_be_positive(bad):
+    with pytest.raises(ModelError, match="option 'head_scale' must be a number > 0"):
+        build_model("fastnet", (3, 32, 32), 10, head_scale=bad)
