@@ -15,6 +15,8 @@ from cnnlab.lrfind import LrFindResult, lr_find, write_lr_find
 from cnnlab.report import write_comparison, write_report
 from cnnlab.runs import RunResult, experiment, tensorboard
 from cnnlab.runs.rundir import RunDir
+from cnnlab.scratch import experiment as scratch_experiment
+from cnnlab.scratch.experiment import ScratchResult
 from cnnlab.training.device import resolve_device
 from cnnlab.visualize import write_figures
 
@@ -77,6 +79,20 @@ def resume(run_dir: Path, *, quiet: bool = False, report: bool = True) -> RunRes
         train_config = result.config.train
         device = str(resolve_device(train_config.device))
         finish_run(result.run_dir, device, tensorboard_log=train_config.tensorboard)
+    return result
+
+
+def train_scratch(
+    config: ExperimentConfig, *, quiet: bool = False, report: bool = True
+) -> ScratchResult:
+    """Train with the NumPy engine (`model.name` scratch:...); then its figures and report.
+
+    The scratch run writes its own predictions.csv and metrics.json, so nothing is re-evaluated.
+    """
+    result = scratch_experiment.train(config, quiet=quiet)
+    if report:
+        write_figures(result.run_dir)
+        write_report(result.run_dir)
     return result
 
 

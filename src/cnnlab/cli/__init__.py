@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         lrfind_cmd,
         models_cmd,
         report_cmd,
+        scratch_cmd,
         search_cmd,
         sweep_cmd,
         train_cmd,
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB")
     verb_groups = (
         data_cmd, models_cmd, train_cmd, eval_cmd, visualize_cmd, report_cmd,
-        sweep_cmd, search_cmd, lrfind_cmd,
+        sweep_cmd, search_cmd, lrfind_cmd, scratch_cmd,
     )  # fmt: skip
     for module in verb_groups:
         module.add_parser(subparsers)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
+
 from cnnlab.config import build_config
 from cnnlab.data.profile import profile_dataset, profile_markdown
 from cnnlab.models import summarize, summary_markdown
@@ -31,6 +33,7 @@ from cnnlab.report.markdown import write_markdown
 from cnnlab.report.sources import RunRecord, caption, check_run_dirs, read_run
 from cnnlab.runs.experiment import load_experiment_data
 from cnnlab.runs.load import load_run
+from cnnlab.runs.rundir import RunDir
 
 PROFILE_FILE = "data_profile.md"  # a dataset profile saved in the run is used as it is
 MOST_CONFUSED = 10  # class pairs listed
@@ -74,7 +77,10 @@ def summary_section(record: RunRecord) -> Section:
         ("training time", seconds(record.train_seconds)),
     ]
     if env:
-        rows.append(("device", f"{env.get('device', '?')}, torch {env.get('torch', '?')}"))
+        library = (  # a scratch run's env.json names NumPy, not torch
+            f"NumPy {env.get('numpy', '?')}" if "torch" not in env else f"torch {env['torch']}"
+        )
+        rows.append(("device", f"{env.get('device', '?')}, {library}"))
     blocks: list[Block] = [Table(("", ""), tuple(rows))]
     if record.problems:
         blocks.append(Text("Unreadable files (left out): " + "; ".join(record.problems)))
@@ -164,8 +170,33 @@ def figures_section(record: RunRecord) -> Section:
     return Section("Figures", tuple(Image(path, caption(path)) for path in record.figures))
 
 
+def npz_model_section(record: RunRecord, path: Path) -> Section:
+    """A scratch run's parameters from its .npz weights: name, shape and count of each."""
+    try:
+        with np.load(path, allow_pickle=False) as weights:
+            shapes = {
+                n[len("params.") :]: weights[n].shape
+                for n in weights.files
+                if n.startswith("params.")
+            }
+    except (OSError, ValueError) as error:
+        return Section("Model", (Text(f"Model summary not available: {path}: {error}"),))
+    rows = tuple(
+        (f"`{name}`", "×".join(map(str, shape)), f"{int(np.prod(shape)):,}")
+        for name, shape in shapes.items()
+    )
+    total = sum(int(np.prod(shape)) for shape in shapes.values())
+    intro = Text(
+        f"`{record.model_name}` (NumPy scratch engine) from `{path.name}`: {total:,} parameters."
+    )
+    return Section("Model", (intro, Table(("parameter", "shape", "count"), rows, ("l", "l", "r"))))
+
+
 def model_section(record: RunRecord) -> Section:
     """The per-layer table of the run's model, rebuilt from its best (or last) checkpoint."""
+    run = RunDir(record.path)
+    if run.best_npz.is_file() and not run.best_checkpoint.is_file():
+        return npz_model_section(record, run.best_npz)
     errors = []
     for which in ("best", "last"):
         try:

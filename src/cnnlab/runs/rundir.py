@@ -89,6 +89,11 @@ class RunDir:
         return self.path / "last.pt"
 
     @property
+    def best_npz(self) -> Path:
+        """The best weights of a scratch (NumPy engine) run, which has no best.pt."""
+        return self.path / "best.npz"
+
+    @property
     def env_path(self) -> Path:
         return self.path / "env.json"
 

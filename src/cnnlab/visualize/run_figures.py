@@ -171,6 +171,21 @@ def filter_figure(loaded: LoadedRun, out: Path) -> list[Path]:
     return save_figure(plot_filters(weights, layer=name), out / "filters")
 
 
+def npz_filter_figure(path: Path, out: Path) -> list[Path]:
+    """The first conv layer's filters of a scratch run: the first 4-D parameter in its .npz."""
+    try:
+        with np.load(path, allow_pickle=False) as weights:
+            names = [n for n in weights.files if n.startswith("params.") and weights[n].ndim == 4]
+            if not names:
+                return _skip("filters", f"{path} holds no conv weight (F, C, kh, kw)")
+            weight = weights[names[0]]  # (F, C, kh, kw)
+    except (OSError, ValueError) as error:
+        return _skip("filters", f"{path} is unreadable: {error}")
+    return save_figure(
+        plot_filters(weight, layer=names[0].removeprefix("params.")), out / "filters"
+    )
+
+
 def _load(run: RunDir) -> tuple[LoadedRun | None, Dataset | None]:
     """The run's model and data, each None (with a logged reason) when it cannot be read."""
     loaded = dataset = None
@@ -222,6 +237,9 @@ def write_figures(run_dir: Path) -> list[Path]:
             written += render_feature_maps(
                 loaded.model, class_names, images, labels, ids, None, out
             )
+    elif run.best_npz.is_file():  # a scratch (NumPy engine) run: weights, but no torch model
+        written += npz_filter_figure(run.best_npz, out)
+        _skip("feature_maps", f"{run.path} is a scratch run: feature maps need a torch model")
     return written
 
 

@@ -1,0 +1,326 @@
+"""A scratch run end to end: data through `cnnlab.data`, the NumPy Solver, a normal run directory.
+
+The run is described by the usual `ExperimentConfig` with `model.name` = `scratch:<model>`
+(`scratch:three_layer_convnet`, `scratch:fc`), so config.yaml, metrics.csv, iterations.csv,
+train.log (ending with the test accuracy line), predictions.csv and metrics.json are what the
+PyTorch engine writes, and figures and reports read them unchanged. Weights are `.npz`:
+`best.npz` (best validation accuracy: params, buffers, input normalisation, class names) and
+`last.npz` (the Solver's state after the latest epoch).
+
+Config keys the engine maps: optim.optimizer sgd (momentum > 0: SGD with momentum), adam or
+rmsprop; optim.lr; optim.schedule constant, or step with step_size 1 (gamma = decay per
+epoch); optim.weight_decay as the L2 strength `reg` (or model.options.reg); train.epochs,
+batch_size, eval_batch_size, seed, threads (BLAS threads). Keys it cannot honour raise a
+ConfigError naming them. This module reads and writes through `cnnlab.runs`, `cnnlab.data`
+and `cnnlab.evaluate`, whose packages load torch; the engine it drives never does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import platform
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import cnnlab
+from cnnlab.config import ExperimentConfig, OptimConfig, TrainConfig, dump_config
+from cnnlab.data import Dataset
+from cnnlab.data.loader import channel_stats
+from cnnlab.errors import ConfigError, TrainingError
+from cnnlab.evaluate.metrics import compute_metrics
+from cnnlab.evaluate.predictions import write_predictions
+from cnnlab.runs.env import cpu_model, git_revision
+from cnnlab.runs.experiment import format_epoch, load_experiment_data
+from cnnlab.runs.rundir import RunDir, new_run_dir
+from cnnlab.scratch.losses import softmax
+from cnnlab.scratch.models import MODELS, build_model
+from cnnlab.scratch.npz import save_arrays
+from cnnlab.scratch.solver import (
+    Solver,
+    SolverConfig,
+    SolverHistory,
+    classification_metrics,
+    params_arrays,
+)
+
+PREFIX = "scratch:"  # model.name of a scratch run
+DEFAULT_VAL = 1000  # validation images drawn from train when data.val is not set
+RULES = {"adam": "adam", "rmsprop": "rmsprop"}  # optim.optimizer -> update rule (sgd: below)
+
+
+@dataclass(frozen=True)
+class Normalize:
+    """uint8 images (N, C, H, W) -> (x / 255 - mean) / std per channel, in the model's dtype."""
+
+    mean: np.ndarray  # (C,)
+    std: np.ndarray  # (C,)
+    dtype: np.dtype = np.dtype(np.float32)
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        scale = (1 / (255 * self.std)).astype(self.dtype).reshape(1, -1, 1, 1)
+        shift = (self.mean / self.std).astype(self.dtype).reshape(1, -1, 1, 1)
+        return images.astype(self.dtype) * scale - shift
+
+
+@dataclass
+class ScratchResult:
+    """What a finished (or stopped) scratch run produced."""
+
+    run_dir: Path
+    status: str
+    history: SolverHistory = field(repr=False)
+    metrics: dict[str, float] = field(default_factory=dict)  # train/test accuracy, seconds
+    config: ExperimentConfig | None = None
+
+
+def _unsupported(config: ExperimentConfig) -> list[str]:
+    """The config keys set away from their defaults that the scratch engine cannot honour."""
+    optim_default, train_default = OptimConfig(), TrainConfig()
+    keys = [f"optim.{k}" for k in ("warmup_epochs", "label_smoothing", "grad_clip", "nesterov")]
+    keys += [
+        f"train.{k}"
+        for k in (
+            "eval_every", "monitor", "patience", "channels_last", "compile", "watch_test",
+            "tensorboard",
+        )
+    ]  # fmt: skip
+    bad = [
+        key
+        for key in keys
+        if getattr(config.optim if key.startswith("optim") else config.train, key.split(".")[1])
+        != getattr(optim_default if key.startswith("optim") else train_default, key.split(".")[1])
+    ]
+    if config.data.augment:
+        bad.append("data.augment")
+    if config.train.device.split(":")[0] not in ("auto", "cpu"):
+        bad.append("train.device")
+    return bad
+
+
+def solver_config(config: ExperimentConfig) -> SolverConfig:
+    """The Solver settings an experiment config stands for, or a ConfigError naming the key."""
+    optim = config.optim
+    if optim.optimizer == "sgd":
+        rule = "sgd_momentum" if optim.momentum > 0 else "sgd"
+        options = {"momentum": optim.momentum} if optim.momentum > 0 else {}
+    elif optim.optimizer in RULES:
+        rule = RULES[optim.optimizer]
+        options = {"beta1": optim.betas[0], "beta2": optim.betas[1]} if rule == "adam" else {}
+    else:
+        raise ConfigError(
+            f"optim.optimizer: the scratch engine has sgd, adam and rmsprop, got {optim.optimizer!r}"
+        )
+    if optim.schedule == "constant":
+        decay = 1.0
+    elif optim.schedule == "step" and optim.step_size == 1:
+        decay = optim.gamma
+    else:
+        raise ConfigError(
+            f"optim.schedule: the scratch engine decays the learning rate once per epoch "
+            f"(constant, or step with optim.step_size=1 and optim.gamma the decay), got "
+            f"{optim.schedule!r} with step_size {optim.step_size}"
+        )
+    bad = _unsupported(config)
+    if bad:
+        raise ConfigError(
+            f"the scratch engine does not support {', '.join(bad)}; leave them at their defaults"
+        )
+    return SolverConfig(
+        update_rule=rule,
+        learning_rate=optim.lr,
+        optim_options=options,
+        lr_decay=decay,
+        batch_size=config.train.batch_size,
+        epochs=config.train.epochs,
+        eval_batch_size=config.train.eval_batch_size,
+        seed=config.train.seed,
+    )
+
+
+def model_options(config: ExperimentConfig) -> tuple[str, dict[str, Any]]:
+    """(scratch model name, its options with reg and dtype resolved) from the config."""
+    name = config.model.name
+    if not name.startswith(PREFIX) or name[len(PREFIX) :] not in MODELS:
+        raise ConfigError(
+            f"model.name: a scratch run needs one of "
+            f"{', '.join(PREFIX + m for m in MODELS)}, got {name!r}"
+        )
+    options = dict(config.model.options)
+    weight_decay = config.optim.weight_decay
+    if weight_decay and options.get("reg", weight_decay) != weight_decay:
+        raise ConfigError(
+            f"optim.weight_decay ({weight_decay}) and model.options.reg ({options['reg']}) are the "
+            f"same L2 strength here; give one of them"
+        )
+    options.setdefault("reg", weight_decay)
+    options.setdefault("dtype", "float32")
+    options.setdefault("seed", config.train.seed)
+    return name[len(PREFIX) :], options
+
+
+def resolve(config: ExperimentConfig) -> ExperimentConfig:
+    """The config as it will run: named, with a validation split (DEFAULT_VAL when unset), on the CPU."""
+    data = (
+        config.data
+        if config.data.val is not None
+        else dataclasses.replace(config.data, val=DEFAULT_VAL)
+    )
+    solver_config(config)  # every unsupported key is reported before any work
+    model_options(config)
+    return dataclasses.replace(
+        config,
+        name=config.run_name.replace(":", "-"),  # cifar10-scratch-three_layer_convnet
+        data=data,
+        train=dataclasses.replace(config.train, device="cpu"),
+    )
+
+
+@contextlib.contextmanager
+def blas_threads(threads: int | None) -> Iterator[None]:
+    """Limit the BLAS library to `threads` threads inside the block (None: leave it alone)."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits  # ships with scikit-learn
+
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield
+
+
+def environment(threads: int | None, dtype: str) -> dict[str, Any]:
+    """What the run ran on, for env.json (NumPy in place of torch)."""
+    return {
+        "cnnlab": cnnlab.__version__,
+        "engine": "scratch (NumPy)",
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "blas_threads": threads,  # None: as many as the BLAS library chose
+        "dtype": dtype,
+        "device": "cpu",
+        "command": sys.argv,
+        "git_revision": git_revision(Path(cnnlab.__file__).resolve().parent),
+    }
+
+
+def _weights(model, normalize: Normalize, class_names) -> dict[str, np.ndarray]:
+    """best.npz's entries: params, buffers, the input normalisation and the class names."""
+    return {
+        **params_arrays(model.params, model.buffers),
+        "input.mean": normalize.mean,
+        "input.std": normalize.std,
+        "class_names": np.array(class_names, dtype=str),
+    }
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities as None, recursively (JSON has no NaN), as evaluate writes metrics.json."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _evaluate(
+    run: RunDir, solver: Solver, dataset: Dataset, config: ExperimentConfig
+) -> dict[str, float]:
+    """Train accuracy and test metrics of the best parameters; writes predictions.csv and metrics.json."""
+    train = dataset.split("train")
+    metrics = {f"train_{k}": v for k, v in solver.check(train.images, train.labels).items()}
+    test = dataset.splits.get("test")
+    if test is None or len(test) == 0:
+        return metrics
+    scores = solver.scores(test.images)  # (N, K) float64
+    metrics.update({f"test_{k}": v for k, v in classification_metrics(scores, test.labels).items()})
+    probabilities = softmax(scores)
+    names = dataset.class_names
+    write_predictions(
+        run.path / "predictions.csv", list(range(len(test))), probabilities, names, test.labels
+    )
+    evaluated = compute_metrics(test.labels, probabilities, names, "test")
+    run.write_json("metrics.json", _finite({"dataset": config.data.dataset, **evaluated}))
+    return metrics
+
+
+def train(config: ExperimentConfig, *, quiet: bool = False) -> ScratchResult:
+    """Train a scratch model as `config` says into a new run directory under `config.out`."""
+    config = resolve(config)
+    name, options = model_options(config)
+    settings = solver_config(config)
+    run = new_run_dir(Path(config.out), config.run_name)
+    run.write_config(dump_config(config))
+    run.write_status("running", epoch=0, epochs=config.train.epochs)
+    run.write_json("env.json", environment(config.train.threads, str(options["dtype"])))
+    dataset = load_experiment_data(config)
+    train_split, val_split = dataset.split("train"), dataset.split("val")
+    mean, std = channel_stats(train_split)
+    normalize = Normalize(mean, np.where(std > 0, std, 1.0), np.dtype(options["dtype"]))
+    model = build_model(name, train_split.image_shape, dataset.num_classes, **options)
+    run.log(
+        f"run {run.path.name}: {config.model.name} on {config.data.dataset}, NumPy engine, {options['dtype']}"
+    )
+    sizes = ", ".join(f"{split} {len(part)}" for split, part in dataset.splits.items())
+    run.log(f"data: {sizes}; classes {list(dataset.class_names)}")
+    solver: Solver
+
+    def on_epoch(row: dict[str, Any], improved: bool) -> None:
+        if improved:
+            save_arrays(run.best_npz, _weights(model, normalize, dataset.class_names))
+        run.write_metrics(solver.history.epochs)
+        run.write_iterations(solver.history.iterations)
+        line = format_epoch(row, config.train.epochs) + ("  *" if improved else "")
+        run.log(line)
+        if not quiet:
+            print(line, file=sys.stderr, flush=True)
+        run.write_status("running", epoch=row["epoch"], epochs=config.train.epochs)
+
+    data = {
+        "X_train": train_split.images, "y_train": train_split.labels,
+        "X_val": val_split.images, "y_val": val_split.labels,
+    }  # fmt: skip
+    solver = Solver(
+        model,
+        data,
+        settings,
+        transform=normalize,
+        on_epoch=on_epoch,
+        checkpoint=run.path / "last.npz",
+    )
+    started = time.perf_counter()
+    with blas_threads(config.train.threads):
+        try:
+            history = solver.train()
+        except KeyboardInterrupt:
+            run.write_status("interrupted", epoch=len(solver.history.epochs))
+            run.log(f"interrupted after epoch {len(solver.history.epochs)}")
+            raise
+        seconds = time.perf_counter() - started
+        if history.stopped == "diverged":
+            iteration = history.iterations[-1]["iteration"]
+            run.write_iterations(history.iterations)
+            run.write_status("diverged", epoch=len(history.epochs) + 1, iteration=iteration)
+            run.log(f"diverged: the loss became NaN or infinite at iteration {iteration}; stopped")
+            raise TrainingError(
+                f"run {run.path} diverged: the loss became NaN or infinite at iteration {iteration}; "
+                f"try a lower learning rate (optim.lr={config.optim.lr})"
+            )
+        metrics = _evaluate(run, solver, dataset, config)
+    metrics["train_seconds"] = seconds
+    run.write_json("final_metrics.json", metrics)
+    run.log(f"best epoch {history.best_epoch} by val_accuracy; training took {seconds:.1f}s")
+    run.log(f"train accuracy: {metrics['train_accuracy']:.4f}")
+    if "test_accuracy" in metrics:
+        run.log_result(f"test accuracy: {metrics['test_accuracy']:.4f}")
+    run.write_status(history.stopped, epoch=len(history.epochs), best_epoch=history.best_epoch)
+    return ScratchResult(run.path, history.stopped, history, metrics, config)
