@@ -18,6 +18,7 @@ from cnnlab.runs.rundir import RunDir
 from cnnlab.scratch import experiment as scratch_experiment
 from cnnlab.scratch.experiment import ScratchResult
 from cnnlab.training.device import resolve_device
+from cnnlab.training.distributed import topology_from_env
 from cnnlab.visualize import write_figures
 
 
@@ -50,11 +51,12 @@ def train(config: ExperimentConfig, *, quiet: bool = False, report: bool = True)
     With `train.lr_find`, the learning-rate range test runs first (on a throwaway model) and
     its plot and table go into the run's figures, so the report shows them.
     """
-    range_test = _range_test(config, quiet) if config.train.lr_find else None
+    main = topology_from_env().is_main  # under torchrun, rank 0 alone evaluates and reports
+    range_test = _range_test(config, quiet) if config.train.lr_find and main else None
     result = experiment.train(config, quiet=quiet)
     if range_test is not None:
         write_lr_find(range_test, RunDir(result.run_dir).figures)
-    if report:
+    if report and main:
         device = str(resolve_device(config.train.device))
         finish_run(result.run_dir, device, tensorboard_log=config.train.tensorboard)
     return result
@@ -75,7 +77,7 @@ def _range_test(config: ExperimentConfig, quiet: bool) -> LrFindResult:
 def resume(run_dir: Path, *, quiet: bool = False, report: bool = True) -> RunResult:
     """Continue a run from its last checkpoint; then evaluate it and write its report."""
     result = experiment.resume(run_dir, quiet=quiet)
-    if report:
+    if report and topology_from_env().is_main:
         train_config = result.config.train
         device = str(resolve_device(train_config.device))
         finish_run(result.run_dir, device, tensorboard_log=train_config.tensorboard)

@@ -19,6 +19,8 @@ FLAG_KEYS = {
     "data_dir": "data.data_dir",
     "augment": "data.augment",
     "model": "model.name",
+    "pretrained": "model.pretrained",
+    "strategy": "train.strategy",
     "epochs": "train.epochs",
     "lr": "optim.lr",
     "optimizer": "optim.optimizer",
@@ -65,6 +67,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--data-dir", help="directory searched first for datasets")
     group.add_argument("--augment", help="e.g. crop4,flip,cutout8")
     group.add_argument("--model", help="registry name, spec file, or file.py:Class")
+    group.add_argument(
+        "--pretrained",
+        metavar="RUN_DIR_OR_FILE",
+        help="start from a backbone: a cnnlab run directory, a torchvision-format ResNet .pth "
+        "file, or imagenet (official weights of --model resnet18/resnet34); new head",
+    )
+    group.add_argument(
+        "--strategy", help="with --pretrained: finetune (default), linear-probe or two-stage"
+    )
     group.add_argument("--epochs", type=int)
     group.add_argument("--lr", type=float)
     group.add_argument("--optimizer")

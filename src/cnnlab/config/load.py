@@ -16,6 +16,8 @@ from cnnlab.config.schema import ExperimentConfig
 from cnnlab.errors import ConfigError
 
 COMPARE_KEY = "compare"  # a list of override mappings: one run per entry
+# PyYAML reads and writes nested lists and mappings recursively
+_TOO_DEEP = "nested too deeply to read (hundreds of levels of lists or mappings)"
 
 
 def _type_name(kind: Any) -> str:
@@ -125,6 +127,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as error:
         raise ConfigError(f"override {text!r}: the value is not valid YAML: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"override {key}=...: the value is {_TOO_DEEP}") from None
     return key.split("."), value
 
 
@@ -141,7 +145,12 @@ def set_dotted(data: dict, path: Sequence[str], value: Any) -> None:
 
 def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str] | Mapping[str, Any]) -> dict:
     """A deep copy of `data` with dotted overrides (strings `k=v`, or a mapping) applied."""
-    result = yaml.safe_load(yaml.safe_dump(dict(data)))  # a deep, plain copy
+    try:
+        result = yaml.safe_load(yaml.safe_dump(dict(data)))  # a deep, plain copy
+    except RecursionError:
+        raise ConfigError(f"the config is {_TOO_DEEP}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"the config holds a value YAML cannot represent: {error}") from None
     items = (
         overrides.items()
         if isinstance(overrides, Mapping)
@@ -165,6 +174,8 @@ def read_yaml(path: Path) -> dict:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} is {_TOO_DEEP}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -185,7 +196,8 @@ def build_config(data: Mapping[str, Any], source: str = "config") -> ExperimentC
 def resolve_model_path(data: dict, config_dir: Path) -> dict:
     """A model given as a file (spec YAML or `file.py:Class`) that is not found from the
     working directory is looked up beside the config file instead."""
-    name = (data.get("model") or {}).get("name")
+    model = data.get("model")
+    name = model.get("name") if isinstance(model, dict) else None
     if not isinstance(name, str) or not name.endswith((".yaml", ".yml")) and ".py:" not in name:
         return data
     file_part = name.split(":", 1)[0] if ".py:" in name else name

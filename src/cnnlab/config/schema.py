@@ -16,6 +16,7 @@ SCHEDULES = ("constant", "step", "cosine", "onecycle", "linear")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 MONITORS = ("val_accuracy", "val_loss", "val_f1", "train_loss", "train_accuracy")
+STRATEGIES = ("finetune", "linear-probe", "two-stage")  # how a pretrained backbone trains
 
 
 def _require(condition: bool, key: str, expected: str, value: Any) -> None:
@@ -65,9 +66,20 @@ class ModelConfig:
 
     name: str = "conv1"
     options: dict[str, Any] = field(default_factory=dict)
+    # a cnnlab run directory, a torchvision-format ResNet .pth file, or "imagenet" (the
+    # official ImageNet weights of model.name); its head is replaced for the new classes
+    pretrained: str | None = None
+    resize: bool = False  # with pretrained: resize images to the backbone's (H, W) in the model
 
     def __post_init__(self) -> None:
         _require(bool(self.name), "model.name", "a model name", self.name)
+        if self.pretrained is not None:
+            _require(
+                bool(self.pretrained),
+                "model.pretrained",
+                "a run directory, a weights file or imagenet",
+                self.pretrained,
+            )
 
 
 @dataclass(frozen=True)
@@ -134,6 +146,9 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model
     watch_test: bool = False  # also record test metrics every epoch (never used for selection)
     tensorboard: bool = False  # also log to <run>/tensorboard/ (needs cnnlab[tensorboard])
+    strategy: str = "finetune"  # with model.pretrained: finetune, linear-probe or two-stage
+    backbone_lr_mult: float = 1.0  # the pretrained backbone's lr = optim.lr * this
+    head_epochs: int = 1  # two-stage: epochs training the head alone before all layers
     lr_find: bool = False  # run the learning-rate range test first; its plot joins the report
 
     def __post_init__(self) -> None:
@@ -153,6 +168,14 @@ class TrainConfig:
         _choice("train.precision", self.precision, PRECISIONS)
         if self.threads is not None:
             _require(self.threads >= 1, "train.threads", "an integer >= 1", self.threads)
+        _choice("train.strategy", self.strategy, STRATEGIES)
+        _require(
+            self.backbone_lr_mult > 0,
+            "train.backbone_lr_mult",
+            "a positive number",
+            self.backbone_lr_mult,
+        )
+        _require(self.head_epochs >= 1, "train.head_epochs", "an integer >= 1", self.head_epochs)
 
 
 @dataclass(frozen=True)
@@ -165,6 +188,31 @@ class ExperimentConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        """Checks across sections: the transfer settings need a pretrained backbone."""
+        train, pretrained = self.train, self.model.pretrained
+        needs_backbone = (
+            ("train.strategy", train.strategy, train.strategy != "finetune"),
+            ("train.backbone_lr_mult", train.backbone_lr_mult, train.backbone_lr_mult != 1),
+            ("model.resize", self.model.resize, self.model.resize),
+        )
+        for key, value, used in needs_backbone:
+            _require(not used or bool(pretrained), key, "model.pretrained to be set", value)
+        if train.strategy == "linear-probe":
+            _require(
+                train.backbone_lr_mult == 1,
+                "train.backbone_lr_mult",
+                "1 with train.strategy linear-probe (the backbone is frozen)",
+                train.backbone_lr_mult,
+            )
+        if train.strategy == "two-stage":
+            _require(
+                train.head_epochs < train.epochs,
+                "train.head_epochs",
+                f"fewer than train.epochs ({train.epochs}) with train.strategy two-stage",
+                train.head_epochs,
+            )
 
     @property
     def run_name(self) -> str:

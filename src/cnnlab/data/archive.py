@@ -59,6 +59,7 @@ class Container:
     kind = ""  # "directory" | "zip" | "tar"
 
     def __init__(self, path: Path, members: list[Member], directories: list[str]) -> None:
+        _refuse_clashes(path, members, directories)
         self.path = path
         self._members = members
         self._by_name = {m.name: m for m in members}
@@ -101,6 +102,21 @@ class Container:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _refuse_clashes(path: Path, members: list[Member], directories: list[str]) -> None:
+    """Refuse a container in which one name is both a file and a folder: it has no layout."""
+    files = {m.name for m in members}
+    folders = set(directories)
+    for name in files:
+        parts = name.split("/")
+        folders.update("/".join(parts[:k]) for k in range(1, len(parts)))
+    clashes = sorted(files & folders)
+    if clashes:
+        raise DataFormatError(
+            f"{path}: entry {clashes[0]!r} is both a file and a folder; every name in a "
+            f"dataset archive must be one or the other"
+        )
 
 
 def _is_hidden(parts: tuple[str, ...]) -> bool:
@@ -361,7 +377,12 @@ def extract_safely(archive: Path | str, target_dir: Path | str) -> list[Path]:
 
         def folder(path: Path, name: str) -> None:
             if path not in ready:  # a symlink already in target_dir must not lead elsewhere
-                _inside(root, path, archive, name).mkdir(parents=True, exist_ok=True)
+                try:
+                    _inside(root, path, archive, name).mkdir(parents=True, exist_ok=True)
+                except OSError as e:  # e.g. a file already there, or no space left
+                    raise DataFormatError(
+                        f"{archive}: cannot create the folder for entry {name!r} at {path}: {e}"
+                    ) from e
                 ready.add(path)
 
         for name in container.directories():
@@ -378,7 +399,9 @@ def extract_safely(archive: Path | str, target_dir: Path | str) -> list[Path]:
                     raise UnsafeDataError(
                         f"{archive}: entry {name!r} would overwrite the symlink {dest}"
                     ) from e
-                raise
+                raise DataFormatError(
+                    f"{archive}: cannot extract entry {name!r} to {dest}: {e}"
+                ) from e
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()

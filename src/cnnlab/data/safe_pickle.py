@@ -95,6 +95,7 @@ _CORRUPT_PICKLE_ERRORS = (
     AttributeError,
     OverflowError,
     RecursionError,
+    MemoryError,  # e.g. numpy.ndarray called with a shape of petabytes
 )
 
 

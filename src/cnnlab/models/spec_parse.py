@@ -43,6 +43,8 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _WORDS: dict[str, Value] = {"true": True, "false": False, "none": None, "null": None}
+# Larger integers are no layer size; torch could not even hold them (it takes int64).
+MAX_INTEGER = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -96,10 +98,18 @@ def _tokenize(text: str, where: str = "") -> list[_Token]:
     return tokens
 
 
-def _value(token: _Token) -> Value:
+def _value(token: _Token, text: str, where: str) -> Value:
     """A token's value: int, float, bool, None or a bare word."""
     if token.kind == "num":
-        return float(token.text) if any(c in token.text for c in ".eE") else int(token.text)
+        if any(c in token.text for c in ".eE"):
+            return float(token.text)
+        value = int(token.text)
+        if abs(value) > MAX_INTEGER:
+            raise ModelError(
+                f"{where}layer spec: the integer {token.text} is too large (at most "
+                f"{MAX_INTEGER}) at {_locate(text, token.pos)}"
+            )
+        return value
     return _WORDS.get(token.text.lower(), token.text)
 
 
@@ -126,12 +136,12 @@ def _parse_args(
                 raise fail(f"{token.text!r} cannot be an argument name", token.pos)
             if i + 2 >= len(tokens) or tokens[i + 2].kind not in ("num", "name"):
                 raise fail(f"expected a value after '{token.text}='", tokens[i + 1].pos)
-            kwargs.append((token.text, _value(tokens[i + 2])))
+            kwargs.append((token.text, _value(tokens[i + 2], text, where)))
             i += 3
         elif kwargs:
             raise fail("positional argument after a keyword argument", token.pos)
         else:
-            args.append(_value(token))
+            args.append(_value(token, text, where))
             i += 1
         if i >= len(tokens):
             raise fail("missing ')'", len(text))
@@ -168,6 +178,8 @@ def parse_spec(text: str, first_index: int = 0, where: str = "") -> list[LayerCa
 
 
 def _scalar(value: object, where: str) -> Value:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
+        raise ModelError(f"{where}: the integer {value} is too large (at most {MAX_INTEGER})")
     if value is None or isinstance(value, int | float | str):
         return value
     raise ModelError(

@@ -26,13 +26,17 @@ from cnnlab.data.loader import BatchLoader, Normalize, channel_stats
 from cnnlab.data.subset import SubsetSpec, apply_subset
 from cnnlab.errors import TrainingError
 from cnnlab.models import build_model
-from cnnlab.runs import tensorboard
+from cnnlab.runs import faults, tensorboard
 from cnnlab.runs.display import results_html, results_markdown
 from cnnlab.runs.env import environment
+from cnnlab.runs.ranks import realign_schedule, writable_run
 from cnnlab.runs.rundir import RunDir, new_run_dir
+from cnnlab.training import distributed
 from cnnlab.training.checkpoint import load_checkpoint, save_checkpoint
 from cnnlab.training.device import autocast_dtype, configure_cpu, resolve_device
-from cnnlab.training.loop import FitHooks, History, evaluate_batches, fit
+from cnnlab.training.distributed import SINGLE, Topology, topology_from_env
+from cnnlab.training.interrupt import stop_on_signals
+from cnnlab.training.loop import FitHooks, History, checkpoint_state, evaluate_batches, fit
 from cnnlab.training.optim import build_optimizer, build_schedule
 from cnnlab.training.progress import show_progress
 
@@ -83,6 +87,7 @@ class Prepared:
     val_loader: BatchLoader | None
     test_loader: BatchLoader | None
     eval_train_loader: BatchLoader
+    topology: Topology = SINGLE  # this process among torchrun's (one process: SINGLE)
 
 
 def load_experiment_data(config: ExperimentConfig) -> Dataset:
@@ -111,18 +116,31 @@ def build_classifier(config: ExperimentConfig, in_shape, num_classes: int, mean,
     """The configured network behind a normalisation step, initialised from the run's seed."""
     std = np.where(np.asarray(std) > 0, std, 1.0)  # a constant channel: only subtract its mean
     torch.manual_seed(config.train.seed)
+    if config.model.pretrained:  # a backbone and a new head (imported here: transfer imports us)
+        from cnnlab.transfer import transfer_architecture
+
+        net = transfer_architecture(config, tuple(in_shape), num_classes)
+        return Classifier(Normalize(mean, std), net)
     net = build_model(config.model.name, tuple(in_shape), num_classes, **config.model.options)
     return Classifier(Normalize(mean, std), net)
 
 
-def prepare(config: ExperimentConfig) -> Prepared:
-    """Everything the loop needs, built from the config (deterministically from its seed)."""
+def prepare(config: ExperimentConfig, topology: Topology = SINGLE) -> Prepared:
+    """Everything the loop needs, built from the config (deterministically from its seed).
+
+    Under torchrun the training loader yields this rank's shard of every epoch.
+    """
     threads = configure_cpu(config.train.threads)
-    device = resolve_device(config.train.device)
+    device = distributed.start(topology, resolve_device(config.train.device))
     dataset = load_experiment_data(config)
     train_split = dataset.split("train")
-    mean, std = channel_stats(train_split)
-    model = build_classifier(config, train_split.image_shape, dataset.num_classes, mean, std)
+    if config.model.pretrained:  # the backbone's weights and normalisation, a new head
+        from cnnlab import transfer  # here, not at the top: transfer imports this module
+
+        model = transfer.pretrained_classifier(config, train_split.image_shape, dataset.num_classes)
+    else:
+        mean, std = channel_stats(train_split)
+        model = build_classifier(config, train_split.image_shape, dataset.num_classes, mean, std)
     channels_last = (
         config.train.channels_last
         if config.train.channels_last is not None
@@ -138,11 +156,14 @@ def prepare(config: ExperimentConfig) -> Prepared:
         batch_size=config.train.batch_size,
         shuffle=True,
         augment=AugmentSpec.parse(config.data.augment or None),
+        rank=topology.rank,
+        world_size=topology.world_size,
         **loader_options,
     )
-    optimizer = build_optimizer(
-        [p for p in model.parameters() if p.requires_grad], config.optim, device
-    )
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.model.pretrained:  # named groups: head, then backbone (its own lr and start)
+        params = transfer.param_groups(model, config.train, config.optim.lr)
+    optimizer = build_optimizer(params, config.optim, device)
     scheduler = build_schedule(optimizer, config.optim, len(train_loader), config.train.epochs)
     split = dataset.splits.get
     return Prepared(
@@ -157,6 +178,7 @@ def prepare(config: ExperimentConfig) -> Prepared:
         val_loader=BatchLoader(split("val"), **eval_options) if split("val") else None,
         test_loader=BatchLoader(split("test"), **eval_options) if split("test") else None,
         eval_train_loader=BatchLoader(train_split, **eval_options),
+        topology=topology,
     )
 
 
@@ -172,19 +194,16 @@ def _hooks(
     on_epoch_done: EpochCallback | None = None,
 ) -> FitHooks:
     """Hooks that persist each epoch (metrics, iterations, checkpoints, log line; TensorBoard)."""
-    extra = {
-        "format": CHECKPOINT_FORMAT,
-        "class_names": list(prepared.dataset.class_names),
-        "in_shape": list(prepared.dataset.split("train").image_shape),
-        "mean": prepared.model.normalize.mean.flatten().tolist(),
-        "std": prepared.model.normalize.std.flatten().tolist(),
-    }
+    extra = _checkpoint_extra(prepared)
 
     def on_epoch(row: dict[str, Any], improved: bool, state) -> str | None:
         checkpoint = {**state(), **extra, "epoch": row["epoch"]}
-        save_checkpoint(run.last_checkpoint, checkpoint)
+        # best before last: a crash between the two leaves last.pt one epoch behind, and the
+        # resumed run redoes that epoch and rewrites best.pt identically; the other order
+        # could leave a last.pt whose history names a best epoch that best.pt does not hold
         if improved:
             save_checkpoint(run.best_checkpoint, checkpoint)
+        save_checkpoint(run.last_checkpoint, checkpoint)
         run.write_metrics(history.epochs)
         run.write_iterations(history.iterations)
         line = format_epoch(row, prepared.config.train.epochs) + ("  *" if improved else "")
@@ -199,6 +218,18 @@ def _hooks(
     if writer is None:
         return FitHooks(on_epoch=on_epoch)
     return FitHooks(on_iterations=partial(tensorboard.log_iterations, writer), on_epoch=on_epoch)
+
+
+def _checkpoint_extra(prepared: Prepared) -> dict[str, Any]:
+    """What a checkpoint holds besides the training state: enough to rebuild the model."""
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "class_names": list(prepared.dataset.class_names),
+        "in_shape": list(prepared.dataset.split("train").image_shape),
+        "mean": prepared.model.normalize.mean.flatten().tolist(),
+        "std": prepared.model.normalize.std.flatten().tolist(),
+        "world_size": prepared.topology.world_size,
+    }
 
 
 def format_epoch(row: dict[str, Any], epochs: int) -> str:
@@ -253,30 +284,52 @@ def _run(
     writer = tensorboard.open_writer(run.path) if config.train.tensorboard else None
     started = time.perf_counter()
     try:
-        history = fit(
-            prepared.model,
-            prepared.optimizer,
-            prepared.scheduler,
-            prepared.train_loader,
-            prepared.val_loader,
-            num_classes=prepared.dataset.num_classes,
-            train_config=config.train,
-            optim_config=config.optim,
-            device=prepared.device,
-            history=history,
-            hooks=_hooks(run, history, prepared, quiet, writer, on_epoch),
-            progress=progress,
-            watch_loader=prepared.test_loader if config.train.watch_test else None,
-        )
-    except KeyboardInterrupt:
-        run.write_status("interrupted", epoch=len(history.epochs))
-        run.log(
-            f"interrupted after epoch {len(history.epochs)}; resume with: cnnlab train --resume {run.path}"
-        )
+        with stop_on_signals() as stop:  # Ctrl-C / SIGTERM: stop at a batch boundary and save
+            history = fit(
+                prepared.model,
+                prepared.optimizer,
+                prepared.scheduler,
+                prepared.train_loader,
+                prepared.val_loader,
+                num_classes=prepared.dataset.num_classes,
+                train_config=config.train,
+                optim_config=config.optim,
+                device=prepared.device,
+                history=history,
+                hooks=_hooks(run, history, prepared, quiet, writer, on_epoch),
+                progress=progress,
+                watch_loader=prepared.test_loader if config.train.watch_test else None,
+                stop=stop.requested,
+                topology=prepared.topology,
+            )
+            if prepared.topology.enabled and history.stopped in ("finished", "early_stopped"):
+                distributed.check_in_step(prepared.topology, prepared.model)
+                size = prepared.topology.world_size
+                run.log(f"distributed: {size} processes; weights identical on all {size} ranks")
+            if history.stopped == "interrupted":
+                state = checkpoint_state(
+                    prepared.model, prepared.optimizer, prepared.scheduler, history
+                )
+                checkpoint = {**state, **_checkpoint_extra(prepared), "epoch": len(history.epochs)}
+                batches = len(prepared.train_loader)
+                faults.save_interrupted(run, checkpoint, history, batches, stop.signal_name)
+    except KeyboardInterrupt:  # a hard stop (second Ctrl-C): back to the last saved epoch
+        if history.stopped != "interrupted":
+            run.write_status("interrupted", epoch=len(history.epochs))
+            run.log(
+                f"interrupted after epoch {len(history.epochs)}; resume with: cnnlab train --resume {run.path}"
+            )
+        raise
+    except RuntimeError as error:  # torch.cuda.OutOfMemoryError is a RuntimeError
+        if faults.is_out_of_memory(error):
+            batch_size = config.train.batch_size
+            faults.fail_out_of_memory(run, history, error, batch_size, prepared.device)
         raise
     finally:
         if writer is not None:
             writer.close()
+    if history.stopped == "interrupted":
+        raise KeyboardInterrupt(f"run {run.path} interrupted by {stop.signal_name}")
     seconds = time.perf_counter() - started
     if history.stopped == "diverged":
         iteration = history.iterations[-1]["iteration"] if history.iterations else 0
@@ -314,17 +367,32 @@ def train(
     `on_epoch(row)` is called after each epoch is saved; returning a reason stops the run.
     """
     tensorboard.require_tensorboard(config.train.tensorboard)  # fail before any work
-    run = new_run_dir(Path(config.out), config.run_name)
-    run.write_config(dump_config(config))
-    run.write_status("running", epoch=0, epochs=config.train.epochs)
-    prepared = prepare(config)
-    run.write_json("env.json", environment(prepared.device, prepared.threads))
-    run.log(
-        f"run {run.path.name}: {config.model.name} on {config.data.dataset}, device {prepared.device}"
-    )
-    sizes = ", ".join(f"{name} {len(split)}" for name, split in prepared.dataset.splits.items())
-    run.log(f"data: {sizes}; classes {list(prepared.dataset.class_names)}")
-    return _run(prepared, run, History(), quiet, on_epoch)
+    if config.model.pretrained:  # config.yaml gets the backbone's model and absolute path
+        from cnnlab.transfer import resolve_config
+
+        config = resolve_config(config)
+    topology = topology_from_env()
+    distributed.start(topology, resolve_device(config.train.device))
+    path = new_run_dir(Path(config.out), config.run_name).path if topology.is_main else None
+    run_path = Path(distributed.from_main(topology, str(path)))
+    try:
+        with writable_run(topology, RunDir(run_path)) as run:
+            run.write_config(dump_config(config))
+            run.write_status("running", epoch=0, epochs=config.train.epochs)
+            prepared = prepare(config, topology)
+            env = environment(prepared.device, prepared.threads)
+            run.write_json("env.json", {**env, "world_size": topology.world_size})
+            where = f"device {prepared.device}" + (
+                f", {topology.world_size} processes" if topology.enabled else ""
+            )
+            run.log(f"run {run.path.name}: {config.model.name} on {config.data.dataset}, {where}")
+            sizes = ", ".join(f"{name} {len(s)}" for name, s in prepared.dataset.splits.items())
+            run.log(f"data: {sizes}; classes {list(prepared.dataset.class_names)}")
+            result = _run(prepared, run, History(), quiet or not topology.is_main, on_epoch)
+    finally:
+        distributed.stop(topology)
+    result.run_dir = run_path
+    return result
 
 
 def resume(run_dir: Path, *, quiet: bool = False) -> RunResult:
@@ -332,9 +400,12 @@ def resume(run_dir: Path, *, quiet: bool = False) -> RunResult:
     run = RunDir(Path(run_dir))
     config = build_config(run.read_config(), str(run.config_path))
     tensorboard.require_tensorboard(config.train.tensorboard)
+    for folder in (run.path, run.figures):  # temporary files a killed atomic write left
+        for leftover in folder.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
     if not run.last_checkpoint.is_file():
-        run.log("resume: no last.pt yet, starting from the beginning")
         prepared = prepare(config)
+        run.log("resume: no last.pt yet, starting from the beginning")
         return _run(prepared, run, History(), quiet)
     status = run.read_status().get("status")
     final_metrics = run.path / "final_metrics.json"
@@ -342,7 +413,8 @@ def resume(run_dir: Path, *, quiet: bool = False) -> RunResult:
         state = load_checkpoint(run.last_checkpoint)
         metrics = json.loads(final_metrics.read_text(encoding="utf-8"))
         return RunResult(run.path, status, History.from_state(state["history"]), metrics, config)
-    prepared = prepare(config)
+    topology = topology_from_env()
+    prepared = prepare(config, topology)
     state = load_checkpoint(run.last_checkpoint, map_location=prepared.device)
     try:
         prepared.model.load_state_dict(state["model"])
@@ -352,5 +424,28 @@ def resume(run_dir: Path, *, quiet: bool = False) -> RunResult:
     except (KeyError, RuntimeError, ValueError, TypeError) as error:
         raise TrainingError(f"cannot resume from {run.last_checkpoint}: {error}") from None
     torch.set_rng_state(state["torch_rng"])
-    run.log(f"resumed from {run.last_checkpoint.name} after epoch {len(history.epochs)}")
+    realign_schedule(
+        prepared.scheduler,
+        len(history.epochs),
+        len(prepared.train_loader),
+        state.get("world_size", 1),
+        topology.world_size,
+        history.partial_epoch is not None,
+    )
+    if topology.enabled:  # every rank read the run; rank 0 alone writes it from here on
+        try:
+            with writable_run(topology, run) as writable:
+                result = _run(prepared, writable, history, quiet or not topology.is_main)
+        finally:
+            distributed.stop(topology)
+        result.run_dir = run.path
+        return result
+    # The checkpoint is the truth: a crash just after it was written left these one epoch behind.
+    run.write_metrics(history.epochs)
+    run.write_iterations(history.iterations)
+    batch = history.partial_epoch["batch"] if history.partial_epoch else 0
+    where = f"in epoch {len(history.epochs) + 1} after batch {batch}" if batch else ""
+    run.log(
+        f"resumed from {run.last_checkpoint.name} {where or f'after epoch {len(history.epochs)}'}"
+    )
     return _run(prepared, run, history, quiet)

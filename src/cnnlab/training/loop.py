@@ -2,6 +2,11 @@
 
 Persistence is the caller's: two hooks receive per-iteration rows and each finished epoch
 (with a function that builds the checkpoint state), so the loop never touches the disk.
+
+When `stop()` turns true (Ctrl-C, SIGTERM) the loop ends at the next batch boundary, "interrupted",
+with the epoch's progress in `history.partial_epoch` (batches done, running metrics, RNG state).
+A resume replays the epoch's batches (same order and augmentation, from (seed, epoch)), skips
+those done and goes on: it equals an uninterrupted run exactly, and a long epoch's work is kept.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ import torch
 from torch import nn
 
 from cnnlab.config import OptimConfig, TrainConfig
+from cnnlab.errors import TrainingError
 from cnnlab.training.device import autocast, autocast_dtype
+from cnnlab.training.distributed import SINGLE, Topology, sum_across
 from cnnlab.training.metrics import RunningConfusion
 
 FLUSH_EVERY = 50  # iterations between moving losses off the device (and divergence checks)
 EPOCH_SEED_STRIDE = 100_003  # global RNG seed of epoch e: seed * stride + e (dropout masks)
+RANK_SEED_STRIDE = 1_000_003  # added per rank under torchrun, so ranks draw different masks
 LOWER_IS_BETTER = ("val_loss", "train_loss")
 # A cross-entropy above this has exploded even if still finite (a sane net's stays below ~100).
 DIVERGED_LOSS = 1e8
@@ -43,6 +51,8 @@ class History:
     best_epoch: int | None = None
     epochs_without_improvement: int = 0
     stopped: str = "running"  # finished, early_stopped, diverged, interrupted
+    # Set when stopped mid-epoch: {epoch, batch, counts, loss_sum, samples, torch_rng, seconds}
+    partial_epoch: dict[str, Any] | None = None
 
     def to_state(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -137,12 +147,33 @@ class StepContext:
     device: torch.device
     amp_dtype: torch.dtype | None
     grad_clip: float | None
+    topology: Topology = SINGLE
+    train_module: nn.Module | None = None  # the DDP wrapper of `model` under torchrun
+
+
+def _reduced(running: RunningConfusion, topology: Topology) -> dict[str, float]:
+    """The epoch's training metrics over every rank's batches (this rank's alone when single)."""
+    if topology.enabled:
+        sum_across(topology, running.counts)
+        sum_across(topology, running.loss_sum)
+        samples = sum_across(topology, torch.tensor([running.samples]))
+        running.samples = int(samples.item())
+    return running.compute()
+
+
+def _all_finite(topology: Topology, finite: bool) -> bool:
+    """True when no rank saw a diverged loss (every rank must stop at the same batch)."""
+    if not topology.enabled:
+        return finite
+    flags = sum_across(topology, torch.tensor([0 if finite else 1]))
+    return int(flags.item()) == 0
 
 
 def train_step(context: StepContext, images: torch.Tensor, labels: torch.Tensor):
     """One forward/backward/update; returns (logits, loss), both still on the device."""
+    network = context.train_module or context.model
     with autocast(context.device, context.amp_dtype):
-        logits = context.model(images)
+        logits = network(images)
     loss = context.criterion(logits.float(), labels)
     context.optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -164,10 +195,24 @@ def train_epoch(
     history: History,
     hooks: FitHooks,
     bar,
-) -> tuple[dict[str, float], bool]:
-    """One epoch of training; returns (train metrics, diverged). Rows go into `history`."""
+    partial: dict[str, Any] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> tuple[dict[str, float], str]:
+    """One epoch, or the rest of `partial`; returns (train metrics, "done" | "diverged" |
+    "interrupted"), the last with `history.partial_epoch` set. Rows go into `history`."""
     context.model.train()
     running = RunningConfusion(num_classes, context.device)
+    done = 0  # batches of this epoch trained so far
+    if partial is not None:
+        running.counts.copy_(partial["counts"])
+        running.loss_sum.copy_(partial["loss_sum"])
+        running.samples = partial["samples"]
+        done = partial["batch"]
+    batches = iter(train_loader)
+    for _ in range(done):  # drawn again (same order, same augmentation draws), not trained
+        next(batches)
+    if bar is not None and done:
+        bar.update(done)
     losses = LossBuffer()
     iteration = history.iterations[-1]["iteration"] if history.iterations else 0
     eval_criterion = nn.CrossEntropyLoss()
@@ -180,12 +225,13 @@ def train_epoch(
         if bar is not None and rows:
             accuracy = running.compute()["accuracy"]
             bar.set_postfix(loss=f"{rows[-1]['loss']:.4f}", acc=f"{accuracy:.3f}")
-        return not any(is_diverged(row["loss"]) for row in rows)
+        return _all_finite(context.topology, not any(is_diverged(row["loss"]) for row in rows))
 
-    for images, labels in train_loader:
+    for images, labels in batches:
         lr = context.optimizer.param_groups[0]["lr"]
         logits, loss = train_step(context, images, labels)
         iteration += 1
+        done += 1
         running.update(logits.detach(), labels, loss.detach() * labels.shape[0])
         losses.add(iteration, lr, loss)
         if bar is not None:
@@ -196,7 +242,7 @@ def train_epoch(
             and iteration % train_config.eval_every == 0
         )
         if (len(losses) >= FLUSH_EVERY or validate_now) and not record():
-            return running.compute(), True
+            return _reduced(running, context.topology), "diverged"
         if validate_now:
             metrics = evaluate_batches(
                 context.model,
@@ -209,8 +255,20 @@ def train_epoch(
             history.iterations[-1].update(
                 val_loss=metrics["loss"], val_accuracy=metrics["accuracy"]
             )
-    diverged = not record()
-    return running.compute(), diverged
+        if stop is not None and stop() and done < len(train_loader):
+            if not record():
+                return running.compute(), "diverged"
+            history.partial_epoch = {
+                "epoch": epoch,
+                "batch": done,
+                "counts": running.counts.cpu(),
+                "loss_sum": running.loss_sum.cpu(),
+                "samples": running.samples,
+                "torch_rng": torch.get_rng_state(),
+            }
+            return running.compute(), "interrupted"
+    outcome = "done" if record() else "diverged"
+    return _reduced(running, context.topology), outcome
 
 
 def fit(
@@ -228,11 +286,16 @@ def fit(
     hooks: FitHooks = FitHooks(),
     progress: bool = False,
     watch_loader=None,
+    stop: Callable[[], bool] | None = None,
+    topology: Topology = SINGLE,
 ) -> History:
     """Train `model` for the configured epochs, starting after those already in `history`.
 
     `watch_loader` (the test split, when asked for) is evaluated after every epoch for the
-    record only (`test_*` columns): it never picks checkpoints or stops training.
+    record only (`test_*` columns): it never picks checkpoints or stops training. `stop` is
+    polled at batch boundaries; when it returns True the loop ends "interrupted" (see above).
+    Under torchrun (`topology.enabled`) the model trains wrapped in DistributedDataParallel
+    on this rank's shard; metrics are summed over ranks, and checkpoints hold the bare model.
     """
     history = history or History()
     history.monitor = effective_monitor(train_config.monitor, val_loader is not None)
@@ -245,15 +308,34 @@ def fit(
         device=device,
         amp_dtype=autocast_dtype(device, train_config.precision),
         grad_clip=optim_config.grad_clip,
+        topology=topology,
+        train_module=_data_parallel(model, device) if topology.enabled else None,
     )
 
     for epoch in range(len(history.epochs), train_config.epochs):
         started = time.perf_counter()
-        torch.manual_seed(train_config.seed * EPOCH_SEED_STRIDE + epoch)
+        partial, history.partial_epoch = history.partial_epoch, None
+        if partial is not None and partial["epoch"] != epoch:
+            raise TrainingError(
+                f"the saved state stopped in epoch {partial['epoch'] + 1}, but the history "
+                f"holds {epoch} finished epochs; the checkpoint is inconsistent"
+            )
+        if stop is not None and stop():  # asked between epochs: the last epoch is saved
+            history.partial_epoch = partial
+            history.stopped = "interrupted"
+            return history
+        if partial is None:
+            # dropout masks: rank 0 draws exactly what a single process would
+            torch.manual_seed(
+                train_config.seed * EPOCH_SEED_STRIDE + epoch + topology.rank * RANK_SEED_STRIDE
+            )
+        else:
+            torch.set_rng_state(partial["torch_rng"])  # where the stopped epoch left it
+            started -= partial["seconds"]
         train_loader.set_epoch(epoch)
         bar = _progress(train_loader, epoch + 1, train_config.epochs, progress)
         try:
-            train_metrics, diverged = train_epoch(
+            train_metrics, outcome = train_epoch(
                 context,
                 train_loader,
                 val_loader,
@@ -263,12 +345,16 @@ def fit(
                 history=history,
                 hooks=hooks,
                 bar=bar,
+                partial=partial,
+                stop=stop,
             )
         finally:
             if bar is not None:
                 bar.close()
-        if diverged:
-            history.stopped = "diverged"
+        if outcome != "done":
+            if history.partial_epoch is not None:
+                history.partial_epoch["seconds"] = time.perf_counter() - started
+            history.stopped = outcome
             return history
 
         row: dict[str, Any] = {
@@ -319,6 +405,13 @@ def fit(
             return history
     history.stopped = "finished"
     return history
+
+
+def _data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
+    """`model` in DistributedDataParallel, gradients averaged across ranks on each backward."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
 
 
 def update_best(history: History, value: float) -> bool:

@@ -17,7 +17,8 @@ WARMUP_START_FRACTION = 0.01  # linear warm-up starts at lr/100
 def build_optimizer(
     params: Iterable, config: OptimConfig, device: torch.device
 ) -> torch.optim.Optimizer:
-    """The optimizer `config.optimizer` over `params` (tensors or parameter groups)."""
+    """The optimizer `config.optimizer` over `params` (tensors, or parameter groups whose own
+    `lr` overrides `config.lr`, as transfer's discriminative learning rates do)."""
     lr, decay = config.lr, config.weight_decay
     fused = {"fused": True} if device.type == "cuda" else {}
     if config.optimizer == "sgd":
@@ -74,8 +75,17 @@ def lr_factor(step: int, total_steps: int, steps_per_epoch: int, config: OptimCo
 def build_schedule(
     optimizer: torch.optim.Optimizer, config: OptimConfig, steps_per_epoch: int, epochs: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """A scheduler stepped once per iteration; its state is just the step count."""
+    """A scheduler stepped once per iteration; its state is just the step count.
+
+    A parameter group with a `start_epoch` key keeps learning rate 0 until that epoch (a
+    two-stage transfer run trains its head alone first), then follows the schedule.
+    """
     total = steps_per_epoch * epochs
+
+    def group_factor(start_epoch: float):
+        start = round(start_epoch * steps_per_epoch)
+        return lambda step: 0.0 if step < start else lr_factor(step, total, steps_per_epoch, config)
+
     return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, total, steps_per_epoch, config)
+        optimizer, [group_factor(group.get("start_epoch", 0)) for group in optimizer.param_groups]
     )
