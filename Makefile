@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cnnlab-installed
 
-.PHONY: setup demo test bench lint clean
+.PHONY: setup demo test bench stress lint clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,14 @@ bench: setup
 	$(BIN)/python benchmarks/data_load.py
 	$(BIN)/python benchmarks/course_baselines.py
 	$(BIN)/python benchmarks/recipes_quick.py
+	$(BIN)/python benchmarks/scratch_speed.py --threads 1 --clock cpu
+	$(BIN)/python benchmarks/speed.py
+
+# Faults on purpose (kill -9, signals, sweep kills) and 10,000 fuzzed inputs per reader:
+# figures for docs/RELIABILITY.md; ~16 min on 2 cores.
+stress: setup
+	$(BIN)/python benchmarks/stress_kill.py
+	$(BIN)/python benchmarks/fuzz_readers.py
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

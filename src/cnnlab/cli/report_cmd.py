@@ -32,7 +32,10 @@ def default_out(first_run: Path) -> Path:
 
 def run_report(args: argparse.Namespace) -> int:
     """Write the report (one run) or the comparison page (several) and print where."""
-    from cnnlab.report import write_comparison, write_report  # heavy imports load when the verb runs
+    from cnnlab.report import (  # heavy imports load when the verb runs
+        write_comparison,
+        write_report,
+    )
 
     if len(args.runs) == 1 and args.out is None:
         paths = write_report(args.runs[0])

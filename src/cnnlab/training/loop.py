@@ -161,6 +161,15 @@ def _reduced(running: RunningConfusion, topology: Topology) -> dict[str, float]:
     return running.compute()
 
 
+def _any_rank(topology: Topology, flag: bool) -> bool:
+    """True when `flag` is true on any rank, so all ranks stop at the same batch (a signal
+    may reach one process only). Under torchrun a stopped epoch's saved running metrics are
+    rank 0's; the weights and the batch position are exact."""
+    if not topology.enabled:
+        return flag
+    return int(sum_across(topology, torch.tensor([int(flag)])).item()) > 0
+
+
 def _all_finite(topology: Topology, finite: bool) -> bool:
     """True when no rank saw a diverged loss (every rank must stop at the same batch)."""
     if not topology.enabled:
@@ -255,7 +264,7 @@ def train_epoch(
             history.iterations[-1].update(
                 val_loss=metrics["loss"], val_accuracy=metrics["accuracy"]
             )
-        if stop is not None and stop() and done < len(train_loader):
+        if stop is not None and _any_rank(context.topology, stop()) and done < len(train_loader):
             if not record():
                 return running.compute(), "diverged"
             history.partial_epoch = {
@@ -320,7 +329,7 @@ def fit(
                 f"the saved state stopped in epoch {partial['epoch'] + 1}, but the history "
                 f"holds {epoch} finished epochs; the checkpoint is inconsistent"
             )
-        if stop is not None and stop():  # asked between epochs: the last epoch is saved
+        if stop is not None and _any_rank(topology, stop()):  # between epochs: last one saved
             history.partial_epoch = partial
             history.stopped = "interrupted"
             return history
