@@ -172,7 +172,7 @@ def test_yaml_tags_that_would_run_code_are_refused_everywhere(tmp_path, gray_run
     yaml.safe_load("a: 1")  # (the loader itself is fine)
     run = copy_run(gray_run)
     (run / "config.yaml").write_text(text)
-    with pytest.raises(yaml.YAMLError):  # runs/rundir.py reads it safely (not yet a CnnlabError)
+    with pytest.raises(CnnlabError, match="config.yaml: not a readable YAML config"):
         resume(run, quiet=True)
     assert not marker.exists()
 

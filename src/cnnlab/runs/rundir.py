@@ -109,7 +109,15 @@ class RunDir:
             raise CnnlabError(
                 f"{self.path} is not a cnnlab run: {self.config_path.name} is missing"
             )
-        return yaml.safe_load(self.config_path.read_text(encoding="utf-8")) or {}
+        try:
+            config = yaml.safe_load(self.config_path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            raise CnnlabError(f"{self.config_path}: not a readable YAML config: {error}") from None
+        if not isinstance(config, dict):
+            raise CnnlabError(
+                f"{self.config_path}: expected a mapping of config sections, got {type(config).__name__}"
+            )
+        return config
 
     def write_status(self, status: str, **details: Any) -> None:
         assert status in STATUSES, status
