@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cnnlab.cli.arguments import add_config_arguments
 from cnnlab.config import load_experiments
 from cnnlab.errors import ConfigError
 
@@ -17,15 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "exponentially; writes lr_find.png and lr_find.csv into <out>/<run name>-lr-find/ "
         "and prints two suggested rates.",
     )
-    parser.add_argument("config", nargs="?", type=Path, help="YAML experiment config")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any config key, e.g. --set optim.optimizer=adam",
-    )
+    add_config_arguments(parser, "optim.optimizer=adam")
     parser.add_argument("--start", type=float, default=1e-7, help="first learning rate")
     parser.add_argument("--end", type=float, default=10.0, help="last learning rate")
     parser.add_argument("--steps", type=int, default=100, help="iterations (at most)")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from cnnlab.cli.arguments import add_config_arguments
 from cnnlab.errors import ConfigError
 
 SCRATCH_MODELS = ("three_layer_convnet", "fc")
@@ -43,15 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Train scratch:three_layer_convnet or scratch:fc from flags and/or a YAML "
         "config; the run directory gets the usual files, figures and report.",
     )
-    train.add_argument("config", nargs="?", type=Path, help="YAML experiment config")
-    train.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any config key, e.g. --set optim.momentum=0",
-    )
+    add_config_arguments(train, "optim.momentum=0")
     train.add_argument("--quiet", action="store_true", help="no epoch lines")
     train.add_argument("--offline", action="store_true", help="never download data")
     train.add_argument("--no-report", action="store_true", help="skip figures and the report")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cnnlab.cli.arguments import add_config_arguments
 from cnnlab.config import load_experiments
 
 if TYPE_CHECKING:
@@ -41,15 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Train from a YAML config and/or flags. A config with a `compare:` list "
         "trains one run per entry and prints them side by side.",
     )
-    parser.add_argument("config", nargs="?", type=Path, help="YAML experiment config")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any config key, e.g. --set optim.weight_decay=5e-4",
-    )
+    add_config_arguments(parser, "optim.weight_decay=5e-4")
     parser.add_argument(
         "--resume", type=Path, metavar="RUN_DIR", help="continue a run from last.pt"
     )

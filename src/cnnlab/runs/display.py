@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cnnlab.htmltable import html_table
 
@@ -72,3 +72,19 @@ class RunTable:
 def runs_table(results: Sequence[RunResult]) -> RunTable:
     """A table of the runs' key metrics that renders in notebooks (e.g. the demo's two runs)."""
     return RunTable(tuple(results))
+
+
+def format_epoch(row: dict[str, Any], epochs: int) -> str:
+    """One readable line per epoch for the log and the console."""
+    text = (
+        f"epoch {row['epoch']:>3}/{epochs}  train loss {row['train_loss']:.4f}  "
+        f"acc {row['train_accuracy']:.4f}  f1 {row['train_f1']:.4f}"
+    )
+    if row.get("val_loss") is not None:
+        text += (
+            f"  |  val loss {row['val_loss']:.4f}  acc {row['val_accuracy']:.4f}  "
+            f"f1 {row['val_f1']:.4f}"
+        )
+    if row.get("test_accuracy") is not None:
+        text += f"  |  test acc {row['test_accuracy']:.4f}"
+    return text + f"  |  lr {row['lr']:.3g}  {row['epoch_seconds']:.1f}s"

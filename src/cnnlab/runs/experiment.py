@@ -27,7 +27,7 @@ from cnnlab.data.subset import SubsetSpec, apply_subset
 from cnnlab.errors import TrainingError
 from cnnlab.models import build_model
 from cnnlab.runs import faults, tensorboard
-from cnnlab.runs.display import results_html, results_markdown
+from cnnlab.runs.display import format_epoch, results_html, results_markdown
 from cnnlab.runs.env import environment
 from cnnlab.runs.ranks import realign_schedule, writable_run
 from cnnlab.runs.rundir import RunDir, new_run_dir
@@ -230,22 +230,6 @@ def _checkpoint_extra(prepared: Prepared) -> dict[str, Any]:
         "std": prepared.model.normalize.std.flatten().tolist(),
         "world_size": prepared.topology.world_size,
     }
-
-
-def format_epoch(row: dict[str, Any], epochs: int) -> str:
-    """One readable line per epoch for the log and the console."""
-    text = (
-        f"epoch {row['epoch']:>3}/{epochs}  train loss {row['train_loss']:.4f}  "
-        f"acc {row['train_accuracy']:.4f}  f1 {row['train_f1']:.4f}"
-    )
-    if row.get("val_loss") is not None:
-        text += (
-            f"  |  val loss {row['val_loss']:.4f}  acc {row['val_accuracy']:.4f}  "
-            f"f1 {row['val_f1']:.4f}"
-        )
-    if row.get("test_accuracy") is not None:
-        text += f"  |  test acc {row['test_accuracy']:.4f}"
-    return text + f"  |  lr {row['lr']:.3g}  {row['epoch_seconds']:.1f}s"
 
 
 def _final_metrics(prepared: Prepared, run: RunDir) -> dict[str, float]:

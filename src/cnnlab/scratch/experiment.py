@@ -36,8 +36,9 @@ from cnnlab.data.loader import channel_stats
 from cnnlab.errors import ConfigError, TrainingError
 from cnnlab.evaluate.metrics import compute_metrics
 from cnnlab.evaluate.predictions import write_predictions
+from cnnlab.runs.display import format_epoch
 from cnnlab.runs.env import cpu_model, git_revision
-from cnnlab.runs.experiment import format_epoch, load_experiment_data
+from cnnlab.runs.experiment import load_experiment_data
 from cnnlab.runs.rundir import RunDir, new_run_dir
 from cnnlab.scratch.losses import softmax
 from cnnlab.scratch.models import MODELS, build_model
