@@ -158,11 +158,12 @@ NETS = {
 }
 
 
-def test_accuracy(model: nn.Module, loader: DataLoader) -> float:
+def test_accuracy(model: nn.Module, loader: DataLoader, device: str) -> float:
     model.eval()
     correct = total = 0
     with torch.no_grad():
         for images, labels in loader:
+            images, labels = images.to(device), labels.to(device)
             correct += (model(images).argmax(1) == labels).sum().item()
             total += len(labels)
     return correct / total
@@ -179,6 +180,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="one JSON object per epoch")
     parser.add_argument("--stop-at", type=float, default=None, help="stop at this test accuracy")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     if not args.data_dir:
         print("skipped: give --data-dir or set CNNLAB_DATA")
@@ -193,19 +195,22 @@ def main() -> int:
         train_set, test_set = IdxDataset(folder, True), IdxDataset(folder, False)
     train_loader = DataLoader(train_set, batch_size=64, shuffle=True)
     test_loader = DataLoader(test_set, batch_size=1000)
-    model = NETS[args.net]()
+    model = NETS[args.net]().to(args.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     for epoch in range(1, args.epochs + 1):
         model.train()
         started = time.perf_counter()
         for images, labels in train_loader:
+            images, labels = images.to(args.device), labels.to(args.device)
             optimizer.zero_grad()
             loss = loss_fn(model(images), labels)
             loss.backward()
             optimizer.step()
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
         seconds = time.perf_counter() - started
-        accuracy = test_accuracy(model, test_loader)
+        accuracy = test_accuracy(model, test_loader, args.device)
         if args.json:
             print(
                 json.dumps(

@@ -19,6 +19,11 @@ Cases (targets from issue #9, for a 2-core CPU):
   fashion-92   cnnlab's fast Fashion-MNIST recipe: 92% test in <= 60 s
   cifar-85     cnnlab's fast CIFAR-10 recipe: 85% test in <= 600 s
   eval         the 10,000-image MNIST test set through the trained nets: <= 2 s
+  cifar-94     (GPU) cnnlab's CIFAR-10 GPU recipe: 94% test in <= 10 s on one H100
+
+`--device cuda` runs both engines on the GPU (the reference moves each batch there, as a
+tutorial does); the peak is then the GPU's bf16 matmul rate. `--json-out FILE` keeps every
+epoch's seconds and accuracy.
 """
 
 from __future__ import annotations
@@ -44,11 +49,13 @@ REFERENCE = ROOT / "benchmarks" / "reference_loop.py"
 CIFAR_SHALLOW = (
     "conv(32,3,pad=1) relu pool(2) conv(64,3,pad=1) relu pool(2) flatten linear(256) relu linear"
 )
-CASES = ("same-mnist", "same-cifar", "mnist-99", "fashion-92", "cifar-85", "eval")
+CASES = ("same-mnist", "same-cifar", "mnist-99", "fashion-92", "cifar-85", "eval", "cifar-94")
+GPU_ONLY = ("cifar-94",)
 FAST_RECIPES = {
     "mnist-99": ("configs/recipes/fast-mnist.yaml", 0.99, 20.0),
     "fashion-92": ("configs/recipes/fast-fashion-mnist.yaml", 0.92, 60.0),
     "cifar-85": ("configs/recipes/cifar10-fast.yaml", 0.85, 600.0),
+    "cifar-94": ("configs/recipes/cifar10-gpu.yaml", 0.94, 10.0),
 }
 
 
@@ -82,26 +89,51 @@ def cpu_model() -> str:
     return "unknown CPU"
 
 
-def matmul_peak_gflops(threads: int, size: int = 2048, repeats: int = 10) -> float:
-    """Best-of-`repeats` fp32 matrix multiply throughput on `threads` threads."""
+def matmul_peak_gflops(threads: int, device: str, repeats: int = 10) -> float:
+    """Best-of-`repeats` matrix multiply throughput: fp32 2048^2 on `threads` CPU threads, or
+    bf16 8192^2 on a GPU (the dtype cnnlab trains in there)."""
     torch.set_num_threads(threads)
-    a, b = torch.randn(size, size), torch.randn(size, size)
+    cuda = device.startswith("cuda")
+    size, dtype = (8192, torch.bfloat16) if cuda else (2048, torch.float32)
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
     a @ b  # warm-up
     best = float("inf")
     for _ in range(repeats):
+        if cuda:
+            torch.cuda.synchronize()
         started = time.perf_counter()
         a @ b
+        if cuda:
+            torch.cuda.synchronize()
         best = min(best, time.perf_counter() - started)
     return 2 * size**3 / best / 1e9
 
 
-def run_reference(data_dir: Path, dataset: str, net: str, epochs: int, seed: int, stop_at=None):
+def machine_line(threads: int, device: str) -> str:
+    """CPU model, threads, torch version and the device the runs use."""
+    name = torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu"
+    return f"machine: {cpu_model()}, {threads} threads, torch {torch.__version__}, device {name}"
+
+
+def _run(command: list[str]) -> str:
+    """Run `command`; its stdout, or its stderr's end in the error when it fails."""
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:4])} ... failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def run_reference(
+    data_dir: Path, dataset: str, net: str, epochs: int, seed: int, device: str, stop_at=None
+):
     command = [sys.executable, str(REFERENCE), "--data-dir", str(data_dir), "--dataset", dataset,
-               "--net", net, "--epochs", str(epochs), "--seed", str(seed), "--json"]  # fmt: skip
+               "--net", net, "--epochs", str(epochs), "--seed", str(seed), "--json",
+               "--device", device]  # fmt: skip
     if stop_at is not None:
         command += ["--stop-at", str(stop_at)]
     started = time.perf_counter()
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    output = _run(command)
     wall = time.perf_counter() - started
     rows = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     return Result(
@@ -142,20 +174,21 @@ def _read_run(run_dir: Path, wall: float) -> Result:
     )
 
 
-def run_cnnlab_train(data_dir: Path, out: Path, overrides: list[str]) -> Result:
+def run_cnnlab_train(data_dir: Path, out: Path, device: str, overrides: list[str]) -> Result:
     """`cnnlab train --set ...` in a fresh process; per-epoch test accuracy via watch_test."""
     name = f"speed-{len(list(out.glob('*')))}"
     command = [sys.executable, "-m", "cnnlab", "train", "--quiet", "--no-report",
                "--set", f"out={out}", "--set", f"name={name}", "--set", f"data.data_dir={data_dir}",
-               "--set", "train.watch_test=true", "--set", "train.monitor=train_loss"]  # fmt: skip
+               "--set", "train.watch_test=true", "--set", "train.monitor=train_loss",
+               "--set", f"train.device={device}"]  # fmt: skip
     for item in overrides:
         command += ["--set", item]
     started = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, text=True)
+    _run(command)
     return _read_run(out / name, time.perf_counter() - started)
 
 
-def run_cnnlab_recipe(data_dir: Path, out: Path, recipe: str, seed: int) -> Result:
+def run_cnnlab_recipe(data_dir: Path, out: Path, recipe: str, seed: int, device: str) -> Result:
     """One recipe's single run via `cnnlab train` on its base config (watch_test on)."""
     import yaml
 
@@ -170,9 +203,10 @@ def run_cnnlab_recipe(data_dir: Path, out: Path, recipe: str, seed: int) -> Resu
     name = f"speed-{len(list(out.glob('*')))}"
     command = [sys.executable, "-m", "cnnlab", "train", str(config_path), "--quiet", "--no-report",
                "--set", f"out={out}", "--set", f"name={name}", "--set", f"data.data_dir={data_dir}",
-               "--set", "train.watch_test=true", "--set", f"train.seed={seed}"]  # fmt: skip
+               "--set", "train.watch_test=true", "--set", f"train.seed={seed}",
+               "--set", f"train.device={device}"]  # fmt: skip
     started = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, text=True)
+    _run(command)
     return _read_run(out / name, time.perf_counter() - started)
 
 
@@ -193,7 +227,7 @@ def row(case, result: Result, target, peak, ratio="") -> list[str]:
     images_per_s = result.images / per_epoch if result.images else float("nan")
     peak_text = "—"
     if result.macs and result.images:
-        peak_text = f"{6 * result.macs * images_per_s / 1e9 / peak:.0%}"
+        peak_text = f"{6 * result.macs * images_per_s / 1e9 / peak:.1%}"
     reached = result.time_to(target) if target else None
     return [
         case, result.engine, str(len(result.seconds)), f"{per_epoch:.1f}", f"{images_per_s:,.0f}",
@@ -217,22 +251,32 @@ def main() -> int:
     )
     parser.add_argument("--data-dir", type=Path, default=os.environ.get("CNNLAB_DATA"))
     parser.add_argument(
-        "--cases", default=",".join(CASES), help="comma-separated, of " + ", ".join(CASES)
+        "--cases", help="comma-separated, of " + ", ".join(CASES) + " (default: all for the device)"
     )
     parser.add_argument("--seeds", type=int, default=3, help="seeds for the same-model cases")
     parser.add_argument("--epochs", type=int, default=2, help="epochs for the same-model cases")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--json-out", type=Path, help="also write every result here (JSON)")
     args = parser.parse_args()
     if not args.data_dir:
         print("skipped: give --data-dir or set CNNLAB_DATA")
         return 0
-    cases = args.cases.split(",")
+    gpu = args.device.startswith("cuda")
+    cases = args.cases.split(",") if args.cases else [c for c in CASES if gpu or c not in GPU_ONLY]
     unknown = sorted(set(cases) - set(CASES))
     if unknown:
         parser.error(f"unknown case(s) {unknown}; choose from {list(CASES)}")
     threads = torch.get_num_threads()
-    peak = matmul_peak_gflops(threads)
-    print(f"machine: {cpu_model()}, {threads} threads, torch {torch.__version__}, device cpu")
-    print(f"fp32 matmul peak (2048x2048, best of 10): {peak:.0f} GFLOP/s\n")
+    peak = matmul_peak_gflops(threads, args.device)
+    print(machine_line(threads, args.device))
+    kind = "bf16 8192x8192" if gpu else "fp32 2048x2048"
+    print(f"matmul peak ({kind}, best of 10): {peak:.0f} GFLOP/s\n")
+    results: list[tuple[str, Result]] = []
+
+    def emit(cells: list[str]) -> None:  # each row as it is measured, the whole table at the end
+        rows.append(cells)
+        print("| " + " | ".join(cells) + " |", flush=True)
+
     rows: list[list[str]] = []
     with tempfile.TemporaryDirectory(prefix="cnnlab-speed-") as scratch:
         out = Path(scratch)
@@ -241,34 +285,39 @@ def main() -> int:
         if "same-mnist" in cases or "mnist-99" in cases or "eval" in cases:
             for seed in range(args.seeds if "same-mnist" in cases else 1):
                 reference = run_reference(args.data_dir, "mnist", "two_conv_hidden_relu_dropout",
-                                          5, seed, stop_at=0.99)  # fmt: skip
+                                          5, seed, args.device, stop_at=0.99)  # fmt: skip
                 reference_mnist.append(reference)
-                mine = run_cnnlab_train(args.data_dir, out, [
+                mine = run_cnnlab_train(args.data_dir, out, args.device, [
                     "data.dataset=mnist", "model.name=" + str(ROOT / "configs/models/mnist_v4_relu_dropout.yaml"),
                     "optim.optimizer=adam", "optim.lr=1e-3", "train.batch_size=64",
                     f"train.epochs={args.epochs}", f"train.seed={seed}",
                 ])  # fmt: skip
                 cnnlab_mnist.append(mine)
+                results += [("same-mnist", reference), ("same-mnist", mine)]
                 ratio = statistics.mean(reference.seconds) / statistics.mean(mine.seconds)
-                rows.append(row(f"same-mnist s{seed}", reference, 0.99, peak))
-                rows.append(row(f"same-mnist s{seed}", mine, 0.99, peak, f"{ratio:.1f}x epoch"))
+                emit(row(f"same-mnist s{seed}", reference, 0.99, peak))
+                emit(row(f"same-mnist s{seed}", mine, 0.99, peak, f"{ratio:.1f}x epoch"))
         if "same-cifar" in cases:
             folder = cifar_folder(args.data_dir, out)
             for seed in range(args.seeds):
-                reference = run_reference(folder, "cifar10", "cifar_shallow", args.epochs, seed)
-                mine = run_cnnlab_train(args.data_dir, out, [
+                reference = run_reference(
+                    folder, "cifar10", "cifar_shallow", args.epochs, seed, args.device
+                )
+                mine = run_cnnlab_train(args.data_dir, out, args.device, [
                     "data.dataset=cifar10", "data.augment=crop4,flip", "model.name=spec",
                     f"model.options={{spec: '{CIFAR_SHALLOW}'}}", "optim.optimizer=adam",
                     "optim.lr=1e-3", "train.batch_size=64", f"train.epochs={args.epochs}",
                     f"train.seed={seed}",
                 ])  # fmt: skip
+                results += [("same-cifar", reference), ("same-cifar", mine)]
                 ratio = statistics.mean(reference.seconds) / statistics.mean(mine.seconds)
-                rows.append(row(f"same-cifar s{seed}", reference, None, peak))
-                rows.append(row(f"same-cifar s{seed}", mine, None, peak, f"{ratio:.1f}x epoch"))
+                emit(row(f"same-cifar s{seed}", reference, None, peak))
+                emit(row(f"same-cifar s{seed}", mine, None, peak, f"{ratio:.1f}x epoch"))
         for case, (recipe, target, budget) in FAST_RECIPES.items():
             if case not in cases:
                 continue
-            mine = run_cnnlab_recipe(args.data_dir, out, recipe, seed=0)
+            mine = run_cnnlab_recipe(args.data_dir, out, recipe, 0, args.device)
+            results.append((case, mine))
             ratio = ""
             reached = mine.time_to(target)
             if case == "mnist-99" and reference_mnist and reached:
@@ -276,16 +325,19 @@ def main() -> int:
                 if times:
                     ratio = f"{statistics.mean(times) / reached:.1f}x to target"
             verdict = "met" if reached is not None and reached <= budget else "NOT met"
-            rows.append(row(f"{case} (<= {budget:.0f} s: {verdict})", mine, target, peak, ratio))
+            emit(row(f"{case} (<= {budget:.0f} s: {verdict})", mine, target, peak, ratio))
             if case == "mnist-99":
                 cnnlab_mnist.append(mine)
         if "eval" in cases:
             for result in cnnlab_mnist:
                 if result.eval_seconds is not None:
                     verdict = "met" if result.eval_seconds <= 2.0 else "NOT met"
-                    rows.append(["eval (<= 2 s: " + verdict + ")", "cnnlab", "", "", "", "", "",
+                    emit(["eval (<= 2 s: " + verdict + ")", "cnnlab", "", "", "", "", "",
                                  f"{result.eval_seconds:.2f}", "", ""])  # fmt: skip
     print_table(rows)
+    if args.json_out:
+        records = [{"case": case, **vars(result)} for case, result in results]
+        args.json_out.write_text(json.dumps(records, indent=1), encoding="utf-8")
     return 0
 
 

@@ -29,3 +29,27 @@ def test_too_small_input_names_the_minimum():
 def test_head_scale_must_be_positive(bad):
     with pytest.raises(ModelError, match="option 'head_scale' must be a number > 0"):
         build_model("fastnet", (3, 32, 32), 10, head_scale=bad)
+
+
+def test_residual_stages_add_an_identity_shortcut_pair():
+    plain = build_model("fastnet", (3, 32, 32), 10, stem=8, widths=(8, 16, 16))
+    model = build_model("fastnet", (3, 32, 32), 10, stem=8, widths=(8, 16, 16), residual=[1, 3])
+    assert hasattr(model.layer1, "residual") and hasattr(model.layer3, "residual")
+    assert not hasattr(model.layer2, "residual")
+    extra = sum(p.numel() for p in model.parameters()) - sum(p.numel() for p in plain.parameters())
+    assert extra == 2 * (8 * 8 * 9 + 2 * 8) + 2 * (16 * 16 * 9 + 2 * 16)  # two conv+bn pairs each
+    block = model.layer1.residual
+    for module in block.branch:  # a zeroed branch leaves the shortcut alone
+        if isinstance(module, torch.nn.BatchNorm2d):
+            torch.nn.init.zeros_(module.weight)
+            torch.nn.init.zeros_(module.bias)
+    x = torch.randn(2, 8, 16, 16)
+    torch.testing.assert_close(block(x), x)
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_residual_outside_the_stages_names_them():
+    with pytest.raises(ModelError, match=r"names stage\(s\) \[4\], but there are only 3 stages"):
+        build_model("fastnet", (3, 32, 32), 10, residual=[4])
+    with pytest.raises(ModelError, match="option 'residual'"):
+        build_model("fastnet", (3, 32, 32), 10, residual=[0])

@@ -107,7 +107,7 @@ def test_a_malicious_cifar_batch_inside_the_official_archive_is_refused(tmp_path
             info = tarfile.TarInfo(f"{PYTHON.folder}/{name}")
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    with pytest.raises(UnsafeDataError, match=r"refused to load io\.open from .*data_batch_2"):
+    with pytest.raises(UnsafeDataError, match=r"refused to load _?io\.open from .*data_batch_2"):
         load_cifar10(archive)
     assert not marker.exists()
 

@@ -70,6 +70,9 @@ class ModelConfig:
     # official ImageNet weights of model.name); its head is replaced for the new classes
     pretrained: str | None = None
     resize: bool = False  # with pretrained: resize images to the backbone's (H, W) in the model
+    # test-time augmentation: in eval mode predict the mean of the logits of each image and of
+    # its left-right mirror (for datasets whose classes are mirror-symmetric, e.g. CIFAR-10)
+    tta_flip: bool = False
 
     def __post_init__(self) -> None:
         _require(bool(self.name), "model.name", "a model name", self.name)
@@ -141,9 +144,11 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto = cuda, then mps, then cpu
     precision: str = "auto"  # auto = bf16 autocast on CUDA when supported, else fp32
-    channels_last: bool | None = None  # None = on for CUDA conv nets
+    channels_last: bool | None = None  # None = on for CUDA and CPU (faster convs on both)
     threads: int | None = None  # CPU threads; None = the cores available to this process
-    compile: bool = False  # torch.compile the model
+    # torch.compile the training step's model; off by default: on an H100 it made the fast
+    # CIFAR-10 net's epochs no faster and cost 7-50 s of compiling (benchmarks/README.md)
+    compile: bool = False
     watch_test: bool = False  # also record test metrics every epoch (never used for selection)
     tensorboard: bool = False  # also log to <run>/tensorboard/ (needs cnnlab[tensorboard])
     strategy: str = "finetune"  # with model.pretrained: finetune, linear-probe or two-stage

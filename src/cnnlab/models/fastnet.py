@@ -48,6 +48,26 @@ def _block(c_in: int, width: int, act: str) -> nn.Sequential:
     )
 
 
+class Residual(nn.Module):
+    """x + branch(x): the identity shortcut around two conv-bn-act layers of the same width."""
+
+    def __init__(self, width: int, act: str) -> None:
+        super().__init__()
+        self.branch = nn.Sequential(
+            OrderedDict(
+                conv1=nn.Conv2d(width, width, 3, padding=1, bias=False),
+                bn1=nn.BatchNorm2d(width),
+                act1=blocks.activation(act),
+                conv2=nn.Conv2d(width, width, 3, padding=1, bias=False),
+                bn2=nn.BatchNorm2d(width),
+                act2=blocks.activation(act),
+            )
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.branch(x)  # (N, width, h, w)
+
+
 def _positive_number(value: object) -> float | None:
     """`value` (a number or its text, as `--option` passes it) as a float > 0, else None."""
     if isinstance(value, str):
@@ -68,8 +88,14 @@ def fastnet(
     widths: object = (64, 128, 256),
     activation: str = "gelu",
     head_scale: float = 0.125,
+    residual: object = (),
 ) -> nn.Module:
-    """stem conv-bn-act – [conv-pool-bn-act-conv-bn-act] per width – global max-pool – linear."""
+    """stem conv-bn-act – [conv-pool-bn-act-conv-bn-act] per width – global max-pool – linear.
+
+    `residual` lists the stages (1-based) that end with a residual pair of conv-bn-act layers,
+    as in the ResNet-9 of the fast CIFAR-10 studies (stages 1 and 3 there): more depth where
+    it pays, at the resolution after pooling.
+    """
     stem = opt.positive_int("fastnet", "stem", stem)
     widths = opt.int_tuple("fastnet", "widths", widths)
     act = opt.choice("fastnet", "activation", activation, tuple(ACTIVATIONS))
@@ -77,6 +103,13 @@ def fastnet(
     if head_scale is None:
         raise ModelError(
             f"model 'fastnet': option 'head_scale' must be a number > 0, got {head_scale!r}"
+        )
+    residual = opt.int_tuple("fastnet", "residual", residual, allow_empty=True)
+    outside = [stage for stage in residual if stage > len(widths)]
+    if outside:
+        raise ModelError(
+            f"model 'fastnet': option 'residual' names stage(s) {outside}, but there are only "
+            f"{len(widths)} stages (one per width, numbered from 1)"
         )
     check_input_size("fastnet", in_shape, lambda side: side >> len(widths))
     C = in_shape[0]
@@ -91,7 +124,10 @@ def fastnet(
     )
     c_in = stem
     for i, width in enumerate(widths, start=1):
-        layers[f"layer{i}"] = _block(c_in, width, act)  # (N, width, ·/2, ·/2)
+        block = _block(c_in, width, act)  # (N, width, ·/2, ·/2)
+        if i in residual:
+            block.add_module("residual", Residual(width, act))
+        layers[f"layer{i}"] = block
         c_in = width
     layers["pool"] = nn.AdaptiveMaxPool2d(1)  # (N, c, 1, 1)
     layers["flatten"] = nn.Flatten()  # (N, c)

@@ -33,7 +33,13 @@ from cnnlab.runs.ranks import realign_schedule, writable_run
 from cnnlab.runs.rundir import RunDir, new_run_dir
 from cnnlab.training import distributed
 from cnnlab.training.checkpoint import load_checkpoint, save_checkpoint
-from cnnlab.training.device import autocast_dtype, configure_cpu, resolve_device
+from cnnlab.training.device import (
+    autocast_dtype,
+    configure_cpu,
+    configure_cuda,
+    resolve_device,
+    use_channels_last,
+)
 from cnnlab.training.distributed import SINGLE, Topology, topology_from_env
 from cnnlab.training.interrupt import stop_on_signals
 from cnnlab.training.loop import FitHooks, History, checkpoint_state, evaluate_batches, fit
@@ -46,13 +52,20 @@ CHECKPOINT_FORMAT = 1
 class Classifier(nn.Module):
     """A network with its input normalisation as the first step: uint8-scaled [0, 1] in, logits out."""
 
-    def __init__(self, normalize: Normalize, net: nn.Module) -> None:
+    def __init__(self, normalize: Normalize, net: nn.Module, tta_flip: bool = False) -> None:
         super().__init__()
         self.normalize = normalize
         self.net = net
+        self.tta_flip = tta_flip  # eval mode: average the logits of x and of its mirror
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.tta_flip and not self.training:  # one pass over [x; mirrored x], then the mean
+            both = self.net(self.normalize(torch.cat([x, x.flip(-1)])))  # (2B, classes)
+            return both.view(2, x.shape[0], -1).mean(0)
         return self.net(self.normalize(x))
+
+    def extra_repr(self) -> str:
+        return "tta_flip=True" if self.tta_flip else ""
 
 
 @dataclass
@@ -120,9 +133,9 @@ def build_classifier(config: ExperimentConfig, in_shape, num_classes: int, mean,
         from cnnlab.transfer import transfer_architecture
 
         net = transfer_architecture(config, tuple(in_shape), num_classes)
-        return Classifier(Normalize(mean, std), net)
-    net = build_model(config.model.name, tuple(in_shape), num_classes, **config.model.options)
-    return Classifier(Normalize(mean, std), net)
+    else:
+        net = build_model(config.model.name, tuple(in_shape), num_classes, **config.model.options)
+    return Classifier(Normalize(mean, std), net, tta_flip=config.model.tta_flip)
 
 
 def prepare(config: ExperimentConfig, topology: Topology = SINGLE) -> Prepared:
@@ -132,6 +145,7 @@ def prepare(config: ExperimentConfig, topology: Topology = SINGLE) -> Prepared:
     """
     threads = configure_cpu(config.train.threads)
     device = distributed.start(topology, resolve_device(config.train.device))
+    configure_cuda(device)
     dataset = load_experiment_data(config)
     train_split = dataset.split("train")
     if config.model.pretrained:  # the backbone's weights and normalisation, a new head
@@ -141,11 +155,7 @@ def prepare(config: ExperimentConfig, topology: Topology = SINGLE) -> Prepared:
     else:
         mean, std = channel_stats(train_split)
         model = build_classifier(config, train_split.image_shape, dataset.num_classes, mean, std)
-    channels_last = (
-        config.train.channels_last
-        if config.train.channels_last is not None
-        else device.type == "cuda"
-    )
+    channels_last = use_channels_last(config.train.channels_last, device)
     model = model.to(
         device, memory_format=torch.channels_last if channels_last else torch.preserve_format
     )

@@ -49,7 +49,9 @@ def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ConfigError(f"environment variable {name}: expected an integer, got {text!r}") from None
+        raise ConfigError(
+            f"environment variable {name}: expected an integer, got {text!r}"
+        ) from None
 
 
 def topology_from_env(env: Mapping[str, str] = os.environ) -> Topology:

@@ -148,7 +148,7 @@ class StepContext:
     amp_dtype: torch.dtype | None
     grad_clip: float | None
     topology: Topology = SINGLE
-    train_module: nn.Module | None = None  # the DDP wrapper of `model` under torchrun
+    train_module: nn.Module | None = None  # `model` wrapped in DDP and/or torch.compile
 
 
 def _reduced(running: RunningConfusion, topology: Topology) -> dict[str, float]:
@@ -180,7 +180,7 @@ def _all_finite(topology: Topology, finite: bool) -> bool:
 
 def train_step(context: StepContext, images: torch.Tensor, labels: torch.Tensor):
     """One forward/backward/update; returns (logits, loss), both still on the device."""
-    network = context.train_module or context.model
+    network = context.model if context.train_module is None else context.train_module
     with autocast(context.device, context.amp_dtype):
         logits = network(images)
     loss = context.criterion(logits.float(), labels)
@@ -318,7 +318,7 @@ def fit(
         amp_dtype=autocast_dtype(device, train_config.precision),
         grad_clip=optim_config.grad_clip,
         topology=topology,
-        train_module=_data_parallel(model, device) if topology.enabled else None,
+        train_module=_training_module(model, device, topology, train_config.compile),
     )
 
     for epoch in range(len(history.epochs), train_config.epochs):
@@ -414,6 +414,17 @@ def fit(
             return history
     history.stopped = "finished"
     return history
+
+
+def _training_module(
+    model: nn.Module, device: torch.device, topology: Topology, compile_model: bool
+) -> nn.Module | None:
+    """What the training steps call: `model` in DDP under torchrun, then compiled if asked
+    for; None when that is `model` itself. Checkpoints and evaluation use the bare model."""
+    module = _data_parallel(model, device) if topology.enabled else None
+    if compile_model:
+        module = torch.compile(model if module is None else module)
+    return module
 
 
 def _data_parallel(model: nn.Module, device: torch.device) -> nn.Module:

@@ -194,7 +194,7 @@ def pretrained_classifier(
         resize=config.model.resize,
         seed=config.train.seed,
     )
-    return Classifier(Normalize(backbone.mean, backbone.std), net)
+    return Classifier(Normalize(backbone.mean, backbone.std), net, tta_flip=config.model.tta_flip)
 
 
 def transfer_architecture(

@@ -16,6 +16,7 @@ from cnnlab.errors import DataError, DataFormatError, ModelError
 from cnnlab.visualize.layers import conv_layers, find_layers
 from cnnlab.visualize.panels import new_figure, short, show_image
 from cnnlab.visualize.save import save_figure
+from cnnlab.visualize.single_view import single_view
 
 MAX_CHANNELS = 16  # channels drawn per layer (the first ones)
 IMAGES_PER_PAGE = 10  # images per PNG; more go to feature_maps_2.png, ...
@@ -38,7 +39,7 @@ def capture_activations(
 
     handles = [module.register_forward_hook(hook_for(name)) for name, module in layers]
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), single_view(model):
             logits = model(images).float().cpu().numpy()
     finally:
         for handle in handles:

@@ -19,6 +19,7 @@ from torch import nn
 from cnnlab.errors import ModelError
 from cnnlab.visualize.misclassified import check_panels, prediction_title
 from cnnlab.visualize.panels import display_image, grid_shape, new_figure, panel_grid, show_image
+from cnnlab.visualize.single_view import single_view
 
 HEAT_MAP = "jet"
 HEAT_ALPHA = 0.45
@@ -40,7 +41,7 @@ def grad_cam(
     captured: list[torch.Tensor] = []
     handle = layer.register_forward_hook(lambda module, inputs, output: captured.append(output))
     try:
-        with torch.inference_mode(False), torch.enable_grad():
+        with torch.inference_mode(False), torch.enable_grad(), single_view(model):
             inputs = images.detach().clone().requires_grad_(True)  # gradients flow even if frozen
             logits = model(inputs)  # (N, K)
             if not captured:

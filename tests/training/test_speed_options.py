@@ -1,0 +1,71 @@
+"""The speed levers' plumbing: test-time flip averaging, channels_last and compile defaults."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from cnnlab.config import build_config
+from cnnlab.data.loader import Normalize
+from cnnlab.runs.experiment import Classifier, build_classifier
+from cnnlab.training.device import configure_cuda, use_channels_last
+from cnnlab.training.distributed import SINGLE
+from cnnlab.training.loop import _training_module
+from cnnlab.visualize.feature_maps import capture_activations
+from cnnlab.visualize.gradcam import grad_cam
+from cnnlab.visualize.single_view import single_view
+
+
+def _classifier(tta_flip: bool) -> Classifier:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(64, 3))
+    return Classifier(Normalize([0.5], [0.25]), net, tta_flip=tta_flip)
+
+
+def test_flip_averaging_predicts_the_mean_of_image_and_mirror_in_eval_mode_only():
+    model = _classifier(tta_flip=True).eval()
+    x = torch.rand(5, 1, 4, 4)
+    plain = _classifier(tta_flip=False).eval()
+    expected = (plain(x) + plain(x.flip(-1))) / 2
+    torch.testing.assert_close(model(x), expected)
+    torch.testing.assert_close(model(x.flip(-1)), model(x))  # mirror-invariant predictions
+    model.train()
+    torch.testing.assert_close(model(x), plain.train()(x))  # training sees single images
+    assert "tta_flip=True" in repr(model)
+
+
+def test_the_config_switch_reaches_the_model():
+    config = build_config({"model": {"name": "conv1", "tta_flip": True}})
+    model = build_classifier(config, (1, 8, 8), 3, [0.5], [0.25])
+    assert model.tta_flip is True
+    assert build_classifier(build_config({}), (1, 8, 8), 3, [0.5], [0.25]).tta_flip is False
+
+
+def test_figures_capture_one_activation_per_image_under_flip_averaging():
+    model = _classifier(tta_flip=True).eval()
+    conv = model.net[0]
+    x = torch.rand(3, 1, 4, 4)
+    captured, logits = capture_activations(model, x, [("conv", conv)])
+    assert captured["conv"].shape == (3, 4, 4, 4) and logits.shape == (3, 3)
+    assert grad_cam(model, x, conv).shape == (3, 4, 4)
+    assert model.tta_flip is True  # switched back on after each figure
+    with single_view(model):
+        assert model.tta_flip is False
+    assert model.tta_flip is True
+
+
+def test_channels_last_is_on_by_default_for_cpu_and_cuda_and_can_be_turned_off():
+    assert use_channels_last(None, torch.device("cpu"))
+    assert use_channels_last(None, torch.device("cuda"))
+    assert not use_channels_last(None, torch.device("mps"))
+    assert not use_channels_last(False, torch.device("cpu"))
+    configure_cuda(torch.device("cpu"))  # a no-op off CUDA
+    assert build_config({}).train.compile is False
+
+
+def test_compile_wraps_the_training_module_and_keeps_the_bare_model_for_checkpoints():
+    model = _classifier(tta_flip=False)
+    assert _training_module(model, torch.device("cpu"), SINGLE, compile_model=False) is None
+    compiled = _training_module(model, torch.device("cpu"), SINGLE, compile_model=True)
+    assert compiled is not None and compiled is not model
+    assert compiled._orig_mod is model  # same parameters: checkpoints save `model` itself
