@@ -143,7 +143,7 @@ class TrainConfig:
     patience: int | None = None  # epochs without improvement before stopping; None = never
     seed: int = 0
     device: str = "auto"  # auto = cuda, then mps, then cpu
-    precision: str = "auto"  # auto = bf16 autocast on CUDA when supported, else fp32
+    precision: str = "auto"  # auto = bf16 autocast on CUDA, and on CPUs with bf16 units; else fp32
     channels_last: bool | None = None  # None = on for CUDA and CPU (faster convs on both)
     threads: int | None = None  # CPU threads; None = the cores available to this process
     # torch.compile the training step's model; off by default: on an H100 it made the fast
