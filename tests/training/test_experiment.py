@@ -35,7 +35,9 @@ def config(tmp_path, *extra):
 def read_metrics(run_dir):
     with open(run_dir / "metrics.csv") as stream:
         rows = list(csv.DictReader(stream))
-    return [{k: v for k, v in row.items() if k != "epoch_seconds"} for row in rows]
+    return [
+        {k: v for k, v in row.items() if k not in ("epoch_seconds", "eval_seconds")} for row in rows
+    ]
 
 
 def test_run_directory_is_complete(tmp_path):

@@ -29,6 +29,7 @@ EPOCH_COLUMNS = (
     "test_f1",
     "lr",
     "epoch_seconds",
+    "eval_seconds",  # of epoch_seconds, the time spent validating (and watching the test set)
 )
 ITERATION_COLUMNS = ("iteration", "epoch", "loss", "lr", "val_loss", "val_accuracy")
 

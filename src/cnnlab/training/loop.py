@@ -376,6 +376,7 @@ def fit(
             "val_f1": None,
             "lr": optimizer.param_groups[0]["lr"],
         }
+        evaluations_started = time.perf_counter()
         if val_loader is not None:
             metrics = evaluate_batches(
                 model, val_loader, num_classes, device, context.amp_dtype, nn.CrossEntropyLoss()
@@ -394,6 +395,7 @@ def fit(
             history.stopped = "diverged"
             return history
         row["epoch_seconds"] = time.perf_counter() - started
+        row["eval_seconds"] = time.perf_counter() - evaluations_started  # part of the above
         history.epochs.append(row)
 
         improved = update_best(history, row[history.monitor])
