@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny trained runs, made once per test session.
+"""Shared fixtures: tiny trained runs, made once per test session, and a local file server.
 
 The runs are shared, so treat them as read-only: a test that writes into a run (evaluate,
 figures, report) copies it first with `copy_run`. The RGB run's data is an image folder, and
@@ -8,7 +8,9 @@ again should point CNNLAB_CACHE at its tmp_path (`monkeypatch.setenv`).
 
 from __future__ import annotations
 
+import http.server
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,36 @@ RGB_CLASSES = (
 )  # fmt: skip
 RGB_SIZE = 16  # (H, W) of the RGB run's images
 GRAY_DATA = ("data.dataset=mnist-sample", "data.classes=[0,1,7]", "data.per_class=20")
+
+
+@pytest.fixture
+def serve_files(tmp_path):
+    """`serve_files({name: bytes})` serves those files over HTTP on 127.0.0.1 and returns the
+    base URL (ending in /); every server stops when the test ends. No network is used."""
+    servers = []
+
+    def serve(files: dict[str, bytes]) -> str:
+        root = tmp_path / f"served{len(servers)}"
+        root.mkdir()
+        for name, data in files.items():
+            (root / name).write_bytes(data)
+
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(root), **kwargs)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
 def tiny_run(out: Path, name: str, *overrides: str) -> Path:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
-import threading
 from pathlib import Path
 
 import pytest
@@ -21,25 +19,9 @@ def _remote(source: Path, md5: str | None = None) -> RemoteFile:
 
 
 @pytest.fixture
-def served(tmp_path):
-    """An HTTP server on 127.0.0.1 serving a folder with the payload; yields its base URL."""
-    root = tmp_path / "served"
-    root.mkdir()
-    (root / "payload.bin").write_bytes(PAYLOAD)
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+def served(serve_files):
+    """The payload on a local HTTP server (127.0.0.1); yields the folder's base URL."""
+    return serve_files({"payload.bin": PAYLOAD})
 
 
 def test_file_url_download_verified_and_placed(tmp_path):

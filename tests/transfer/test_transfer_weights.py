@@ -4,8 +4,6 @@ official file fetched into the cache with its sha256 prefix checked (file:// and
 from __future__ import annotations
 
 import hashlib
-import http.server
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -133,24 +131,9 @@ def test_a_download_with_the_wrong_hash_is_refused_and_deleted(tmp_path):
 
 
 @pytest.fixture
-def served(tmp_path):
-    """An HTTP server on 127.0.0.1 serving PAYLOAD as /w.pth; yields its URL."""
-    root = tmp_path / "served"
-    root.mkdir()
-    (root / "w.pth").write_bytes(PAYLOAD)
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/w.pth"
-    server.shutdown()
-    server.server_close()
+def served(serve_files):
+    """PAYLOAD as /w.pth on a local HTTP server (127.0.0.1); yields its URL."""
+    return serve_files({"w.pth": PAYLOAD}) + "w.pth"
 
 
 def test_fetch_over_http_from_127_0_0_1(tmp_path, served):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cnnlab.atomic import atomic_write
@@ -15,18 +15,25 @@ from cnnlab.errors import ChecksumError, DataError
 CHUNK_BYTES = 1 << 20
 
 
-def file_md5(path: Path) -> str:
-    """Hex MD5 of a file, read in chunks."""
-    digest = hashlib.md5(usedforsecurity=False)
+def file_digest(path: Path, algorithm: str = "md5") -> str:
+    """Hex digest (`md5` or `sha256`) of a file, read in chunks."""
+    digest = hashlib.new(algorithm, usedforsecurity=False)
     with open(path, "rb") as stream:
         for chunk in iter(lambda: stream.read(CHUNK_BYTES), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def _fetch(url: str, stream, timeout: float, on_bytes: Callable[[int], None] | None) -> str:
-    """Copy `url` into the open binary `stream`; return the MD5 of what was written."""
-    digest = hashlib.md5(usedforsecurity=False)
+def file_md5(path: Path) -> str:
+    """Hex MD5 of a file, read in chunks."""
+    return file_digest(path, "md5")
+
+
+def _fetch(
+    url: str, stream, algorithm: str, timeout: float, on_bytes: Callable[[int], None] | None
+) -> str:
+    """Copy `url` into the open binary `stream`; return the hex digest of what was written."""
+    digest = hashlib.new(algorithm, usedforsecurity=False)
     request = urllib.request.Request(url, headers={"User-Agent": "cnnlab"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
@@ -35,6 +42,42 @@ def _fetch(url: str, stream, timeout: float, on_bytes: Callable[[int], None] | N
             if on_bytes:
                 on_bytes(len(chunk))
     return digest.hexdigest()
+
+
+def download_verified(
+    final_path: Path,
+    urls: Sequence[str],
+    *,
+    algorithm: str,
+    expected: str,
+    expected_text: str,
+    timeout: float = 60.0,
+    on_bytes: Callable[[int], None] | None = None,
+    failure_hint: str = "",
+) -> Path:
+    """Download the first of `urls` whose `algorithm` digest starts with `expected` (a whole
+    digest, or the published prefix of one) to `final_path`, atomically.
+
+    A mismatching download is deleted (`ChecksumError`); when every URL fails, a `DataError`
+    lists each URL's reason, then `failure_hint`. Nothing partial is left under the final name.
+    """
+    failures: list[str] = []
+    for url in urls:
+        try:
+            with atomic_write(final_path, "wb") as stream:
+                digest = _fetch(url, stream, algorithm, timeout, on_bytes)
+                if not digest.startswith(expected):  # raising inside removes the temporary file
+                    raise ChecksumError(
+                        f"checksum mismatch for {final_path.name} from {url}: expected "
+                        f"{expected_text}, got {digest}; the download was deleted"
+                    )
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            failures.append(f"{url}: {getattr(error, 'reason', error)}")
+            continue
+        return final_path
+    raise DataError(
+        f"could not download {final_path.name}:\n  " + "\n  ".join(failures) + failure_hint
+    )
 
 
 def download_file(
@@ -56,22 +99,12 @@ def download_file(
     final_path = target_dir / remote.filename
     if final_path.exists() and file_md5(final_path) == remote.md5:
         return final_path
-
-    failures: list[str] = []
-    for url in urls or remote.urls:
-        try:
-            with atomic_write(final_path, "wb") as stream:
-                md5 = _fetch(url, stream, timeout, on_bytes)
-                if md5 != remote.md5:  # raising inside removes the temporary file
-                    raise ChecksumError(
-                        f"checksum mismatch for {remote.filename} from {url}: expected MD5 "
-                        f"{remote.md5}, got {md5}; the download was deleted"
-                    )
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            failures.append(f"{url}: {getattr(error, 'reason', error)}")
-            continue
-        return final_path
-
-    raise DataError(
-        f"could not download {remote.filename} from any mirror:\n  " + "\n  ".join(failures)
+    return download_verified(
+        final_path,
+        urls or remote.urls,
+        algorithm="md5",
+        expected=remote.md5,
+        expected_text=f"MD5 {remote.md5}",
+        timeout=timeout,
+        on_bytes=on_bytes,
     )

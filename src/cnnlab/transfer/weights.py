@@ -9,8 +9,6 @@ the missing, unexpected and mis-shaped keys instead of with a wall of torch text
 
 from __future__ import annotations
 
-import hashlib
-import urllib.error
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cnnlab.atomic import atomic_write
-from cnnlab.data.download import CHUNK_BYTES, _fetch
+from cnnlab.data.download import download_verified, file_digest
 from cnnlab.data.locate import cache_root
 from cnnlab.errors import ChecksumError, DataError, DataFormatError, ModelError
 from cnnlab.training.checkpoint import load_checkpoint
@@ -51,11 +48,7 @@ TORCHVISION_RESNETS: dict[str, WeightsFile] = {
 
 def file_sha256(path: Path) -> str:
     """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def check_hash(path: Path, weights: WeightsFile) -> Path:
@@ -68,18 +61,6 @@ def check_hash(path: Path, weights: WeightsFile) -> Path:
             f"and fetch {weights.url} again"
         )
     return Path(path)
-
-
-class _HashingWriter:
-    """A binary stream that also feeds every chunk written into a sha256 digest."""
-
-    def __init__(self, stream) -> None:
-        self.stream = stream
-        self.digest = hashlib.sha256()
-
-    def write(self, chunk: bytes) -> int:
-        self.digest.update(chunk)
-        return self.stream.write(chunk)
 
 
 def fetch_weights(
@@ -104,26 +85,17 @@ def fetch_weights(
             f"(--offline): download {weights.url} and place it at {target}, or pass the "
             f"file's path as model.pretrained"
         )
-    failures = []
-    for url in urls or (weights.url,):
-        try:
-            with atomic_write(target, "wb") as stream:
-                writer = _HashingWriter(stream)
-                _fetch(url, writer, timeout, None)
-                digest = writer.digest.hexdigest()
-                if not digest.startswith(weights.sha256_prefix):  # raising here deletes it
-                    raise ChecksumError(
-                        f"checksum mismatch for {weights.filename} from {url}: expected a sha256 "
-                        f"starting {weights.sha256_prefix}, got {digest}; the download was deleted"
-                    )
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            failures.append(f"{url}: {getattr(error, 'reason', error)}")
-            continue
-        return target
-    raise DataError(
-        f"could not download {weights.filename}:\n  "
-        + "\n  ".join(failures)
-        + f"\nDownload it yourself and place it at {target}, or pass its path as model.pretrained."
+    return download_verified(
+        target,
+        urls or (weights.url,),
+        algorithm="sha256",
+        expected=weights.sha256_prefix,
+        expected_text=f"a sha256 starting {weights.sha256_prefix}",
+        timeout=timeout,
+        failure_hint=(
+            f"\nDownload it yourself and place it at {target}, or pass its path as "
+            "model.pretrained."
+        ),
     )
 
 
