@@ -109,6 +109,8 @@ def test_config_keys_the_engine_cannot_honour_are_named():
         match="does not support train.patience, data.augment; leave them at their defaults",
     ):
         solver_config(config("data.augment=flip", "train.patience=3"))
+    with pytest.raises(ConfigError, match="does not support model.tta_flip"):
+        solver_config(config("model.tta_flip=true"))
     with pytest.raises(
         ConfigError,
         match="model.name: a scratch run needs one of scratch:three_layer_convnet, scratch:fc, got 'conv1'",

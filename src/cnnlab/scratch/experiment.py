@@ -100,6 +100,8 @@ def _unsupported(config: ExperimentConfig) -> list[str]:
     ]
     if config.data.augment:
         bad.append("data.augment")
+    if config.model.tta_flip:
+        bad.append("model.tta_flip")
     if config.train.device.split(":")[0] not in ("auto", "cpu"):
         bad.append("train.device")
     return bad
