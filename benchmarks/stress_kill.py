@@ -48,7 +48,14 @@ TRAIN_FLAGS = [
 ]  # fmt: skip
 WRITTEN = ("last.pt", "best.pt", "metrics.csv", "iterations.csv", "status.json")
 POLL_SECONDS = 0.0005
-TIME_KEYS = ("epoch_seconds", "train_seconds", "train_eval_seconds", "test_eval_seconds", "time")
+TIME_KEYS = (
+    "epoch_seconds",
+    "eval_seconds",
+    "train_seconds",
+    "train_eval_seconds",
+    "test_eval_seconds",
+    "time",
+)
 
 
 @dataclass(frozen=True)
