@@ -9,8 +9,7 @@ from cnnlab.config import build_config
 from cnnlab.data.loader import Normalize
 from cnnlab.runs.experiment import Classifier, build_classifier
 from cnnlab.training.device import configure_cuda, use_channels_last
-from cnnlab.training.distributed import SINGLE
-from cnnlab.training.loop import _training_module
+from cnnlab.training.distributed import SINGLE, training_module
 from cnnlab.visualize.feature_maps import capture_activations
 from cnnlab.visualize.gradcam import grad_cam
 from cnnlab.visualize.single_view import single_view
@@ -65,7 +64,7 @@ def test_channels_last_is_on_by_default_for_cpu_and_cuda_and_can_be_turned_off()
 
 def test_compile_wraps_the_training_module_and_keeps_the_bare_model_for_checkpoints():
     model = _classifier(tta_flip=False)
-    assert _training_module(model, torch.device("cpu"), SINGLE, compile_model=False) is None
-    compiled = _training_module(model, torch.device("cpu"), SINGLE, compile_model=True)
+    assert training_module(model, torch.device("cpu"), SINGLE, compile_model=False) is None
+    compiled = training_module(model, torch.device("cpu"), SINGLE, compile_model=True)
     assert compiled is not None and compiled is not model
     assert compiled._orig_mod is model  # same parameters: checkpoints save `model` itself

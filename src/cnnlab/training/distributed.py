@@ -88,6 +88,24 @@ def start(topology: Topology, device: torch.device) -> torch.device:
     return device
 
 
+def data_parallel(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """`model` in DistributedDataParallel, gradients averaged across ranks on each backward."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+
+
+def training_module(
+    model: torch.nn.Module, device: torch.device, topology: Topology, compile_model: bool
+) -> torch.nn.Module | None:
+    """What the training steps call: `model` in DDP under torchrun, then compiled if asked
+    for; None when that is `model` itself. Checkpoints and evaluation use the bare model."""
+    module = data_parallel(model, device) if topology.enabled else None
+    if compile_model:
+        module = torch.compile(model if module is None else module)
+    return module
+
+
 def stop(topology: Topology) -> None:
     """Leave the process group (after a final barrier so no rank exits mid-collective)."""
     if topology.enabled and dist.is_initialized():

@@ -23,6 +23,7 @@ from torch import nn
 
 from cnnlab.config import OptimConfig, TrainConfig
 from cnnlab.errors import TrainingError
+from cnnlab.training import distributed
 from cnnlab.training.device import autocast, autocast_dtype
 from cnnlab.training.distributed import SINGLE, Topology, sum_across
 from cnnlab.training.metrics import RunningConfusion
@@ -318,7 +319,7 @@ def fit(
         amp_dtype=autocast_dtype(device, train_config.precision),
         grad_clip=optim_config.grad_clip,
         topology=topology,
-        train_module=_training_module(model, device, topology, train_config.compile),
+        train_module=distributed.training_module(model, device, topology, train_config.compile),
     )
 
     for epoch in range(len(history.epochs), train_config.epochs):
@@ -416,24 +417,6 @@ def fit(
             return history
     history.stopped = "finished"
     return history
-
-
-def _training_module(
-    model: nn.Module, device: torch.device, topology: Topology, compile_model: bool
-) -> nn.Module | None:
-    """What the training steps call: `model` in DDP under torchrun, then compiled if asked
-    for; None when that is `model` itself. Checkpoints and evaluation use the bare model."""
-    module = _data_parallel(model, device) if topology.enabled else None
-    if compile_model:
-        module = torch.compile(model if module is None else module)
-    return module
-
-
-def _data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
-    """`model` in DistributedDataParallel, gradients averaged across ranks on each backward."""
-    from torch.nn.parallel import DistributedDataParallel
-
-    return DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
 
 
 def update_best(history: History, value: float) -> bool:

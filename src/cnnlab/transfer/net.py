@@ -186,14 +186,7 @@ def pretrained_classifier(
 ) -> Classifier:
     """The configured transfer model, backbone weights loaded, behind the backbone's normalisation."""
     backbone = load_backbone(config.model, out=config.out, offline=config.data.offline)
-    net = transfer_net(
-        backbone,
-        in_shape,
-        num_classes,
-        strategy=config.train.strategy,
-        resize=config.model.resize,
-        seed=config.train.seed,
-    )
+    net = _configured_net(config, backbone, in_shape, num_classes)
     return Classifier(Normalize(backbone.mean, backbone.std), net, tta_flip=config.model.tta_flip)
 
 
@@ -202,6 +195,11 @@ def transfer_architecture(
 ) -> TransferNet:
     """The configured transfer network's structure, for loading a checkpoint of it."""
     backbone = load_backbone(config.model, out=config.out, offline=True, weights=False)
+    return _configured_net(config, backbone, in_shape, num_classes)
+
+
+def _configured_net(config: ExperimentConfig, backbone, in_shape, num_classes: int) -> TransferNet:
+    """`transfer_net` with the strategy, resizing and seed the config asks for."""
     return transfer_net(
         backbone,
         in_shape,
