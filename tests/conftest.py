@@ -58,6 +58,25 @@ def serve_files(tmp_path):
         server.server_close()
 
 
+@pytest.fixture
+def sweep_run_fails_at(monkeypatch):
+    """`sweep_run_fails_at(lr, error)`: inside sweeps, the run with `optim.lr == lr` raises
+    `error` instead of training; every other run trains as usual."""
+    from cnnlab.sweep import runner
+
+    real_train = runner.workflow.train
+
+    def fail_at(lr: float, error: Exception) -> None:
+        def train(config, **kwargs):
+            if config.optim.lr == lr:
+                raise error
+            return real_train(config, **kwargs)
+
+        monkeypatch.setattr(runner.workflow, "train", train)
+
+    return fail_at
+
+
 def tiny_run(out: Path, name: str, *overrides: str) -> Path:
     """Train a 2-epoch conv1 run on the CPU into `out/name`; returns its directory."""
     config = load_experiments(

@@ -79,19 +79,12 @@ def read_rows(path) -> list[dict]:
 
 
 def test_out_of_memory_divergence_and_a_crash_in_one_sweep_are_marked_and_it_goes_on(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, sweep_run_fails_at
 ):
     grid = {"optim.lr": [0.5, 1e30, 0.3, 0.01]}
     spec = spec_from_dict({"name": "faults", "base": SWEEP_BASE, "grid": grid})
     out_of_memory_once(monkeypatch, 1, torch.cuda.OutOfMemoryError(CUDA_OOM))  # run 1
-    real_train = runner.workflow.train
-
-    def crash_one(config, **kwargs):
-        if config.optim.lr == 0.3:
-            raise ValueError("a bug in a callback")
-        return real_train(config, **kwargs)
-
-    monkeypatch.setattr(runner.workflow, "train", crash_one)
+    sweep_run_fails_at(0.3, ValueError("a bug in a callback"))
     result = run_sweep(spec, tmp_path, report=False)
     statuses = [row["status"] for row in read_rows(result.csv_path)]
     assert statuses[0].startswith("failed: run ") and "out of memory in epoch 1" in statuses[0]

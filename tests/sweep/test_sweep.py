@@ -66,7 +66,7 @@ def test_grid_table_figures_and_resume(tmp_path, monkeypatch):
     )  # no `-2` copies
 
 
-def test_diverged_and_failed_runs_are_marked_and_the_sweep_goes_on(tmp_path, monkeypatch):
+def test_diverged_and_failed_runs_are_marked_and_the_sweep_goes_on(tmp_path, sweep_run_fails_at):
     spec = spec_from_dict(
         tiny_spec(
             {"optim.lr": [1e30, 0.01]},
@@ -78,14 +78,7 @@ def test_diverged_and_failed_runs_are_marked_and_the_sweep_goes_on(tmp_path, mon
     assert statuses == ["diverged", "finished"]
     assert "diverged" in result.markdown_path.read_text(encoding="utf-8")
 
-    real_train = runner.workflow.train
-
-    def broken(config, **kwargs):
-        if config.optim.lr == 0.5:
-            raise ValueError("disk on fire")
-        return real_train(config, **kwargs)
-
-    monkeypatch.setattr(runner.workflow, "train", broken)
+    sweep_run_fails_at(0.5, ValueError("disk on fire"))
     spec = spec_from_dict(tiny_spec({"optim.lr": [0.5, 0.01]}, name="broken"))
     rows = read_rows(run_sweep(spec, tmp_path, report=False).csv_path)
     assert rows[0]["status"] == "failed: disk on fire"
