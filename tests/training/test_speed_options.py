@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import torch
 from torch import nn
 
 from cnnlab.config import build_config
 from cnnlab.data.loader import Normalize
+from cnnlab.errors import ConfigError
+from cnnlab.evaluate.inference import predict_probabilities, wants_channels_last
 from cnnlab.runs.experiment import Classifier, build_classifier
-from cnnlab.training.device import configure_cuda, use_channels_last
+from cnnlab.training.device import configure_cuda, default_eval_batch_size, use_channels_last
 from cnnlab.training.distributed import SINGLE, training_module
 from cnnlab.visualize.feature_maps import capture_activations
 from cnnlab.visualize.gradcam import grad_cam
@@ -68,3 +72,28 @@ def test_compile_wraps_the_training_module_and_keeps_the_bare_model_for_checkpoi
     compiled = training_module(model, torch.device("cpu"), SINGLE, compile_model=True)
     assert compiled is not None and compiled is not model
     assert compiled._orig_mod is model  # same parameters: checkpoints save `model` itself
+
+
+def test_evaluation_batches_default_by_device_and_an_explicit_size_is_validated():
+    assert build_config({}).train.eval_batch_size is None
+    assert default_eval_batch_size("cpu") == 128
+    assert default_eval_batch_size(torch.device("cuda")) == 1024
+    assert build_config({"train": {"eval_batch_size": 7}}).train.eval_batch_size == 7
+    with pytest.raises(ConfigError, match=r"train.eval_batch_size: expected an integer >= 1"):
+        build_config({"train": {"eval_batch_size": 0}})
+
+
+def test_inference_feeds_batches_in_the_models_layout_with_the_same_probabilities():
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1), nn.Flatten(), nn.Linear(64, 3)
+    )
+    model = Classifier(Normalize([0.5], [0.25]), net)
+    images = np.random.default_rng(0).integers(0, 256, size=(9, 1, 4, 4), dtype=np.uint8)
+    assert not wants_channels_last(model)
+    plain = predict_probabilities(model, images)
+    model.to(memory_format=torch.channels_last)
+    assert wants_channels_last(
+        model
+    )  # the 1-channel first kernel is both layouts; the second decides
+    np.testing.assert_allclose(predict_probabilities(model, images), plain, rtol=1e-6, atol=1e-9)

@@ -1,8 +1,10 @@
 """Batched inference: class probabilities of a trained classifier for an array of images.
 
-No gradients (`torch.inference_mode`), large batches (1024 images on a CPU, 4096 on a GPU), one
-host-to-device copy per batch of uint8 pixels (4x less traffic than float), and the softmax in
-float64 so tiny probabilities survive for the per-image losses.
+No gradients (`torch.inference_mode`), the device's evaluation batch size, batches in the
+model's memory layout (channels_last when its convolutions are), one host-to-device copy per
+batch of uint8 pixels (4x less traffic than float), and the softmax in float64 so tiny
+probabilities survive for the per-image losses. Plain fp32: these probabilities feed the ROC
+curves and per-image losses of reports.
 """
 
 from __future__ import annotations
@@ -12,22 +14,26 @@ import torch
 from torch import nn
 
 from cnnlab.errors import DataFormatError
-
-# Images per forward pass. On a CPU, much larger batches gain nothing: each batch's activations
-# (conv1: 100 KB per image per layer) are fresh memory the OS must map again (glibc returns
-# large freed blocks), which costs as much as the per-batch overhead saved. GPUs want more.
-CPU_BATCH_SIZE = 1024
-ACCELERATOR_BATCH_SIZE = 4096
+from cnnlab.training.device import default_eval_batch_size
 
 
-def default_batch_size(device: torch.device | str) -> int:
-    """Images per forward pass for inference on `device`."""
-    return CPU_BATCH_SIZE if torch.device(device).type == "cpu" else ACCELERATOR_BATCH_SIZE
+def wants_channels_last(model: nn.Module) -> bool:
+    """True when the model's conv kernels are stored channels_last (as training leaves them).
+
+    A kernel with one input channel is both layouts at once, so any kernel that is channels_last
+    and not plain contiguous decides.
+    """
+    return any(
+        p.ndim == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+        for p in model.parameters()
+    )
 
 
-def _as_float_batch(batch: np.ndarray, device: torch.device) -> torch.Tensor:
+def _as_float_batch(batch: np.ndarray, device: torch.device, channels_last: bool) -> torch.Tensor:
     """uint8 in 0..255 or float in [0, 1] -> float32 (B, C, H, W) in [0, 1] on `device`."""
     tensor = torch.from_numpy(np.ascontiguousarray(batch)).to(device)
+    if channels_last:
+        tensor = tensor.contiguous(memory_format=torch.channels_last)
     if tensor.dtype == torch.uint8:
         return tensor.to(torch.float32).div_(255)
     return tensor.to(torch.float32)
@@ -45,17 +51,20 @@ def predict_probabilities(
         raise DataFormatError(f"inference needs images of shape (N, C, H, W), got {images.shape}")
     if not (images.dtype == np.uint8 or np.issubdtype(images.dtype, np.floating)):
         raise DataFormatError(f"inference needs uint8 or float images, got dtype {images.dtype}")
-    batch_size = batch_size or default_batch_size(device)
+    batch_size = batch_size or default_eval_batch_size(device)
     if batch_size < 1:
         raise DataFormatError(f"inference batch_size must be >= 1, got {batch_size}")
     device = torch.device(device)
+    channels_last = wants_channels_last(model)
     was_training = model.training
     model.eval()
     chunks = []
     try:
         with torch.inference_mode():
             for start in range(0, images.shape[0], batch_size):
-                batch = _as_float_batch(images[start : start + batch_size], device)  # (B, C, H, W)
+                batch = _as_float_batch(
+                    images[start : start + batch_size], device, channels_last
+                )  # (B, C, H, W)
                 logits = model(batch)  # (B, K)
                 chunks.append(torch.softmax(logits.double(), dim=1).cpu().numpy())
     finally:

@@ -37,6 +37,7 @@ from cnnlab.training.device import (
     autocast_dtype,
     configure_cpu,
     configure_cuda,
+    default_eval_batch_size,
     resolve_device,
     use_channels_last,
 )
@@ -160,7 +161,8 @@ def prepare(config: ExperimentConfig, topology: Topology = SINGLE) -> Prepared:
         device, memory_format=torch.channels_last if channels_last else torch.preserve_format
     )
     loader_options = {"device": device, "seed": config.train.seed, "channels_last": channels_last}
-    eval_options = {**loader_options, "batch_size": config.train.eval_batch_size, "shuffle": False}
+    eval_batch_size = config.train.eval_batch_size or default_eval_batch_size(device)
+    eval_options = {**loader_options, "batch_size": eval_batch_size, "shuffle": False}
     train_loader = BatchLoader(
         train_split,
         batch_size=config.train.batch_size,

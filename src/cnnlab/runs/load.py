@@ -12,6 +12,7 @@ from cnnlab.errors import CnnlabError, TrainingError
 from cnnlab.runs.experiment import Classifier, build_classifier
 from cnnlab.runs.rundir import RunDir, read_csv_rows
 from cnnlab.training.checkpoint import load_checkpoint
+from cnnlab.training.device import use_channels_last
 
 
 @dataclass
@@ -54,7 +55,13 @@ def load_run(run_dir: Path, which: str = "best", device: str | torch.device = "c
         raise TrainingError(
             f"checkpoint {path} does not fit the model in {run.config_path}: {error}"
         ) from None
-    model.to(device).eval()
+    # the layout training used (channels_last on CPU and CUDA): the faster convolutions
+    layout = (
+        torch.channels_last
+        if use_channels_last(config.train.channels_last, torch.device(device))
+        else torch.preserve_format
+    )
+    model.to(device, memory_format=layout).eval()
     epochs = read_csv_rows(run.metrics_path) if run.metrics_path.is_file() else []
     iterations = read_csv_rows(run.iterations_path) if run.iterations_path.is_file() else []
     return LoadedRun(run, config, class_names, in_shape, model, which, epochs, iterations)

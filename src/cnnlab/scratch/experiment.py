@@ -142,7 +142,7 @@ def solver_config(config: ExperimentConfig) -> SolverConfig:
         lr_decay=decay,
         batch_size=config.train.batch_size,
         epochs=config.train.epochs,
-        eval_batch_size=config.train.eval_batch_size,
+        eval_batch_size=config.train.eval_batch_size or SolverConfig.eval_batch_size,
         seed=config.train.seed,
     )
 
