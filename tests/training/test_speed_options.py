@@ -93,7 +93,6 @@ def test_inference_feeds_batches_in_the_models_layout_with_the_same_probabilitie
     assert not wants_channels_last(model)
     plain = predict_probabilities(model, images)
     model.to(memory_format=torch.channels_last)
-    assert wants_channels_last(
-        model
-    )  # the 1-channel first kernel is both layouts; the second decides
+    # the 1-channel first kernel is both layouts at once; the second kernel decides
+    assert wants_channels_last(model)
     np.testing.assert_allclose(predict_probabilities(model, images), plain, rtol=1e-6, atol=1e-9)
