@@ -11,7 +11,7 @@ import pytest
 
 from cnnlab.data import DATASETS, find_dataset, load_dataset
 from cnnlab.data.catalog import RemoteFile
-from cnnlab.data.download import file_md5
+from cnnlab.data.download import file_digest
 from cnnlab.data.idx import write_idx
 from cnnlab.data.locate import cache_root, search_places
 from cnnlab.errors import DataError, DatasetNotFoundError
@@ -89,7 +89,7 @@ def test_download_goes_into_the_cache_and_loads(tmp_path, monkeypatch):
         RemoteFile(
             f"{stem}.gz",
             ((tmp_path / "mirror" / f"{stem}.gz").as_uri(),),
-            file_md5(tmp_path / "mirror" / f"{stem}.gz"),
+            file_digest(tmp_path / "mirror" / f"{stem}.gz", "md5"),
         )
         for stem in arrays
     )

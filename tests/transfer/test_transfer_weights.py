@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from cnnlab.config import ModelConfig
+from cnnlab.data.download import file_digest
 from cnnlab.errors import ChecksumError, ConfigError, DataError, ModelError, TrainingError
 from cnnlab.models import build_model
 from cnnlab.transfer import TORCHVISION_RESNETS, WeightsFile, fetch_weights, load_backbone
-from cnnlab.transfer import weights as weights_module
 from cnnlab.transfer.net import transfer_net
 
 TORCHVISION_RESNET18_PARAMETERS = 11_689_512  # torchvision.models.resnet18().parameters()
@@ -158,7 +158,7 @@ def test_offline_without_the_file_says_which_file_to_place_where(tmp_path):
 
 def test_imagenet_fetches_the_official_file_and_loads_it(tmp_path, monkeypatch, weights_file):
     path, state = weights_file
-    prefix = weights_module.file_sha256(path)[:8]
+    prefix = file_digest(path, "sha256")[:8]
     official = WeightsFile(f"resnet18-{prefix}.pth", path.as_uri(), prefix)
     monkeypatch.setitem(TORCHVISION_RESNETS, "resnet18", official)
     monkeypatch.setenv("CNNLAB_CACHE", str(tmp_path / "cache"))

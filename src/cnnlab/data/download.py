@@ -24,11 +24,6 @@ def file_digest(path: Path, algorithm: str = "md5") -> str:
     return digest.hexdigest()
 
 
-def file_md5(path: Path) -> str:
-    """Hex MD5 of a file, read in chunks."""
-    return file_digest(path, "md5")
-
-
 def _fetch(
     url: str, stream, algorithm: str, timeout: float, on_bytes: Callable[[int], None] | None
 ) -> str:
@@ -97,7 +92,7 @@ def download_file(
     target_dir = Path(target_dir)
     target_dir.mkdir(parents=True, exist_ok=True)
     final_path = target_dir / remote.filename
-    if final_path.exists() and file_md5(final_path) == remote.md5:
+    if final_path.exists() and file_digest(final_path, "md5") == remote.md5:
         return final_path
     return download_verified(
         final_path,

@@ -46,14 +46,9 @@ TORCHVISION_RESNETS: dict[str, WeightsFile] = {
 }
 
 
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    return file_digest(path, "sha256")
-
-
 def check_hash(path: Path, weights: WeightsFile) -> Path:
     """`path` if its sha256 starts with the published prefix; else a `ChecksumError` naming it."""
-    digest = file_sha256(path)
+    digest = file_digest(path, "sha256")
     if not digest.startswith(weights.sha256_prefix):
         raise ChecksumError(
             f"{path} is not the official {weights.filename}: its sha256 starts with "
