@@ -150,7 +150,15 @@ def two_conv_hidden_relu_dropout() -> nn.Module:
     )
 
 
+def v1() -> nn.Module:
+    """MNIST v1 as students write it: one 5x5 conv, a 2x2 max-pool, a linear layer."""
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 5, padding=2), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 14 * 14, 10)
+    )
+
+
 NETS = {
+    "v1": v1,
     "two_conv": two_conv,
     "two_conv_hidden_relu_dropout": two_conv_hidden_relu_dropout,
     "cifar_shallow": cifar_shallow,
