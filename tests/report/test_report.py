@@ -17,8 +17,7 @@ from cnnlab.errors import CnnlabError
 from cnnlab.report import run_document, write_comparison, write_report
 from cnnlab.report.document import Image
 from cnnlab.report.figures import Curve, curves_figure, save_png
-from cnnlab.report.html import figure_html, png_width
-from cnnlab.report.mdhtml import fragment_html, inline
+from cnnlab.report.html import embed, png_width
 
 CLASSES = ["0", "1", "7"]
 SECTIONS = (
@@ -214,16 +213,6 @@ def test_not_a_run_is_an_error(tmp_path):
         write_comparison([], tmp_path / "out")
 
 
-def test_markdown_fragments_are_escaped_and_tables_aligned():
-    html = fragment_html("| a | n |\n| --- | ---: |\n| <x> | 3 \\| 4 |\n\ntext with `<code>`", 1)
-    assert '<th>a</th><th class="num">n</th>' in html
-    assert '<td>&lt;x&gt;</td><td class="num">3 | 4</td>' in html
-    assert "<p>text with <code>&lt;code&gt;</code></p>" in html
-    assert inline("[r](../r/report.html)") == '<a href="../r/report.html">r</a>'
-    assert inline("[evil](http://example.com/x)") == "evil (http://example.com/x)"
-    assert inline("**bold** and *em*") == "<strong>bold</strong> and <em>em</em>"
-
-
 def test_cli_writes_a_report_or_a_comparison(runs, tmp_path, capsys):
     parser = argparse.ArgumentParser()
     report_cmd.add_parser(parser.add_subparsers())
@@ -246,6 +235,6 @@ def test_wide_figures_span_the_grid(tmp_path):
     wide.add_subplot().plot([0, 1])
     data = save_png(wide, tmp_path / "wide.png").read_bytes()
     assert png_width(data) == 1200 and png_width(b"<svg/>") is None
-    assert figure_html(Image(tmp_path / "wide.png", "wide")).startswith('<figure class="wide"><img')
-    html = figure_html(Image(tmp_path / "gone.png", "gone"))
-    assert html.startswith("<p>Figure gone.png could not be read:")
+    assert embed(Image(tmp_path / "wide.png", "wide")).wide
+    gone = embed(Image(tmp_path / "gone.png", "gone"))
+    assert gone.src == "" and "gone.png" in gone.error
