@@ -18,8 +18,8 @@ from cnnlab.errors import CnnlabError
 __version__ = "0.1.0"
 
 _LAZY = {
-    "train": "cnnlab.workflow",
-    "resume": "cnnlab.workflow",
+    "train": "cnnlab.experiment",
+    "resume": "cnnlab.experiment",
     "test_model": "cnnlab.evaluate",
     "predict": "cnnlab.evaluate",
     "feature_visualization": "cnnlab.visualize",
@@ -30,7 +30,7 @@ _LAZY = {
     "load_dataset": "cnnlab.data",
     "build_model": "cnnlab.models",
     "summary_table": "cnnlab.models",
-    "runs_table": "cnnlab.runs.display",
+    "runs_table": "cnnlab.experiment",
     "show_figures": "cnnlab.visualize.gallery",
 }
 

@@ -73,13 +73,16 @@ def metrics_table(metrics: dict) -> str:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluate the run, write its files, print the table and where they went."""
-    from cnnlab.evaluate import output_names  # heavy imports load when the verb runs
-    from cnnlab.workflow import evaluate
+    from cnnlab.experiment import evaluate  # heavy imports load when the verb runs
+    from cnnlab.runs import RunDir
+    from cnnlab.runs.rundir import output_tag
 
     metrics = evaluate(args.run, args.dataset, args.split, device=args.device)
     print(metrics_table(metrics))
-    names = output_names(args.run, args.dataset, args.split)
-    figures = " and figures/" if args.dataset is None and args.split == "test" else ""
+    run = RunDir(args.run)
+    tag = output_tag(args.dataset, args.split, run.read_config().data.dataset)
+    names = (run.test_metrics_path(tag).name, run.predictions_path(tag).name)
+    figures = " and figures/" if tag is None else ""
     print(f"wrote {', '.join(names)}{figures} in {args.run}")
     return 0
 

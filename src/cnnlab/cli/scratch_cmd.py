@@ -112,7 +112,7 @@ def overrides_from_flags(args: argparse.Namespace) -> list[str]:
 def run_scratch_train(args: argparse.Namespace) -> int:
     """Train one scratch run (figures and report too unless --no-report) and say where it is."""
     from cnnlab.config import load_experiments
-    from cnnlab.workflow import train_scratch  # heavy imports load when the verb runs
+    from cnnlab.experiment import train_scratch  # heavy imports load when the verb runs
 
     configs = load_experiments(args.config, overrides_from_flags(args))
     if len(configs) != 1:

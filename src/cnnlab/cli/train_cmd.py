@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cnnlab.cli.arguments import add_config_arguments
 from cnnlab.config import load_experiments
 
-if TYPE_CHECKING:
-    from cnnlab.runs.experiment import RunResult
 
 # flag -> dotted config key; each flag is a shortcut for --set key=value
 FLAG_KEYS = {
@@ -102,25 +99,8 @@ def overrides_from_flags(args: argparse.Namespace) -> list[str]:
     return overrides + list(args.overrides)
 
 
-def results_table(results: list[RunResult]) -> str:
-    """The runs side by side: train and test accuracy, epochs, time."""
-    lines = [
-        f"{'run':<32} {'model':<16} {'train acc':>9} {'test acc':>9} {'epochs':>6} {'time':>7}"
-    ]
-    for result in results:
-        metrics = result.metrics
-        model = result.config.model.name if result.config else ""
-        test = metrics.get("test_accuracy")
-        lines.append(
-            f"{result.run_dir.name:<32} {model:<16} {metrics.get('train_accuracy', float('nan')):>9.4f} "
-            f"{(f'{test:.4f}' if test is not None else '-'):>9} {len(result.history.epochs):>6} "
-            f"{metrics.get('train_seconds', 0):>6.1f}s"
-        )
-    return "\n".join(lines)
-
-
 def run_train(args: argparse.Namespace) -> int:
-    from cnnlab.workflow import resume, train_all  # heavy imports load when the verb runs
+    from cnnlab.experiment import console_table, resume, train_all  # heavy imports: when run
 
     report = not args.no_report
     comparison = None
@@ -129,7 +109,7 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         configs = load_experiments(args.config, overrides_from_flags(args))
         results, comparison = train_all(configs, quiet=args.quiet, report=report)
-    print(results_table(results))
+    print(console_table(results))
     for result in results:
         print(
             f"run directory: {result.run_dir}"

@@ -1,4 +1,4 @@
-"""Batches drawn by index from a uint8 tensor kept on the device, plus the normalization step.
+"""Batches drawn by index from a uint8 tensor kept on the device, and the channel statistics.
 
 The whole split is converted once to a (N, C, H, W) uint8 tensor on the device; each batch is
 an index into it, augmented as uint8 and turned into float32 in [0, 1] on the device. No
@@ -9,15 +9,14 @@ run sees the same batches; `set_epoch` chooses the epoch, as with DistributedSam
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import numpy as np
 import torch
-from torch import nn
 
 from cnnlab.data.arrays import Split
 from cnnlab.data.augment import AugmentSpec, augment_batch
-from cnnlab.errors import ConfigError, DataError, ModelError
+from cnnlab.errors import ConfigError, DataError
 
 _PERMUTATION_STREAM = 0  # random streams derived from (seed, epoch): epoch order, augmentation
 _AUGMENT_STREAM = 1
@@ -176,33 +175,3 @@ def channel_stats(split: Split, chunk_elements: int = 1 << 22) -> tuple[np.ndarr
         [(n * q - s * s) / (n * n * 255 * 255) for s, q in zip(total, total_sq, strict=True)]
     )
     return mean, np.sqrt(var)
-
-
-class Normalize(nn.Module):
-    """(x - mean) / std per channel, as a model's first step; mean and std are saved buffers."""
-
-    def __init__(self, mean: Sequence[float] | np.ndarray, std: Sequence[float] | np.ndarray):
-        super().__init__()
-        mean_t = torch.as_tensor(np.asarray(mean, dtype=np.float32))
-        std_t = torch.as_tensor(np.asarray(std, dtype=np.float32))
-        if mean_t.ndim != 1 or std_t.shape != mean_t.shape:
-            raise ModelError(
-                f"Normalize needs mean and std of shape (C,), got {tuple(mean_t.shape)} and "
-                f"{tuple(std_t.shape)}"
-            )
-        bad = torch.nonzero(~(std_t > 0)).flatten().tolist()
-        if bad:
-            raise ModelError(
-                f"Normalize std must be > 0 for every channel; channel(s) {bad} have std "
-                f"{std_t[bad].tolist()}"
-            )
-        self.register_buffer("mean", mean_t.view(1, -1, 1, 1))  # (1, C, 1, 1)
-        self.register_buffer("std", std_t.view(1, -1, 1, 1))  # (1, C, 1, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std  # (B, C, H, W)
-
-    def extra_repr(self) -> str:
-        mean = [round(v, 4) for v in self.mean.flatten().tolist()]
-        std = [round(v, 4) for v in self.std.flatten().tolist()]
-        return f"mean={mean}, std={std}"

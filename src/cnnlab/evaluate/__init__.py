@@ -1,16 +1,19 @@
-"""Test metrics from predictions, predictions.csv, and evaluating or predicting with a run.
+"""Test metrics from predictions, and evaluating or predicting with a model or a run.
 
 Pure array functions (`compute_metrics`, `roc_curves`) let visualize and report work from
-saved predictions without re-running a model; `test_model`, `evaluate_run` and `predict`
-load a run's best checkpoint.
+predictions without re-running a model; `evaluate_split` scores a model in memory (the one
+path every test metric takes); `test_model`, `evaluate_run` and `predict` load a run's best
+checkpoint first.
 """
 
 from cnnlab.evaluate.api import (
     EvalResult,
     evaluate_run,
-    output_names,
-    predict,
-    predict_to_csv,
+    evaluate_split,
+    evaluation,
+    evaluation_split,
+    record_evaluation,
+    run_data,
     test_model,
 )
 from cnnlab.evaluate.inference import predict_probabilities
@@ -20,21 +23,22 @@ from cnnlab.evaluate.metrics import (
     roc_curves,
     sample_losses,
 )
-from cnnlab.evaluate.predictions import Predictions, read_predictions, write_predictions
+from cnnlab.evaluate.predict import predict, predict_to_csv
 
 __all__ = [
     "EvalResult",
-    "Predictions",
     "compute_metrics",
     "evaluate_run",
+    "evaluate_split",
+    "evaluation",
+    "evaluation_split",
     "normalize_confusion",
-    "output_names",
     "predict",
     "predict_probabilities",
     "predict_to_csv",
-    "read_predictions",
+    "record_evaluation",
     "roc_curves",
+    "run_data",
     "sample_losses",
     "test_model",
-    "write_predictions",
 ]

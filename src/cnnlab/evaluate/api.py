@@ -1,54 +1,100 @@
-"""Evaluate a run: `test_model` (metrics, probabilities), `evaluate_run` (writes them), `predict`.
+"""Evaluate a model: `evaluate_split` (in memory), `test_model` / `evaluate_run` (a run directory).
 
-`evaluate_run` on the run's own test split writes `metrics.json` and `predictions.csv` and
-appends `test accuracy: 0.XXXX` to train.log. Another split or dataset writes
-`metrics-<tag>.json` / `predictions-<tag>.csv` instead and leaves train.log alone, so the
-run's own test result is never overwritten and the log still ends with the test accuracy line.
+The test split of a run is scored once, here, on one numeric path (`predict_probabilities`,
+fp32, float64 softmax): `cnnlab train` hands its model and data to `evaluate_split`, and
+`cnnlab eval RUN` loads them and calls the same function. `record_evaluation` writes the
+result: for the run's own test split `metrics.json`, `predictions.csv` and train.log's one
+`test accuracy:` line; for another split or dataset `metrics-<tag>.json` and
+`predictions-<tag>.csv`, leaving the run's own result alone.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import os
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
-from cnnlab.atomic import write_text
 from cnnlab.data import Dataset, Split, load_dataset
-from cnnlab.data.catalog import IMAGEFOLDER_PREFIX
-from cnnlab.data.images import IMAGE_EXTENSIONS
+from cnnlab.data.configured import load_configured
 from cnnlab.data.subset import SubsetSpec, apply_subset
 from cnnlab.errors import DataError
 from cnnlab.evaluate.inference import predict_probabilities
-from cnnlab.evaluate.inputs import image_files, images_from_array, images_from_files
 from cnnlab.evaluate.metrics import compute_metrics
-from cnnlab.evaluate.predictions import write_predictions
-from cnnlab.runs import LoadedRun, RunDir, load_run
-from cnnlab.runs.experiment import load_experiment_data
+from cnnlab.runs.load import LoadedRun, load_run
+from cnnlab.runs.predictions import Predictions
+from cnnlab.runs.rundir import RunDir, output_tag
 
 
 @dataclass(frozen=True)
 class EvalResult:
-    """A run evaluated on one split: metrics.json's dict and the arrays behind it."""
+    """A model evaluated on one split: metrics.json's dict and the predictions behind it."""
 
     metrics: dict
-    probabilities: np.ndarray  # (N, K) float64
-    y_true: np.ndarray  # (N,) int64
-    ids: np.ndarray  # (N,) positions in the evaluated split
-    class_names: tuple[str, ...]
+    predictions: Predictions
     dataset: str  # the dataset name evaluated on
     split: str
 
     @property
+    def accuracy(self) -> float:
+        return float(self.metrics["accuracy"])
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        return self.predictions.probabilities
+
+    @property
+    def y_true(self) -> np.ndarray:
+        return self.predictions.y_true
+
+    @property
     def predicted(self) -> np.ndarray:
-        """(N,) predicted class indices."""
-        return self.probabilities.argmax(axis=1)
+        return self.predictions.predicted
+
+
+def evaluate_split(
+    model: nn.Module,
+    split: Split,
+    class_names: tuple[str, ...],
+    *,
+    dataset: str,
+    split_name: str = "test",
+    tta_flip: bool = False,
+    device: str | torch.device = "cpu",
+    batch_size: int | None = None,
+) -> EvalResult:
+    """Metrics and per-image probabilities of `model` on `split` (its images in order)."""
+    probabilities = predict_probabilities(
+        model, split.images, tta_flip=tta_flip, batch_size=batch_size, device=device
+    )  # (N, K)
+    return evaluation(probabilities, split.labels, class_names, dataset, split_name)
+
+
+def evaluation(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    class_names: tuple[str, ...],
+    dataset: str,
+    split_name: str = "test",
+) -> EvalResult:
+    """The metrics of class probabilities (N, K) for a split's images in order (labels (N,)).
+
+    The NumPy engine, which has no torch model, hands its probabilities in here.
+    """
+    metrics = {"dataset": dataset, **compute_metrics(labels, probabilities, class_names, split_name)}
+    ids = tuple(range(len(labels)))
+    predictions = Predictions(ids, probabilities, tuple(class_names), labels.astype(np.int64))
+    return EvalResult(metrics, predictions, dataset, split_name)
+
+
+def record_evaluation(run: RunDir, result: EvalResult, tag: str | None = None) -> None:
+    """Write the result into the run (see the module docstring for which files)."""
+    run.write_test_metrics(result.metrics, tag)
+    run.write_predictions(result.predictions, tag)
+    if tag is None:
+        run.log_test_accuracy(result.accuracy)
 
 
 def _other_dataset(loaded: LoadedRun, name: str) -> Dataset:
@@ -75,17 +121,22 @@ def _other_dataset(loaded: LoadedRun, name: str) -> Dataset:
     return dataset
 
 
-def _evaluation_split(loaded: LoadedRun, dataset: str | None, split: str) -> tuple[str, Split]:
+def run_data(loaded: LoadedRun) -> Dataset:
+    """The run's own dataset as it was configured, checked against its checkpoint's classes."""
+    data = load_configured(loaded.config.data, loaded.config.train.seed)
+    if tuple(data.class_names) != tuple(loaded.class_names):
+        raise DataError(
+            f"run {loaded.path}: its data now has classes {list(data.class_names)} but the "
+            f"checkpoint was trained on {list(loaded.class_names)}"
+        )
+    return data
+
+
+def evaluation_split(loaded: LoadedRun, dataset: str | None, split: str) -> tuple[str, Split]:
     """(dataset name, split) to evaluate on, checked against the run's classes and shape."""
-    if _is_own(loaded, dataset):
-        name, data = loaded.config.data.dataset, load_experiment_data(loaded.config)
-        if tuple(data.class_names) != tuple(loaded.class_names):
-            raise DataError(
-                f"run {loaded.path}: its data now has classes {list(data.class_names)} but the "
-                f"checkpoint was trained on {list(loaded.class_names)}"
-            )
-    else:
-        name, data = dataset, _other_dataset(loaded, dataset)
+    own = dataset is None or dataset == loaded.config.data.dataset
+    name = loaded.config.data.dataset if own else dataset
+    data = run_data(loaded) if own else _other_dataset(loaded, dataset)
     if split not in data.splits:
         raise DataError(
             f"dataset {name!r} (as configured in run {loaded.path}) has no {split!r} split; "
@@ -102,10 +153,6 @@ def _evaluation_split(loaded: LoadedRun, dataset: str | None, split: str) -> tup
     return name, chosen
 
 
-def _is_own(loaded: LoadedRun, dataset: str | None) -> bool:
-    return dataset is None or dataset == loaded.config.data.dataset
-
-
 def test_model(
     run_dir: Path,
     dataset: str | None = None,
@@ -116,48 +163,20 @@ def test_model(
 ) -> EvalResult:
     """Metrics and probabilities of the run's best checkpoint on its test split (or `dataset`'s)."""
     loaded = load_run(Path(run_dir), "best", device=device)
-    name, chosen = _evaluation_split(loaded, dataset, split)
-    probabilities = predict_probabilities(
-        loaded.model, chosen.images, batch_size=batch_size, device=device
-    )  # (N, K)
-    metrics = {
-        "dataset": name,
-        **compute_metrics(chosen.labels, probabilities, loaded.class_names, split),
-    }
-    return EvalResult(
-        metrics=metrics,
-        probabilities=probabilities,
-        y_true=chosen.labels,
-        ids=np.arange(len(chosen)),
-        class_names=tuple(loaded.class_names),
+    name, chosen = evaluation_split(loaded, dataset, split)
+    return evaluate_split(
+        loaded.model,
+        chosen,
+        loaded.class_names,
         dataset=name,
-        split=split,
+        split_name=split,
+        tta_flip=loaded.config.model.tta_flip,
+        device=device,
+        batch_size=batch_size,
     )
 
 
 test_model.__test__ = False  # not a pytest test, despite its name
-
-
-def output_names(run_dir: Path, dataset: str | None = None, split: str = "test") -> tuple[str, str]:
-    """(metrics file, predictions file) names `evaluate_run` writes for this dataset and split."""
-    configured = RunDir(Path(run_dir)).read_config().get("data", {}).get("dataset")
-    own = dataset is None or dataset == configured
-    if own and split == "test":
-        return "metrics.json", "predictions.csv"
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", str(dataset)).strip("_")
-    tag = split if own else f"{slug}-{split}"
-    return f"metrics-{tag}.json", f"predictions-{tag}.csv"
-
-
-def _json_safe(value):
-    """NaN and infinities become None (JSON has no NaN), recursively."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def evaluate_run(
@@ -169,82 +188,8 @@ def evaluate_run(
     batch_size: int | None = None,
 ) -> dict:
     """Evaluate the run's best checkpoint and write metrics and predictions into the run."""
-    run_dir = Path(run_dir)
-    result = test_model(run_dir, dataset, split, device=device, batch_size=batch_size)
-    metrics_name, predictions_name = output_names(run_dir, dataset, split)
-    write_text(run_dir / metrics_name, json.dumps(_json_safe(result.metrics), indent=2) + "\n")
-    write_predictions(
-        run_dir / predictions_name,
-        result.ids.tolist(),
-        result.probabilities,
-        result.class_names,
-        result.y_true,
-    )
-    if metrics_name == "metrics.json":
-        RunDir(run_dir).log_result(f"test accuracy: {result.metrics['accuracy']:.4f}")
+    run = RunDir(Path(run_dir))
+    result = test_model(run.path, dataset, split, device=device, batch_size=batch_size)
+    own_dataset = run.read_config().data.dataset
+    record_evaluation(run, result, output_tag(dataset, split, own_dataset))
     return result.metrics
-
-
-def _predict(
-    run_dir: Path, images, device: str | torch.device, batch_size: int | None
-) -> tuple[list[int | str], np.ndarray, tuple[str, ...]]:
-    """(ids, probabilities (N, K), class names) of the run's best checkpoint for `images`."""
-    loaded = load_run(Path(run_dir), "best", device=device)
-    if isinstance(images, torch.Tensor):
-        images = images.detach().cpu().numpy()
-    if isinstance(images, np.ndarray):
-        ids: list[int | str] = list(range(images.shape[0]))
-        array = images_from_array(images, loaded.in_shape)  # (N, C, H, W)
-    else:
-        files = image_files(images)
-        ids = [name for name, _ in files]
-        array = images_from_files([path for _, path in files], loaded.in_shape)  # (N, C, H, W)
-    probabilities = predict_probabilities(
-        loaded.model, array, batch_size=batch_size, device=device
-    )  # (N, K)
-    return ids, probabilities, tuple(loaded.class_names)
-
-
-def predict(
-    run_dir: Path,
-    images: np.ndarray | torch.Tensor | Path | str | Sequence[Path | str],
-    *,
-    device: str | torch.device = "cpu",
-    batch_size: int | None = None,
-) -> list[tuple[int | str, str, np.ndarray]]:
-    """(id, predicted class name, probabilities (K,)) per image, from the run's best checkpoint.
-
-    `images`: an array (N, C, H, W) / (N, H, W, C) / (N, H, W), uint8 or float in [0, 1], with
-    ids 0..N-1; or image files (a path, a list of paths, or a folder) with ids their names.
-    """
-    ids, probabilities, names = _predict(run_dir, images, device, batch_size)
-    return [(ids[i], names[int(p.argmax())], p) for i, p in enumerate(probabilities)]
-
-
-def predict_to_csv(
-    run_dir: Path,
-    source: str | Path,
-    out: Path,
-    *,
-    device: str | torch.device = "cpu",
-    batch_size: int | None = None,
-) -> tuple[int, float | None]:
-    """Write predictions for image files at `source`, or a dataset's test split; (count, accuracy).
-
-    `source` is read as a dataset name when no such path exists; accuracy is None for files.
-    """
-    if Path(source).exists():
-        ids, probabilities, names = _predict(run_dir, Path(source), device, batch_size)
-        write_predictions(Path(out), ids, probabilities, names)
-        return len(ids), None
-    looks_like_path = os.sep in str(source) or Path(source).suffix.lower() in IMAGE_EXTENSIONS
-    if looks_like_path and not str(source).startswith(IMAGEFOLDER_PREFIX):
-        raise DataError(
-            f"images {source}: no such file or folder; expected an image file, a folder of "
-            f"images, or a dataset name"
-        )
-    result = test_model(run_dir, str(source), "test", device=device, batch_size=batch_size)
-    write_predictions(
-        Path(out), result.ids.tolist(), result.probabilities, result.class_names, result.y_true
-    )
-    return len(result.ids), result.metrics["accuracy"]

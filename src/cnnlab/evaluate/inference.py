@@ -4,7 +4,8 @@ No gradients (`torch.inference_mode`), the device's evaluation batch size, batch
 model's memory layout (channels_last when its convolutions are), one host-to-device copy per
 batch of uint8 pixels (4x less traffic than float), and the softmax in float64 so tiny
 probabilities survive for the per-image losses. Plain fp32: these probabilities feed the ROC
-curves and per-image losses of reports.
+curves and per-image losses of reports. This is the one numeric path every test metric of
+a run takes, during `cnnlab train` and in `cnnlab eval` alike.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 from torch import nn
 
 from cnnlab.errors import DataFormatError
+from cnnlab.models.classifier import predict_logits
 from cnnlab.training.device import default_eval_batch_size
 
 
@@ -43,10 +45,14 @@ def predict_probabilities(
     model: nn.Module,
     images: np.ndarray,
     *,
+    tta_flip: bool = False,
     batch_size: int | None = None,
     device: torch.device | str = "cpu",
 ) -> np.ndarray:
-    """Softmax probabilities (N, K) float64 for images (N, C, H, W), uint8 or float in [0, 1]."""
+    """Softmax probabilities (N, K) float64 for images (N, C, H, W), uint8 or float in [0, 1].
+
+    With `tta_flip`, each image's logits are the mean over it and its left-right mirror.
+    """
     if images.ndim != 4:
         raise DataFormatError(f"inference needs images of shape (N, C, H, W), got {images.shape}")
     if not (images.dtype == np.uint8 or np.issubdtype(images.dtype, np.floating)):
@@ -65,7 +71,7 @@ def predict_probabilities(
                 batch = _as_float_batch(
                     images[start : start + batch_size], device, channels_last
                 )  # (B, C, H, W)
-                logits = model(batch)  # (B, K)
+                logits = predict_logits(model, batch, tta_flip)  # (B, K)
                 chunks.append(torch.softmax(logits.double(), dim=1).cpu().numpy())
     finally:
         model.train(was_training)

@@ -5,10 +5,13 @@
     build_model("configs/models/mnist_v1_conv_pool_linear.yaml", (1, 28, 28), 10)
     build_model("models/mymodel.py:MyNet", (1, 28, 28), 10)       # a user's own class
 
-Builders return plain CPU nets taking float input (N, C, H, W); normalisation is the
-trainer's job.
+Builders return plain CPU nets taking float input (N, C, H, W). A `Classifier` puts a
+`Normalize` step in front of one and keeps its architecture record (`models.architecture`),
+which is what a checkpoint holds besides the weights.
 """
 
+from cnnlab.models.architecture import build_net, classifier_from_record, describe, seeded
+from cnnlab.models.classifier import Classifier, Normalize, predict_logits, safe_std
 from cnnlab.models.registry import (
     ALIASES,
     MODELS,
@@ -22,10 +25,22 @@ from cnnlab.models.spec import build_spec, spec_model
 from cnnlab.models.spec_parse import LayerCall, load_spec, parse_spec
 from cnnlab.models.summary import LayerRow, format_summary, summarize, summary_markdown, totals
 from cnnlab.models.summary_table import Summary, summary_table
+from cnnlab.models.transfer_net import InputAdapter, TransferNet, head_name
 from cnnlab.models.user import load_user_model
 
 __all__ = [
     "ALIASES",
+    "Classifier",
+    "InputAdapter",
+    "Normalize",
+    "TransferNet",
+    "build_net",
+    "classifier_from_record",
+    "describe",
+    "head_name",
+    "predict_logits",
+    "safe_std",
+    "seeded",
     "MODELS",
     "LayerCall",
     "LayerRow",

@@ -12,6 +12,7 @@ from cnnlab.report.figures import Curve, curves_figure, save_png
 from cnnlab.report.html import write_html
 from cnnlab.report.markdown import write_markdown
 from cnnlab.report.sources import RunRecord, check_run_dirs, read_run
+from cnnlab.runs import RunDir
 
 COLUMNS = (
     "run",
@@ -41,16 +42,9 @@ def run_labels(paths: Sequence[Path]) -> list[str]:
     ]
 
 
-def macro_f1(record: RunRecord) -> float | None:
-    """Test macro F1 from metrics.json, else the one measured at the end of training."""
-    if record.metrics and record.metrics.get("f1_macro") is not None:
-        return record.metrics["f1_macro"]
-    return record.final.get("test_f1")
-
-
 def comparison_row(record: RunRecord, label: str, out_dir: Path) -> tuple[str, ...]:
     """One table row; the run's name links to its report.html when it has one."""
-    report = record.path / "report.html"
+    report = RunDir(record.path).report_html
     name = (
         f"[{label}]({Path(os.path.relpath(report, out_dir)).as_posix()})"
         if report.is_file()
@@ -62,9 +56,9 @@ def comparison_row(record: RunRecord, label: str, out_dir: Path) -> tuple[str, .
         f"`{record.model_name}`",
         f"`{record.dataset_name}`",
         str(len(record.epochs)),
-        number(record.train_accuracy),
+        number(record.final_train_accuracy),
         number(record.test_accuracy),
-        number(macro_f1(record)),
+        number(record.test_f1),
         number(auc),
         seconds(record.train_seconds),
         str(record.status.get("status", "unknown")),

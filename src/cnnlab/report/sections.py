@@ -1,7 +1,8 @@
 """The report of one run as a `Document`: summary, diagnosis, metrics, figures, model, data, config, log.
 
-Only the model summary and the dataset profile are computed here (the model rebuilt from its
-checkpoint, the data loaded offline); everything else is read from the run directory.
+Only the model summary and the dataset profile are computed here: from the model and data
+`cnnlab train` hands over, or (for `cnnlab report RUN`) the model rebuilt from its checkpoint
+and the data loaded offline; everything else is read from the run directory through `RunDir`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlab.config import build_config
+from cnnlab.data import Dataset
+from cnnlab.data.configured import load_configured
 from cnnlab.data.profile import profile_dataset, profile_markdown
 from cnnlab.models import summarize, summary_markdown
+from cnnlab.models.classifier import Classifier
 from cnnlab.report.diagnosis import diagnose
 from cnnlab.report.document import (
     Block,
@@ -30,12 +33,10 @@ from cnnlab.report.document import (
 )
 from cnnlab.report.html import write_html
 from cnnlab.report.markdown import write_markdown
-from cnnlab.report.sources import RunRecord, caption, check_run_dirs, read_run
-from cnnlab.runs.experiment import load_experiment_data
-from cnnlab.runs.load import load_run
-from cnnlab.runs.rundir import RunDir
+from cnnlab.report.sources import RunRecord, check_run_dirs, read_run
+from cnnlab.runs import RunDir, load_run
+from cnnlab.visualize.figure_table import caption
 
-PROFILE_FILE = "data_profile.md"  # a dataset profile saved in the run is used as it is
 MOST_CONFUSED = 10  # class pairs listed
 
 
@@ -72,7 +73,8 @@ def summary_section(record: RunRecord) -> Section:
         ("dataset", f"`{record.dataset_name}`"),
         ("classes", classes),
         ("epochs run", str(len(record.epochs))),
-        ("train accuracy", number(record.train_accuracy)),
+        ("train accuracy (last epoch, while training)", number(record.running_train_accuracy)),
+        ("train accuracy (evaluated weights)", number(record.final_train_accuracy)),
         ("test accuracy", number(record.test_accuracy)),
         ("training time", seconds(record.train_seconds)),
     ]
@@ -148,26 +150,17 @@ def metric_tables(metrics: dict) -> list[Block]:
 
 
 def metrics_section(record: RunRecord) -> Section:
-    """Test metrics from metrics.json, or a note with what training already measured."""
+    """Test metrics from metrics.json, or a note that the run is not evaluated yet."""
     if record.metrics:
         return Section("Metrics", tuple(metric_tables(record.metrics)))
-    blocks: list[Block] = [not_evaluated(record.path)]
-    if record.final:
-        measured = [
-            f"{name.replace('_', ' ')} {number(record.final.get(name))}"
-            for name in ("train_accuracy", "test_accuracy", "test_f1")
-            if record.final.get(name) is not None
-        ]
-        if measured:
-            blocks.append(Text("Measured at the end of training: " + ", ".join(measured) + "."))
-    return Section("Metrics", tuple(blocks))
+    return Section("Metrics", (not_evaluated(record.path),))
 
 
 def figures_section(record: RunRecord) -> Section:
     """Every figure in figures/, known ones first."""
     if not record.figures:
         return Section("Figures", (not_evaluated(record.path),))
-    return Section("Figures", tuple(Image(path, caption(path)) for path in record.figures))
+    return Section("Figures", tuple(Image(path, caption(path.stem)) for path in record.figures))
 
 
 def npz_model_section(record: RunRecord, path: Path) -> Section:
@@ -192,38 +185,49 @@ def npz_model_section(record: RunRecord, path: Path) -> Section:
     return Section("Model", (intro, Table(("parameter", "shape", "count"), rows, ("l", "l", "r"))))
 
 
-def model_section(record: RunRecord) -> Section:
-    """The per-layer table of the run's model, rebuilt from its best (or last) checkpoint."""
+def _model_table(
+    record: RunRecord, model: Classifier, source: str, classes: int | None
+) -> Section:
+    """The per-layer table of `model`, introduced by where it came from."""
+    rows = summarize(model.net, model.in_shape)
+    shape = "×".join(map(str, model.in_shape))
+    count = f", {classes} classes" if classes else ""
+    intro = Text(f"`{record.model_name}` from `{source}`: input {shape}{count}.")
+    table, _, notes = summary_markdown(rows).partition("\n\n")
+    return Section("Model", (intro, Markdown(table), Bullets(tuple(notes.splitlines()))))
+
+
+def model_section(record: RunRecord, model: Classifier | None = None) -> Section:
+    """The per-layer table of the run's model: the one given, else rebuilt from best.pt (or last.pt)."""
     run = RunDir(record.path)
+    if model is not None:
+        return _model_table(record, model, "best.pt", record.num_classes)
     if run.best_npz.is_file() and not run.best_checkpoint.is_file():
         return npz_model_section(record, run.best_npz)
     errors = []
     for which in ("best", "last"):
         try:
             loaded = load_run(record.path, which=which)
-            rows = summarize(loaded.model.net, loaded.in_shape)
+            return _model_table(record, loaded.model, f"{which}.pt", len(loaded.class_names))
         except Exception as error:  # any failure only costs this section, not the report
             errors.append(f"{which}.pt: {error}")
-            continue
-        shape = "×".join(map(str, loaded.in_shape))
-        intro = Text(
-            f"`{record.model_name}` from `{which}.pt`: input {shape}, "
-            f"{len(loaded.class_names)} classes."
-        )
-        table, _, notes = summary_markdown(rows).partition("\n\n")
-        return Section("Model", (intro, Markdown(table), Bullets(tuple(notes.splitlines()))))
     return Section("Model", (Text("Model summary not available: " + "; ".join(errors)),))
 
 
-def dataset_section(record: RunRecord) -> Section:
-    """The dataset profile: the run's saved one, else computed from the data (never downloading)."""
-    saved = record.path / PROFILE_FILE
-    if saved.is_file():
-        return Section("Dataset", (Markdown(saved.read_text(encoding="utf-8", errors="replace")),))
+def dataset_section(record: RunRecord, dataset: Dataset | None = None) -> Section:
+    """The dataset profile: of the data given, else the run's saved one, else of the data loaded
+    offline (never downloading)."""
+    run = RunDir(record.path)
+    if dataset is None and run.profile_path.is_file():
+        saved = run.profile_path.read_text(encoding="utf-8", errors="replace")
+        return Section("Dataset", (Markdown(saved),))
     try:
-        config = build_config(record.config, str(record.path / "config.yaml"))
-        config = dataclasses.replace(config, data=dataclasses.replace(config.data, offline=True))
-        text = profile_markdown(profile_dataset(load_experiment_data(config)))
+        if dataset is None:
+            config = run.read_config()
+            dataset = load_configured(
+                dataclasses.replace(config.data, offline=True), config.train.seed
+            )
+        text = profile_markdown(profile_dataset(dataset))
     except Exception as error:  # a dataset no longer at hand only costs this section
         return Section("Dataset", (Text(f"Dataset profile not available: {error}"),))
     return Section("Dataset", (Markdown(text),))
@@ -233,8 +237,10 @@ def text_section(title: str, text: str | None, language: str, missing: str) -> S
     return Section(title, (Code(text.rstrip("\n"), language),) if text else (Text(missing),))
 
 
-def run_document(run_dir: Path) -> Document:
-    """The report of the run in `run_dir`, whatever parts of it exist."""
+def run_document(
+    run_dir: Path, model: Classifier | None = None, dataset: Dataset | None = None
+) -> Document:
+    """The report of the run in `run_dir`, whatever parts of it exist (model and data if given)."""
     record = read_run(Path(run_dir))
     subtitle = (
         f"{record.model_name} on {record.dataset_name} · {status_text(record)} · "
@@ -248,8 +254,8 @@ def run_document(run_dir: Path) -> Document:
             diagnosis_section(record),
             metrics_section(record),
             figures_section(record),
-            model_section(record),
-            dataset_section(record),
+            model_section(record, model),
+            dataset_section(record, dataset),
             text_section(
                 "Configuration", record.config_text, "yaml", "No config.yaml in this run."
             ),
@@ -260,8 +266,14 @@ def run_document(run_dir: Path) -> Document:
     )
 
 
-def write_report(run_dir: Path) -> tuple[Path, Path]:
-    """`report.md` and a self-contained `report.html` in the run directory `run_dir`."""
+def write_report(
+    run_dir: Path, *, model: Classifier | None = None, dataset: Dataset | None = None
+) -> tuple[Path, Path]:
+    """`report.md` and a self-contained `report.html` in the run directory `run_dir`.
+
+    `cnnlab train` passes the model and data it holds, so neither is loaded a second time.
+    """
     (path,) = check_run_dirs([run_dir])
-    document = run_document(path)
-    return write_markdown(document, path / "report.md"), write_html(document, path / "report.html")
+    run = RunDir(path)
+    document = run_document(path, model, dataset)
+    return write_markdown(document, run.report_md), write_html(document, run.report_html)

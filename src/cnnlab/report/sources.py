@@ -1,37 +1,22 @@
-"""What a run directory holds, read once and leniently: a missing or unreadable file is noted, not fatal."""
+"""What a run directory holds for a report, read once through `RunDir` and leniently: a missing
+or damaged file is noted as a problem and left out, never fatal."""
 
 from __future__ import annotations
 
-import csv
-import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from cnnlab.errors import CnnlabError
-from cnnlab.runs.rundir import RunDir, read_csv_rows
+from cnnlab.runs import RunDir
+from cnnlab.visualize.figure_table import order
 
 LOG_TAIL = 20  # lines of train.log shown
 FIGURE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg")
-# the figures visualize writes, in reading order, with their captions
-FIGURE_CAPTIONS = {
-    "loss": "Loss: training per iteration (with its moving average) and validation per epoch",
-    "accuracy": "Accuracy per epoch, training and validation",
-    "f1": "Macro F1 per epoch, training and validation",
-    "lr": "Learning rate",
-    "lr_find": "Learning-rate range test: smoothed loss against an exponentially rising rate, "
-    "with the two suggested rates (steepest descent, minimum / 10) dashed",
-    "confusion_matrix": "Confusion matrix (counts; rows true, columns predicted)",
-    "confusion_matrix_normalized": "Confusion matrix, normalised per true class",
-    "roc": "ROC curves, one-vs-rest per class, with micro and macro averages",
-    "filters": "First-layer filters",
-    "feature_maps": "Feature maps of the first two conv layers",
-    "misclassified": "Misclassified test images: true and predicted label, confidence",
-    "gradcam": "Grad-CAM of misclassified test images",
-}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,8 +28,8 @@ class RunRecord:
     config: dict[str, Any]  # its parsed form ({} when missing)
     status: dict[str, Any]  # status.json ({"status": "unknown"} when missing)
     env: dict[str, Any]  # env.json
-    final: dict[str, Any]  # final_metrics.json: train/test accuracy, train_seconds
-    metrics: dict[str, Any] | None  # metrics.json from evaluate
+    final: dict[str, Any]  # final_metrics.json: training time, final weights' train accuracy
+    metrics: dict[str, Any] | None  # metrics.json: evaluate's test metrics
     epochs: list[dict[str, float | None]]  # metrics.csv rows
     figures: tuple[Path, ...]  # figure files in reading order
     log_tail: tuple[str, ...]
@@ -78,17 +63,24 @@ class RunRecord:
         return len(classes) if classes else None
 
     @property
-    def train_accuracy(self) -> float | None:
-        """Of the best checkpoint after training, else the last epoch's running value."""
-        if self.final.get("train_accuracy") is not None:
-            return self.final["train_accuracy"]
+    def final_train_accuracy(self) -> float | None:
+        """Accuracy of the evaluated weights on training images (0.1 runs: `train_accuracy`)."""
+        value = self.final.get("final_train_accuracy", self.final.get("train_accuracy"))
+        return value if isinstance(value, int | float) else None
+
+    @property
+    def running_train_accuracy(self) -> float | None:
+        """The last epoch's training accuracy, measured while the weights moved."""
         return self.epochs[-1].get("train_accuracy") if self.epochs else None
 
     @property
     def test_accuracy(self) -> float | None:
-        if self.metrics and self.metrics.get("accuracy") is not None:
-            return self.metrics["accuracy"]
-        return self.final.get("test_accuracy")
+        """evaluate's test accuracy (metrics.json): the run's one test result."""
+        return self.metrics.get("accuracy") if self.metrics else None
+
+    @property
+    def test_f1(self) -> float | None:
+        return self.metrics.get("f1_macro") if self.metrics else None
 
     @property
     def train_seconds(self) -> float | None:
@@ -98,40 +90,8 @@ class RunRecord:
         return sum(t for t in times if t is not None) if times else None
 
 
-def _json(path: Path, problems: list[str]) -> Any:
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        problems.append(f"{path.name}: {error}")
-        return None
-
-
-def _config(run: RunDir, problems: list[str]) -> tuple[str | None, dict[str, Any]]:
-    if not run.config_path.is_file():
-        return None, {}
-    text = run.config_path.read_text(encoding="utf-8", errors="replace")
-    try:
-        parsed = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        problems.append(f"{run.config_path.name}: {error}")
-        return text, {}
-    return text, parsed if isinstance(parsed, dict) else {}
-
-
-def _epochs(run: RunDir, problems: list[str]) -> list[dict[str, float | None]]:
-    if not run.metrics_path.is_file():
-        return []
-    try:
-        return read_csv_rows(run.metrics_path)
-    except (OSError, ValueError, csv.Error) as error:
-        problems.append(f"{run.metrics_path.name}: {error}")
-        return []
-
-
 def figure_files(folder: Path) -> tuple[Path, ...]:
-    """Image files under `folder`: the known figures first, in their order, then the rest by name.
+    """Image files under `folder` in the figure table's order, then the rest by name.
 
     A PNG is preferred over an SVG of the same name (the report embeds one of each figure).
     """
@@ -145,43 +105,47 @@ def figure_files(folder: Path) -> tuple[Path, ...]:
         key = path.with_suffix("")
         if key not in chosen or path.suffix.lower() == ".png":
             chosen[key] = path
-    order = {name: index for index, name in enumerate(FIGURE_CAPTIONS)}
-    return tuple(
-        sorted(
-            chosen.values(),
-            key=lambda p: (order.get(p.stem, len(order)), str(p.relative_to(folder)).lower()),
-        )
-    )
+    return tuple(sorted(chosen.values(), key=lambda p: (order(p.stem), str(p).lower())))
 
 
-def caption(path: Path) -> str:
-    """The caption of a figure file: a known description, else its name in words."""
-    return FIGURE_CAPTIONS.get(
-        path.stem, path.stem.replace("_", " ").replace("-", " ").capitalize()
-    )
+def _lenient(read: Callable[[], T], default: T, problems: list[str]) -> T:
+    """`read()`, or `default` with the problem noted when the file is damaged."""
+    try:
+        value = read()
+    except CnnlabError as error:
+        problems.append(str(error))
+        return default
+    return default if value is None else value
+
+
+def _parsed_config(text: str | None, problems: list[str], path: Path) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        parsed = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError) as error:
+        problems.append(f"{path.name}: {error}")
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def read_run(run_dir: Path) -> RunRecord:
     """Everything readable in `run_dir`, never raising for a missing or damaged part."""
     run = RunDir(Path(run_dir))
     problems: list[str] = []
-    config_text, config = _config(run, problems)
-    metrics = _json(run.path / "metrics.json", problems)
-    log_tail: tuple[str, ...] = ()
-    if run.log_path.is_file():
-        lines = run.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-        log_tail = tuple(lines[-LOG_TAIL:])
+    config_text = _lenient(run.read_config_text, None, problems)
+    metrics = _lenient(run.read_test_metrics, None, problems)
     return RunRecord(
         path=run.path,
         config_text=config_text,
-        config=config,
-        status=_json(run.status_path, problems) or {"status": "unknown"},
-        env=_json(run.env_path, problems) or {},
-        final=_json(run.path / "final_metrics.json", problems) or {},
-        metrics=metrics if isinstance(metrics, dict) else None,
-        epochs=_epochs(run, problems),
+        config=_parsed_config(config_text, problems, run.config_path),
+        status=_lenient(run.read_status, {"status": "unknown"}, problems),
+        env=_lenient(run.read_env, {}, problems),
+        final=_lenient(run.read_final, {}, problems),
+        metrics=metrics,
+        epochs=_lenient(run.read_epochs, [], problems),
         figures=figure_files(run.figures),
-        log_tail=log_tail,
+        log_tail=_lenient(lambda: run.read_log_tail(LOG_TAIL), (), problems),
         problems=tuple(problems),
     )
 
@@ -194,6 +158,6 @@ def check_run_dirs(run_dirs: Sequence[Path]) -> list[Path]:
     for path in paths:
         if not path.is_dir():
             raise CnnlabError(f"run directory {path} does not exist")
-        if not (path / "config.yaml").is_file():
+        if not RunDir(path).exists():
             raise CnnlabError(f"{path} is not a cnnlab run: config.yaml is missing")
     return paths

@@ -1,7 +1,19 @@
-"""Run directories and the experiment driver that fills them."""
+"""The run directory and nothing else: its files (`RunDir`), the recorder both training engines
+write through, and `load_run`, which builds a run's model from its checkpoint alone."""
 
-from cnnlab.runs.experiment import RunResult, resume, train
 from cnnlab.runs.load import LoadedRun, load_run
-from cnnlab.runs.rundir import RunDir, new_run_dir
+from cnnlab.runs.predictions import Predictions
+from cnnlab.runs.recorder import Recorder, format_epoch
+from cnnlab.runs.rundir import SETTLED, STATUSES, RunDir, new_run_dir
 
-__all__ = ["LoadedRun", "RunDir", "RunResult", "load_run", "new_run_dir", "resume", "train"]
+__all__ = [
+    "SETTLED",
+    "STATUSES",
+    "LoadedRun",
+    "Predictions",
+    "Recorder",
+    "RunDir",
+    "format_epoch",
+    "load_run",
+    "new_run_dir",
+]

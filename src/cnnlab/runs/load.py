@@ -1,18 +1,28 @@
-"""Reading a finished run back: its config, history, class names and trained model."""
+"""Reading a finished run back: its config, class names and trained model, from the run alone.
+
+A checkpoint records the architecture it holds (`models.architecture`), so the model is
+built from `models` without opening any other run or file. A checkpoint written before
+runs recorded their architecture (cnnlab 0.1) is rebuilt from the run's config instead,
+which works for every model except a transfer net; that case gets an error saying what to do.
+Loading never touches torch's or NumPy's global random state.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from cnnlab.config import ExperimentConfig, build_config
-from cnnlab.errors import CnnlabError, TrainingError
-from cnnlab.runs.experiment import Classifier, build_classifier
-from cnnlab.runs.rundir import RunDir, read_csv_rows
-from cnnlab.training.checkpoint import load_checkpoint
+from cnnlab.config import ExperimentConfig
+from cnnlab.errors import CnnlabError, ModelError, TrainingError
+from cnnlab.models.architecture import classifier_from_record, describe, seeded
+from cnnlab.models.classifier import Classifier
+from cnnlab.runs.rundir import RunDir
 from cnnlab.training.device import use_channels_last
+
+RECORD_KEYS = ("model", "class_names", "in_shape", "mean", "std")
 
 
 @dataclass
@@ -22,46 +32,66 @@ class LoadedRun:
     run: RunDir
     config: ExperimentConfig
     class_names: tuple[str, ...]
-    in_shape: tuple[int, int, int]  # (C, H, W) the model takes
     model: Classifier
     checkpoint: str  # "best" or "last"
-    epochs: list[dict]  # metrics.csv rows
-    iterations: list[dict]  # iterations.csv rows
 
     @property
     def path(self) -> Path:
         return self.run.path
 
+    @property
+    def in_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) the model takes."""
+        return self.model.in_shape
+
+
+def checkpoint_record(state: dict[str, Any], config: ExperimentConfig, path: Path) -> dict[str, Any]:
+    """The checkpoint's architecture record; a legacy checkpoint's is derived from its config."""
+    missing = [key for key in RECORD_KEYS if key not in state]
+    if missing:
+        raise TrainingError(
+            f"checkpoint {path} lacks {', '.join(map(repr, missing))}; it was not written by "
+            f"cnnlab train"
+        )
+    if "architecture" in state:
+        return state
+    if config.model.pretrained:
+        raise TrainingError(
+            f"checkpoint {path} was written by cnnlab 0.1, before runs recorded their "
+            f"architecture, and holds a transfer model that only its parent run "
+            f"({config.model.pretrained}) could describe; retrain it with this version "
+            f"(cnnlab train {path.parent / 'config.yaml'})"
+        )
+    try:
+        architecture = describe(config.model.name, config.model.options)
+    except ModelError as error:
+        raise TrainingError(
+            f"checkpoint {path} was written by cnnlab 0.1 without an architecture record, and "
+            f"its config's model cannot be built again: {error}"
+        ) from None
+    return {**state, "architecture": architecture}
+
 
 def load_run(run_dir: Path, which: str = "best", device: str | torch.device = "cpu") -> LoadedRun:
-    """Rebuild the model of `run_dir` from its config and load its `best` or `last` weights."""
+    """Rebuild the model of `run_dir` from its checkpoint and load its `best` or `last` weights."""
     run = RunDir(Path(run_dir))
     if not run.path.is_dir():
         raise CnnlabError(f"run directory {run.path} does not exist")
-    config = build_config(run.read_config(), str(run.config_path))
-    path = run.best_checkpoint if which == "best" else run.last_checkpoint
-    state = load_checkpoint(path, map_location=device)
-    for key in ("model", "class_names", "in_shape", "mean", "std"):
-        if key not in state:
-            raise TrainingError(
-                f"checkpoint {path} lacks {key!r}; it was not written by cnnlab train"
-            )
-    class_names = tuple(state["class_names"])
-    in_shape = tuple(int(d) for d in state["in_shape"])
-    model = build_classifier(config, in_shape, len(class_names), state["mean"], state["std"])
+    config = run.read_config()
+    path = run.checkpoint(which)
+    state = run.load_checkpoint(which, device)
+    record = checkpoint_record(state, config, path)
+    class_names = tuple(str(name) for name in state["class_names"])
+    with seeded(config.train.seed):  # initial weights are overwritten; the global RNG is kept
+        model = classifier_from_record(record, len(class_names))
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as error:
-        raise TrainingError(
-            f"checkpoint {path} does not fit the model in {run.config_path}: {error}"
-        ) from None
-    # the layout training used (channels_last on CPU and CUDA): the faster convolutions
-    layout = (
+        raise TrainingError(f"checkpoint {path} does not fit the model it records: {error}") from None
+    layout = (  # the layout training used (channels_last on CPU and CUDA): faster convolutions
         torch.channels_last
         if use_channels_last(config.train.channels_last, torch.device(device))
         else torch.preserve_format
     )
     model.to(device, memory_format=layout).eval()
-    epochs = read_csv_rows(run.metrics_path) if run.metrics_path.is_file() else []
-    iterations = read_csv_rows(run.iterations_path) if run.iterations_path.is_file() else []
-    return LoadedRun(run, config, class_names, in_shape, model, which, epochs, iterations)
+    return LoadedRun(run, config, class_names, model, which)

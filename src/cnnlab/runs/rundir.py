@@ -1,10 +1,16 @@
-"""The run directory: named files, each written atomically, so a crash never truncates one."""
+"""The run directory: every file name, each with a typed reader and an atomic writer.
+
+No other module names a run's files: they ask `RunDir`. Writers replace a file whole (a crash
+never truncates one); readers of damaged files raise a `CnnlabError` naming the file.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,13 +19,17 @@ from typing import Any
 import yaml
 
 from cnnlab.atomic import write_text
+from cnnlab.config import ExperimentConfig, build_config, dump_config
 from cnnlab.errors import CnnlabError
+from cnnlab.runs.predictions import Predictions, read_predictions, write_predictions
+from cnnlab.training.checkpoint import load_checkpoint, save_checkpoint
 
 STATUSES = ("running", "finished", "early_stopped", "diverged", "interrupted", "failed")
+SETTLED = ("finished", "early_stopped")  # trained to the end: evaluated, never run again
 EPOCH_COLUMNS = (
     "epoch",
     "train_loss",
-    "train_accuracy",
+    "train_accuracy",  # running: measured while the weights moved during the epoch
     "train_f1",
     "val_loss",
     "val_accuracy",
@@ -32,6 +42,8 @@ EPOCH_COLUMNS = (
     "eval_seconds",  # of epoch_seconds, the time spent validating (and watching the test set)
 )
 ITERATION_COLUMNS = ("iteration", "epoch", "loss", "lr", "val_loss", "val_accuracy")
+RESULT_PREFIX = "test accuracy: "  # train.log's last line once the run is evaluated
+CHECKPOINTS = ("best", "last")
 
 
 def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -48,71 +60,102 @@ def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
 
 def read_csv_rows(path: Path) -> list[dict[str, float | None]]:
     """A CSV written by `csv_text` back as rows of floats (empty cells are None)."""
-    with open(path, newline="", encoding="utf-8") as stream:
-        return [
-            {key: (float(value) if value != "" else None) for key, value in row.items()}
-            for row in csv.DictReader(stream)
-        ]
+    try:
+        with open(path, newline="", encoding="utf-8") as stream:
+            return [
+                {key: (float(value) if value not in ("", None) else None) for key, value in row.items()}
+                for row in csv.DictReader(stream)
+            ]
+    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as error:
+        raise CnnlabError(f"{path}: not a readable table of numbers: {error}") from None
+
+
+def json_safe(value: Any) -> Any:
+    """NaN and infinities as None, recursively (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def output_tag(dataset: str | None, split: str, own_dataset: str) -> str | None:
+    """None for the run's own test split, else the tag of `metrics-<tag>.json` and friends."""
+    own = dataset is None or dataset == own_dataset
+    if own and split == "test":
+        return None
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", str(dataset)).strip("_")
+    return split if own else f"{slug}-{split}"
 
 
 @dataclass(frozen=True)
 class RunDir:
-    """Paths and writers of one run's directory."""
+    """One run's directory: its paths, and a reader and writer for each file."""
 
     path: Path
 
-    @property
-    def config_path(self) -> Path:
-        return self.path / "config.yaml"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
 
-    @property
-    def status_path(self) -> Path:
-        return self.path / "status.json"
+    # -- paths ---------------------------------------------------------------------------
+    config_path = property(lambda self: self.path / "config.yaml")
+    status_path = property(lambda self: self.path / "status.json")
+    env_path = property(lambda self: self.path / "env.json")
+    metrics_path = property(lambda self: self.path / "metrics.csv")  # per epoch
+    iterations_path = property(lambda self: self.path / "iterations.csv")
+    final_path = property(lambda self: self.path / "final_metrics.json")
+    log_path = property(lambda self: self.path / "train.log")
+    figures = property(lambda self: self.path / "figures")
+    report_md = property(lambda self: self.path / "report.md")
+    report_html = property(lambda self: self.path / "report.html")
+    profile_path = property(lambda self: self.path / "data_profile.md")
+    tensorboard = property(lambda self: self.path / "tensorboard")
+    best_checkpoint = property(lambda self: self.path / "best.pt")
+    last_checkpoint = property(lambda self: self.path / "last.pt")
+    best_npz = property(lambda self: self.path / "best.npz")  # the NumPy engine's weights
+    last_npz = property(lambda self: self.path / "last.npz")
 
-    @property
-    def metrics_path(self) -> Path:
-        return self.path / "metrics.csv"
+    def checkpoint(self, which: str) -> Path:
+        """`best.pt` or `last.pt`."""
+        if which not in CHECKPOINTS:
+            raise CnnlabError(f"checkpoint {which!r}: expected one of {', '.join(CHECKPOINTS)}")
+        return self.path / f"{which}.pt"
 
-    @property
-    def iterations_path(self) -> Path:
-        return self.path / "iterations.csv"
+    def save_checkpoint(self, which: str, state: dict[str, Any]) -> None:
+        """best.pt or last.pt, written atomically."""
+        save_checkpoint(self.checkpoint(which), state)
 
-    @property
-    def log_path(self) -> Path:
-        return self.path / "train.log"
+    def load_checkpoint(self, which: str, device: Any = "cpu") -> dict[str, Any]:
+        """best.pt or last.pt, read with weights_only=True; errors name the file."""
+        return load_checkpoint(self.checkpoint(which), map_location=device)
 
-    @property
-    def best_checkpoint(self) -> Path:
-        return self.path / "best.pt"
+    def test_metrics_path(self, tag: str | None = None) -> Path:
+        """metrics.json (the run's own test split) or metrics-<tag>.json."""
+        return self.path / ("metrics.json" if tag is None else f"metrics-{tag}.json")
 
-    @property
-    def last_checkpoint(self) -> Path:
-        return self.path / "last.pt"
+    def predictions_path(self, tag: str | None = None) -> Path:
+        """predictions.csv (the run's own test split) or predictions-<tag>.csv."""
+        return self.path / ("predictions.csv" if tag is None else f"predictions-{tag}.csv")
 
-    @property
-    def best_npz(self) -> Path:
-        """The best weights of a scratch (NumPy engine) run, which has no best.pt."""
-        return self.path / "best.npz"
+    def exists(self) -> bool:
+        """Whether this looks like a run: a directory with a config.yaml."""
+        return self.config_path.is_file()
 
-    @property
-    def env_path(self) -> Path:
-        return self.path / "env.json"
+    # -- config.yaml ---------------------------------------------------------------------
+    def write_config(self, config: ExperimentConfig) -> None:
+        write_text(self.config_path, dump_config(config))
 
-    @property
-    def figures(self) -> Path:
-        return self.path / "figures"
-
-    def write_config(self, text: str) -> None:
-        write_text(self.config_path, text)
-
-    def read_config(self) -> dict:
+    def read_config_data(self) -> dict:
+        """config.yaml as a plain mapping; a missing or damaged file raises naming it."""
         if not self.config_path.is_file():
             raise CnnlabError(
                 f"{self.path} is not a cnnlab run: {self.config_path.name} is missing"
             )
         try:
             config = yaml.safe_load(self.config_path.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as error:
+        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
             raise CnnlabError(f"{self.config_path}: not a readable YAML config: {error}") from None
         if not isinstance(config, dict):
             raise CnnlabError(
@@ -120,37 +163,112 @@ class RunDir:
             )
         return config
 
+    def read_config(self) -> ExperimentConfig:
+        """config.yaml validated; errors name the file and the key."""
+        return build_config(self.read_config_data(), str(self.config_path))
+
+    def read_config_text(self) -> str | None:
+        """config.yaml as written (None when absent)."""
+        return self._text(self.config_path)
+
+    # -- status.json, env.json, final_metrics.json ---------------------------------------
     def write_status(self, status: str, **details: Any) -> None:
         assert status in STATUSES, status
-        write_text(self.status_path, json.dumps({"status": status, **details}, indent=2) + "\n")
+        self._write_json(self.status_path, {"status": status, **details})
 
     def read_status(self) -> dict[str, Any]:
-        if not self.status_path.is_file():
-            return {"status": "unknown"}
-        return json.loads(self.status_path.read_text(encoding="utf-8"))
+        """status.json ({"status": "unknown"} when there is none yet)."""
+        return self._read_json(self.status_path) or {"status": "unknown"}
 
-    def write_json(self, name: str, data: Any) -> None:
-        write_text(self.path / name, json.dumps(data, indent=2, default=str) + "\n")
+    def write_env(self, env: dict[str, Any]) -> None:
+        self._write_json(self.env_path, env)
 
-    def write_metrics(self, rows: Sequence[dict[str, Any]]) -> None:
+    def read_env(self) -> dict[str, Any]:
+        return self._read_json(self.env_path) or {}
+
+    def write_final(self, final: dict[str, Any]) -> None:
+        """final_metrics.json: training time and the final weights' training-set accuracy."""
+        self._write_json(self.final_path, final)
+
+    def read_final(self) -> dict[str, Any]:
+        return self._read_json(self.final_path) or {}
+
+    # -- metrics.csv, iterations.csv -----------------------------------------------------
+    def write_epochs(self, rows: Sequence[dict[str, Any]]) -> None:
         write_text(self.metrics_path, csv_text(rows, EPOCH_COLUMNS))
+
+    def read_epochs(self) -> list[dict[str, float | None]]:
+        return read_csv_rows(self.metrics_path) if self.metrics_path.is_file() else []
 
     def write_iterations(self, rows: Sequence[dict[str, Any]]) -> None:
         write_text(self.iterations_path, csv_text(rows, ITERATION_COLUMNS))
 
-    def log_result(self, line: str) -> None:
-        """Append a result line unless the log already ends with it (re-evaluation is idempotent)."""
-        if self.log_path.is_file():
-            lines = self.log_path.read_text(encoding="utf-8").splitlines()
-            if lines and lines[-1] == line:
-                return
-        self.log(line)
+    def read_iterations(self) -> list[dict[str, float | None]]:
+        return read_csv_rows(self.iterations_path) if self.iterations_path.is_file() else []
 
+    # -- metrics.json, predictions.csv ---------------------------------------------------
+    def write_test_metrics(self, metrics: dict[str, Any], tag: str | None = None) -> None:
+        self._write_json(self.test_metrics_path(tag), json_safe(metrics))
+
+    def read_test_metrics(self, tag: str | None = None) -> dict[str, Any] | None:
+        """metrics.json (or metrics-<tag>.json); None before the run is evaluated."""
+        metrics = self._read_json(self.test_metrics_path(tag))
+        if metrics is not None and not isinstance(metrics, dict):
+            raise CnnlabError(f"{self.test_metrics_path(tag)}: expected a JSON object")
+        return metrics
+
+    def write_predictions(self, predictions: Predictions, tag: str | None = None) -> Path:
+        return write_predictions(self.predictions_path(tag), predictions)
+
+    def read_predictions(self, tag: str | None = None) -> Predictions | None:
+        """predictions.csv (or predictions-<tag>.csv); None before the run is evaluated."""
+        path = self.predictions_path(tag)
+        return read_predictions(path) if path.is_file() else None
+
+    # -- train.log -----------------------------------------------------------------------
     def log(self, line: str) -> None:
         """Append one line to train.log (a line is either there whole or not at all)."""
+        self.path.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "a", encoding="utf-8") as stream:
             stream.write(line.rstrip("\n") + "\n")
             stream.flush()
+
+    def log_test_accuracy(self, accuracy: float) -> None:
+        """End train.log with its one `test accuracy:` line (replacing an earlier one)."""
+        line = f"{RESULT_PREFIX}{accuracy:.4f}"
+        lines = (self._text(self.log_path) or "").splitlines()
+        if lines and lines[-1] == line:
+            return
+        kept = [text for text in lines if not text.startswith(RESULT_PREFIX)]
+        if len(kept) == len(lines):
+            self.log(line)
+        else:
+            write_text(self.log_path, "\n".join([*kept, line]) + "\n")
+
+    def read_log_tail(self, lines: int) -> tuple[str, ...]:
+        text = self._text(self.log_path, errors="replace")
+        return tuple(text.splitlines()[-lines:]) if text else ()
+
+    # -- helpers -------------------------------------------------------------------------
+    def _text(self, path: Path, errors: str = "strict") -> str | None:
+        if not path.is_file():
+            return None
+        try:
+            return path.read_text(encoding="utf-8", errors=errors)
+        except (OSError, UnicodeDecodeError) as error:
+            raise CnnlabError(f"{path}: unreadable: {error}") from None
+
+    def _read_json(self, path: Path) -> Any:
+        text = self._text(path)
+        if text is None:
+            return None
+        try:
+            return json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as error:
+            raise CnnlabError(f"{path}: damaged (not valid JSON: {error})") from None
+
+    def _write_json(self, path: Path, data: Any) -> None:
+        write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def new_run_dir(parent: Path, name: str) -> RunDir:

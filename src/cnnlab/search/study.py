@@ -14,6 +14,7 @@ import sqlalchemy.exc
 from cnnlab.atomic import write_text
 from cnnlab.config import apply_overrides, build_config
 from cnnlab.errors import ConfigError, TrainingError
+from cnnlab.experiment import finish_saved
 from cnnlab.search.spec import SearchSpec, load_search_spec
 from cnnlab.search.trial import run_trial
 
@@ -166,9 +167,8 @@ def run_search(
     best_run = Path(best["run_dir"]) if best and best["run_dir"] else None
     html = None
     if report and best_run is not None and best_run.is_dir():
-        from cnnlab.workflow import finish_run  # the report stages sit to the right of search
 
-        html = finish_run(best_run)
+        html = finish_saved(best_run)
     return SearchResult(
         study_dir=study_dir,
         storage=storage,

@@ -14,7 +14,7 @@ import optuna
 
 from cnnlab.config import ExperimentConfig
 from cnnlab.errors import TrainingError
-from cnnlab.runs import experiment
+from cnnlab.experiment import engine
 from cnnlab.training.loop import History
 
 PRUNED = "pruned"
@@ -50,7 +50,7 @@ def run_trial(
         trial.report(float(value), row["epoch"])
         return PRUNED if trial.should_prune() else None
 
-    result = experiment.train(config, quiet=True, on_epoch=report)
+    result = engine.train(config, quiet=True, on_epoch=report, report=False)
     trial.set_user_attr("run_dir", str(result.run_dir.resolve()))
     if result.status == PRUNED:
         raise optuna.TrialPruned(f"pruned after epoch {len(result.history.epochs)}")

@@ -16,17 +16,16 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnlab import workflow
+from cnnlab import experiment
 from cnnlab.config import ExperimentConfig
 from cnnlab.errors import ConfigError
 from cnnlab.report import write_comparison
-from cnnlab.runs.rundir import RunDir
+from cnnlab.runs import SETTLED, RunDir
 from cnnlab.sweep.figures import write_sweep_figures
 from cnnlab.sweep.grid import SweepRun, expand
 from cnnlab.sweep.spec import SweepSpec, load_spec
 from cnnlab.sweep.table import write_tables
 
-SETTLED = ("finished", "early_stopped")  # never run again on restart
 REASON_CHARS = 300  # a failure reason is kept to one readable line
 
 
@@ -58,11 +57,11 @@ def run_one(config: ExperimentConfig, report: bool = True) -> str:
         return status
     try:
         if status in ("running", "interrupted") and run.last_checkpoint.is_file():
-            workflow.resume(run.path, quiet=True, report=report)
+            experiment.resume(run.path, quiet=True, report=report)
         else:
             if run.path.exists():  # a failed or half-started run starts afresh under its own name
                 shutil.rmtree(run.path)
-            workflow.train(config, quiet=True, report=report)
+            experiment.train(config, quiet=True, report=report)
     except Exception as error:  # CnnlabError and ordinary failures alike: mark the run, go on
         if run.read_status().get("status") == "diverged":
             return "diverged"

@@ -23,6 +23,7 @@ from torch import nn
 
 from cnnlab.config import OptimConfig, TrainConfig
 from cnnlab.errors import TrainingError
+from cnnlab.models.classifier import predict_logits
 from cnnlab.training import distributed
 from cnnlab.training.device import autocast, autocast_dtype
 from cnnlab.training.distributed import SINGLE, Topology, sum_across
@@ -90,14 +91,16 @@ def evaluate_batches(
     device: torch.device,
     amp_dtype: torch.dtype | None,
     criterion: nn.Module,
+    tta_flip: bool = False,
 ) -> dict[str, float]:
-    """Loss, accuracy and macro F1 of `model` over `batches`, in eval mode."""
+    """Loss, accuracy and macro F1 of `model` over `batches`, in eval mode (with `tta_flip`,
+    of the logits averaged over each image and its mirror, as evaluation does)."""
     was_training = model.training
     model.eval()
     running = RunningConfusion(num_classes, device)
     for images, labels in batches:
         with autocast(device, amp_dtype):
-            logits = model(images)
+            logits = predict_logits(model, images, tta_flip)
         loss = criterion(logits.float(), labels)
         running.update(logits, labels, loss * labels.shape[0])
     model.train(was_training)
@@ -150,6 +153,7 @@ class StepContext:
     grad_clip: float | None
     topology: Topology = SINGLE
     train_module: nn.Module | None = None  # `model` wrapped in DDP and/or torch.compile
+    tta_flip: bool = False  # validation averages each image with its mirror
 
 
 def _reduced(running: RunningConfusion, topology: Topology) -> dict[str, float]:
@@ -261,6 +265,7 @@ def train_epoch(
                 context.device,
                 context.amp_dtype,
                 eval_criterion,
+                context.tta_flip,
             )
             history.iterations[-1].update(
                 val_loss=metrics["loss"], val_accuracy=metrics["accuracy"]
@@ -298,6 +303,7 @@ def fit(
     watch_loader=None,
     stop: Callable[[], bool] | None = None,
     topology: Topology = SINGLE,
+    tta_flip: bool = False,
 ) -> History:
     """Train `model` for the configured epochs, starting after those already in `history`.
 
@@ -320,6 +326,7 @@ def fit(
         grad_clip=optim_config.grad_clip,
         topology=topology,
         train_module=distributed.training_module(model, device, topology, train_config.compile),
+        tta_flip=tta_flip,
     )
 
     for epoch in range(len(history.epochs), train_config.epochs):
@@ -380,14 +387,16 @@ def fit(
         evaluations_started = time.perf_counter()
         if val_loader is not None:
             metrics = evaluate_batches(
-                model, val_loader, num_classes, device, context.amp_dtype, nn.CrossEntropyLoss()
+                model, val_loader, num_classes, device, context.amp_dtype, nn.CrossEntropyLoss(),
+                tta_flip,
             )
             row.update(
                 val_loss=metrics["loss"], val_accuracy=metrics["accuracy"], val_f1=metrics["f1"]
             )
         if watch_loader is not None:
             metrics = evaluate_batches(
-                model, watch_loader, num_classes, device, context.amp_dtype, nn.CrossEntropyLoss()
+                model, watch_loader, num_classes, device, context.amp_dtype, nn.CrossEntropyLoss(),
+                tta_flip,
             )
             row.update({f"test_{name}": value for name, value in metrics.items()})
         if is_diverged(row["train_loss"]) or (

@@ -104,3 +104,7 @@ def build_schedule(
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, [group_factor(group.get("start_epoch", 0)) for group in optimizer.param_groups]
     )
+
+
+def check_optim(config: OptimConfig) -> None:  # TEMPORARY until the optimizer table lands
+    """Nothing to check yet: config validates the names."""

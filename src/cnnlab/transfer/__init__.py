@@ -6,8 +6,9 @@ head, input adaptation, and freeze / fine-tune / discriminative learning rates.
     model: {name: resnet34, pretrained: resnet34-b627a593.pth, resize: true}
     train: {strategy: two-stage, head_epochs: 2, backbone_lr_mult: 0.1}
 
-Training itself is the ordinary loop: `runs.experiment` builds the model here and gives
-the optimizer the parameter groups here.
+Training itself is the ordinary loop: the experiment driver builds the model here and gives
+the optimizer the parameter groups here. The network's structure lives in `models`
+(`TransferNet`), so a fine-tuned run loads without the run it was fine-tuned from.
 """
 
 from cnnlab.transfer.backbone import (
@@ -18,14 +19,7 @@ from cnnlab.transfer.backbone import (
     load_backbone,
     resolve_config,
 )
-from cnnlab.transfer.net import (
-    InputAdapter,
-    TransferNet,
-    head_name,
-    pretrained_classifier,
-    transfer_architecture,
-    transfer_net,
-)
+from cnnlab.transfer.net import backbone_record, new_head, pretrained_classifier, transfer_net
 from cnnlab.transfer.strategy import param_groups, transfer_part
 from cnnlab.transfer.weights import (
     TORCHVISION_RESNETS,
@@ -39,20 +33,18 @@ __all__ = [
     "IMAGENET",
     "TORCHVISION_RESNETS",
     "Backbone",
-    "InputAdapter",
     "Source",
-    "TransferNet",
     "WeightsFile",
+    "backbone_record",
     "fetch_weights",
     "find_source",
-    "head_name",
     "load_backbone",
     "load_checked",
+    "new_head",
     "param_groups",
     "pretrained_classifier",
     "read_state_dict",
     "resolve_config",
-    "transfer_architecture",
     "transfer_net",
     "transfer_part",
 ]

@@ -22,11 +22,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cnnlab.config import ExperimentConfig, ModelConfig, build_config
+from cnnlab.config import ExperimentConfig, ModelConfig
 from cnnlab.errors import ConfigError
 from cnnlab.models import build_model
-from cnnlab.runs.load import load_run
-from cnnlab.runs.rundir import RunDir
+from cnnlab.models.architecture import describe
+from cnnlab.runs import RunDir, load_run
 from cnnlab.transfer.weights import (
     IMAGENET_CLASSES,
     IMAGENET_MEAN,
@@ -63,6 +63,7 @@ class Backbone:
     std: tuple[float, ...]
     num_classes: int  # outputs of its old head
     description: str  # where it came from, for logs and errors
+    architecture: dict  # its architecture record (models.architecture), for checkpoints
 
 
 def find_source(reference: str, out: Path | str = ".") -> Source:
@@ -124,8 +125,7 @@ def resolve_config(config: ExperimentConfig) -> ExperimentConfig:
         torchvision_weights(model)
         reference = IMAGENET if source.kind == IMAGENET else str(source.path)
         return dataclasses.replace(config, model=dataclasses.replace(model, pretrained=reference))
-    run = RunDir(source.path)
-    run_model = build_config(run.read_config(), str(run.config_path)).model
+    run_model = RunDir(source.path).read_config().model
     same = model.name == run_model.name and (
         not model.options or model.options == run_model.options
     )
@@ -144,14 +144,8 @@ def resolve_config(config: ExperimentConfig) -> ExperimentConfig:
     return dataclasses.replace(config, model=model)
 
 
-def load_backbone(
-    model: ModelConfig, *, out: Path | str = ".", offline: bool = False, weights: bool = True
-) -> Backbone:
-    """The pretrained network `model.pretrained` names, on the CPU.
-
-    With `weights=False` a torchvision-format backbone is built without reading its file
-    (the caller loads a checkpoint over it); a run's model is always read from the run.
-    """
+def load_backbone(model: ModelConfig, *, out: Path | str = ".", offline: bool = False) -> Backbone:
+    """The pretrained network `model.pretrained` names, with its weights, on the CPU."""
     source = find_source(model.pretrained or "", out)
     if source.kind == "run":
         loaded = load_run(source.path, source.checkpoint)
@@ -163,25 +157,24 @@ def load_backbone(
             std=tuple(normalize.std.flatten().tolist()),
             num_classes=len(loaded.class_names),
             description=f"run {source.path} ({source.checkpoint}.pt)",
+            architecture=loaded.model.architecture,
         )
     official = torchvision_weights(model)
     path = source.path
-    if weights and source.kind == IMAGENET:
+    if source.kind == IMAGENET:
         path = fetch_weights(official, offline=offline)
-    elif weights and path.name == official.filename:  # an official file by name: hash checked
+    elif path.name == official.filename:  # an official file by name: hash checked
         check_hash(path, official)
     options = {**model.options, "stem": "imagenet"}
     net = build_model(model.name, IMAGENET_SHAPE, IMAGENET_CLASSES, **options)
-    if weights:
-        with torch.no_grad():
-            load_checked(
-                net, read_state_dict(path), f"weights file {path}", f"cnnlab's {model.name}"
-            )
+    with torch.no_grad():
+        load_checked(net, read_state_dict(path), f"weights file {path}", f"cnnlab's {model.name}")
     return Backbone(
         net=net,
         in_shape=IMAGENET_SHAPE,
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
         num_classes=IMAGENET_CLASSES,
-        description=f"torchvision-format {model.name} weights {path or official.filename}",
+        description=f"torchvision-format {model.name} weights {path}",
+        architecture=describe(model.name, options),
     )

@@ -20,7 +20,7 @@ from torch import nn
 
 from cnnlab.config import TrainConfig
 from cnnlab.errors import ModelError
-from cnnlab.transfer.net import TransferNet
+from cnnlab.models.transfer_net import TransferNet
 
 
 def transfer_part(model: nn.Module) -> TransferNet:

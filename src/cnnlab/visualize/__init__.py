@@ -1,7 +1,8 @@
 """Figures from a run: curves, confusion matrix, ROC, filters, feature maps, mistakes, Grad-CAM.
 
 Plot functions are pure (arrays and class names in, a Matplotlib Figure out, no pyplot);
-`save_figure` writes them; only `write_figures` and `feature_visualization` read a run.
+`save_figure` writes them; `FIGURES` is the one table of a run's figures (name → caption and
+drawing), read by the report, the gallery and TensorBoard.
 """
 
 from cnnlab.visualize.confusion import normalize_rows, plot_confusion
@@ -18,10 +19,22 @@ from cnnlab.visualize.filters import plot_filters
 from cnnlab.visualize.gradcam import grad_cam, plot_gradcam
 from cnnlab.visualize.misclassified import plot_misclassified, select_misclassified
 from cnnlab.visualize.roc import plot_roc
-from cnnlab.visualize.run_figures import feature_visualization, write_figures
+from cnnlab.visualize.figure_table import FIGURES, FigureEntry, FigureInputs, Skip
+from cnnlab.visualize.run_figures import (
+    draw_run_figures,
+    feature_visualization,
+    inputs_from_run,
+    write_figures,
+)
 from cnnlab.visualize.save import save_figure
 
 __all__ = [
+    "FIGURES",
+    "FigureEntry",
+    "FigureInputs",
+    "Skip",
+    "draw_run_figures",
+    "inputs_from_run",
     "capture_activations",
     "feature_visualization",
     "grad_cam",

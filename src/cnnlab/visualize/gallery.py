@@ -13,13 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnlab.errors import CnnlabError, ConfigError
-from cnnlab.runs.rundir import RunDir
-
-# The write-up's order; figures not named here follow alphabetically.
-ORDER = (
-    "loss", "accuracy", "f1", "lr", "confusion_matrix", "confusion_matrix_normalized", "roc",
-    "filters", "feature_maps", "misclassified", "gradcam",
-)  # fmt: skip
+from cnnlab.runs import RunDir
+from cnnlab.visualize.figure_table import order
 
 
 @dataclass(frozen=True, repr=False)
@@ -43,14 +38,10 @@ class Gallery:
         return "\n".join(parts)
 
 
-def _rank(path: Path) -> tuple[int, str]:
-    return (ORDER.index(path.stem) if path.stem in ORDER else len(ORDER), path.stem)
-
-
 def show_figures(run_dir: Path, names: Sequence[str] | None = None) -> Gallery:
     """The run's figures (all, or those in `names`, e.g. ["loss", "confusion_matrix"]) to show inline."""
     folder = RunDir(Path(run_dir)).figures
-    available = sorted(folder.glob("*.png"), key=_rank) if folder.is_dir() else []
+    available = sorted(folder.glob("*.png"), key=lambda path: order(path.stem)) if folder.is_dir() else []
     if not available:
         raise CnnlabError(
             f"{folder} holds no figures; draw them with `cnnlab figures {run_dir}` "

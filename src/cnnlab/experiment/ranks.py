@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from cnnlab.errors import TrainingError
-from cnnlab.runs.rundir import RunDir
+from cnnlab.runs import RunDir
 from cnnlab.training.distributed import Topology
 
 

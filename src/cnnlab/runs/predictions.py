@@ -25,17 +25,33 @@ DECIMALS = 6
 
 @dataclass(frozen=True)
 class Predictions:
-    """predictions.csv read back; `y_true` is -1 where the true label is unknown."""
+    """Per-image class probabilities on one split (or on files); `y_true` -1 where unknown."""
 
-    ids: tuple[int | str, ...]  # ints when every id is a decimal integer, else file names
-    predicted: np.ndarray  # (N,) int64 class indices
-    y_true: np.ndarray  # (N,) int64, -1 = unknown
+    ids: tuple[int | str, ...]  # positions in the evaluated split, or file names
     probabilities: np.ndarray  # (N, K) float64
     class_names: tuple[str, ...]
+    y_true: np.ndarray  # (N,) int64, -1 = unknown
+
+    @property
+    def predicted(self) -> np.ndarray:
+        """(N,) int64 class indices: the highest probability."""
+        return self.probabilities.argmax(axis=1) if len(self.ids) else np.zeros(0, np.int64)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """(N,) the probability given to the predicted class."""
+        return self.probabilities[np.arange(len(self.ids)), self.predicted]
 
     @property
     def has_true_labels(self) -> bool:
         return bool(len(self.y_true)) and bool(np.all(self.y_true >= 0))
+
+    @property
+    def positions(self) -> np.ndarray:
+        """(N,) int64 ids as positions into the split; raises when an id is a file name."""
+        if not all(isinstance(i, int) for i in self.ids):
+            raise DataFormatError("these predictions are of files, not of a split's images")
+        return np.array(self.ids, dtype=np.int64)
 
 
 def predictions_text(
@@ -65,15 +81,11 @@ def predictions_text(
     return buffer.getvalue()
 
 
-def write_predictions(
-    path: Path,
-    ids: Sequence[int | str],
-    probabilities: np.ndarray,
-    class_names: Sequence[str],
-    y_true: np.ndarray | None = None,
-) -> Path:
+def write_predictions(path: Path, predictions: Predictions) -> Path:
     """Write predictions.csv atomically (see the module docstring for the columns)."""
-    return write_text(Path(path), predictions_text(ids, probabilities, class_names, y_true))
+    p = predictions
+    y_true = p.y_true if len(p.y_true) == len(p.ids) else None
+    return write_text(Path(path), predictions_text(p.ids, p.probabilities, p.class_names, y_true))
 
 
 def _parse_id(text: str) -> int | str:
@@ -116,8 +128,7 @@ def read_predictions(path: Path) -> Predictions:
         y_true.append(index[row[2]] if row[2] != "" else -1)
     return Predictions(
         ids=tuple(ids),
-        predicted=np.array(predicted, dtype=np.int64),
-        y_true=np.array(y_true, dtype=np.int64),
         probabilities=np.array(probabilities, dtype=np.float64).reshape(len(ids), len(class_names)),
         class_names=class_names,
+        y_true=np.array(y_true, dtype=np.int64),
     )

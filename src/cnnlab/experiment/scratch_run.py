@@ -3,7 +3,8 @@
 The run is described by the usual `ExperimentConfig` with `model.name` = `scratch:<model>`
 (`scratch:three_layer_convnet`, `scratch:fc`), so config.yaml, metrics.csv, iterations.csv,
 train.log (ending with the test accuracy line), predictions.csv and metrics.json are what the
-PyTorch engine writes, and figures and reports read them unchanged. Weights are `.npz`:
+PyTorch engine writes (through the same `Recorder` and the same `evaluate` metrics), and
+figures and reports read them unchanged. Weights are `.npz`:
 `best.npz` (best validation accuracy: params, buffers, input normalisation, class names) and
 `last.npz` (the Solver's state after the latest epoch).
 
@@ -11,7 +12,7 @@ Config keys the engine maps: optim.optimizer sgd (momentum > 0: SGD with momentu
 rmsprop; optim.lr; optim.schedule constant, or step with step_size 1 (gamma = decay per
 epoch); optim.weight_decay as the L2 strength `reg` (or model.options.reg); train.epochs,
 batch_size, eval_batch_size, seed, threads (BLAS threads). Keys it cannot honour raise a
-ConfigError naming them. This module reads and writes through `cnnlab.runs`, `cnnlab.data`
+ConfigError naming them. This driver reads and writes through `cnnlab.runs`, `cnnlab.data`
 and `cnnlab.evaluate`, whose packages load torch; the engine it drives never does.
 """
 
@@ -32,14 +33,15 @@ import numpy as np
 import cnnlab
 from cnnlab.config import ExperimentConfig, OptimConfig, TrainConfig, dump_config
 from cnnlab.data import Dataset
+from cnnlab.data.configured import load_configured
 from cnnlab.data.loader import channel_stats
-from cnnlab.errors import ConfigError, TrainingError
-from cnnlab.evaluate.metrics import compute_metrics
-from cnnlab.evaluate.predictions import write_predictions
-from cnnlab.runs.display import format_epoch
+from cnnlab.errors import ConfigError
+from cnnlab.evaluate import EvalResult, evaluation, record_evaluation
+from cnnlab.experiment.finish import summary_metrics
+from cnnlab.report import write_report
+from cnnlab.runs import Recorder, RunDir, new_run_dir
 from cnnlab.runs.env import cpu_model, git_revision
-from cnnlab.runs.experiment import load_experiment_data
-from cnnlab.runs.rundir import RunDir, new_run_dir
+from cnnlab.visualize import FigureInputs, write_figures
 from cnnlab.scratch.losses import softmax
 from cnnlab.scratch.models import MODELS, build_model
 from cnnlab.scratch.npz import save_arrays
@@ -47,7 +49,6 @@ from cnnlab.scratch.solver import (
     Solver,
     SolverConfig,
     SolverHistory,
-    classification_metrics,
     params_arrays,
 )
 
@@ -224,48 +225,33 @@ def _weights(model, normalize: Normalize, class_names) -> dict[str, np.ndarray]:
     }
 
 
-def _finite(value: Any) -> Any:
-    """NaN and infinities as None, recursively (JSON has no NaN), as evaluate writes metrics.json."""
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _evaluate(
     run: RunDir, solver: Solver, dataset: Dataset, config: ExperimentConfig
-) -> dict[str, float]:
-    """Train accuracy and test metrics of the best parameters; writes predictions.csv and metrics.json."""
+) -> tuple[dict[str, float], EvalResult | None]:
+    """(final weights' train accuracy, the test evaluation) of the best parameters, recorded."""
     train = dataset.split("train")
-    metrics = {f"train_{k}": v for k, v in solver.check(train.images, train.labels).items()}
+    final = {"final_train_accuracy": solver.check(train.images, train.labels)["accuracy"]}
+    final["final_train_images"] = len(train)
     test = dataset.splits.get("test")
     if test is None or len(test) == 0:
-        return metrics
-    scores = solver.scores(test.images)  # (N, K) float64
-    metrics.update({f"test_{k}": v for k, v in classification_metrics(scores, test.labels).items()})
-    probabilities = softmax(scores)
-    names = dataset.class_names
-    write_predictions(
-        run.path / "predictions.csv", list(range(len(test))), probabilities, names, test.labels
-    )
-    evaluated = compute_metrics(test.labels, probabilities, names, "test")
-    run.write_json("metrics.json", _finite({"dataset": config.data.dataset, **evaluated}))
-    return metrics
+        return final, None
+    probabilities = softmax(solver.scores(test.images))  # (N, K) float64
+    result = evaluation(probabilities, test.labels, dataset.class_names, config.data.dataset)
+    return final, result
 
 
-def train(config: ExperimentConfig, *, quiet: bool = False) -> ScratchResult:
-    """Train a scratch model as `config` says into a new run directory under `config.out`."""
+def train(config: ExperimentConfig, *, quiet: bool = False, report: bool = True) -> ScratchResult:
+    """Train a scratch model as `config` says into a new run directory under `config.out`;
+    then (with `report`) its figures and report."""
     config = resolve(config)
     name, options = model_options(config)
     settings = solver_config(config)
     run = new_run_dir(Path(config.out), config.run_name)
-    run.write_config(dump_config(config))
+    recorder = Recorder(run, config.train.epochs, quiet)
+    run.write_config(config)
     run.write_status("running", epoch=0, epochs=config.train.epochs)
-    run.write_json("env.json", environment(config.train.threads, str(options["dtype"])))
-    dataset = load_experiment_data(config)
+    run.write_env(environment(config.train.threads, str(options["dtype"])))
+    dataset = load_configured(config.data, config.train.seed)
     train_split, val_split = dataset.split("train"), dataset.split("val")
     mean, std = channel_stats(train_split)
     normalize = Normalize(mean, np.where(std > 0, std, 1.0), np.dtype(options["dtype"]))
@@ -280,50 +266,49 @@ def train(config: ExperimentConfig, *, quiet: bool = False) -> ScratchResult:
     def on_epoch(row: dict[str, Any], improved: bool) -> None:
         if improved:
             save_arrays(run.best_npz, _weights(model, normalize, dataset.class_names))
-        run.write_metrics(solver.history.epochs)
-        run.write_iterations(solver.history.iterations)
-        line = format_epoch(row, config.train.epochs) + ("  *" if improved else "")
-        run.log(line)
-        if not quiet:
-            print(line, file=sys.stderr, flush=True)
-        run.write_status("running", epoch=row["epoch"], epochs=config.train.epochs)
+        recorder.epoch(row, improved, solver.history.epochs, solver.history.iterations)
 
     data = {
         "X_train": train_split.images, "y_train": train_split.labels,
         "X_val": val_split.images, "y_val": val_split.labels,
     }  # fmt: skip
     solver = Solver(
-        model,
-        data,
-        settings,
-        transform=normalize,
-        on_epoch=on_epoch,
-        checkpoint=run.path / "last.npz",
+        model, data, settings, transform=normalize, on_epoch=on_epoch, checkpoint=run.last_npz
     )
     started = time.perf_counter()
     with blas_threads(config.train.threads):
         try:
             history = solver.train()
         except KeyboardInterrupt:
-            run.write_status("interrupted", epoch=len(solver.history.epochs))
-            run.log(f"interrupted after epoch {len(solver.history.epochs)}")
+            recorder.interrupted(len(solver.history.epochs))
             raise
         seconds = time.perf_counter() - started
         if history.stopped == "diverged":
-            iteration = history.iterations[-1]["iteration"]
-            run.write_iterations(history.iterations)
-            run.write_status("diverged", epoch=len(history.epochs) + 1, iteration=iteration)
-            run.log(f"diverged: the loss became NaN or infinite at iteration {iteration}; stopped")
-            raise TrainingError(
-                f"run {run.path} diverged: the loss became NaN or infinite at iteration {iteration}; "
-                f"try a lower learning rate (optim.lr={config.optim.lr})"
-            )
-        metrics = _evaluate(run, solver, dataset, config)
-    metrics["train_seconds"] = seconds
-    run.write_json("final_metrics.json", metrics)
-    run.log(f"best epoch {history.best_epoch} by val_accuracy; training took {seconds:.1f}s")
-    run.log(f"train accuracy: {metrics['train_accuracy']:.4f}")
-    if "test_accuracy" in metrics:
-        run.log_result(f"test accuracy: {metrics['test_accuracy']:.4f}")
-    run.write_status(history.stopped, epoch=len(history.epochs), best_epoch=history.best_epoch)
+            raise recorder.diverged(history.iterations, len(history.epochs) + 1, config.optim.lr)
+        recorder.trained(
+            history.stopped, len(history.epochs), history.best_epoch, "val_accuracy", seconds
+        )
+        final, result = _evaluate(run, solver, dataset, config)
+    final["train_seconds"] = seconds
+    run.write_final(final)
+    run.log(
+        f"train accuracy (evaluated weights, {final['final_train_images']} training images): "
+        f"{final['final_train_accuracy']:.4f}"
+    )
+    if result is not None:
+        record_evaluation(run, result)
+    if report:
+        inputs = FigureInputs(
+            epochs=history.epochs,
+            iterations=history.iterations,
+            class_names=tuple(dataset.class_names),
+            test=dataset.splits.get("test"),
+            predictions=result.predictions if result else None,
+            metrics=result.metrics if result else None,
+            scratch_weights=run.best_npz,
+            model_name=config.model.name,
+        )
+        write_figures(run, inputs)
+        write_report(run.path, dataset=dataset)
+    metrics = summary_metrics(final, result.metrics if result else None)
     return ScratchResult(run.path, history.stopped, history, metrics, config)

@@ -12,8 +12,7 @@ from typing import Any, NoReturn
 import torch
 
 from cnnlab.errors import TrainingError
-from cnnlab.runs.rundir import RunDir
-from cnnlab.training.checkpoint import save_checkpoint
+from cnnlab.runs import RunDir
 from cnnlab.training.loop import History
 
 
@@ -24,7 +23,7 @@ def save_interrupted(
 
     `batches` is the number of batches per epoch, only for the message.
     """
-    save_checkpoint(run.last_checkpoint, checkpoint)
+    run.save_checkpoint("last", checkpoint)
     run.write_iterations(history.iterations)
     done = len(history.epochs)
     batch = history.partial_epoch["batch"] if history.partial_epoch else 0

@@ -8,7 +8,6 @@ final metrics for TensorBoard's HParams tab. View with `tensorboard --logdir run
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,9 @@ import numpy as np
 from PIL import Image
 
 from cnnlab.errors import ConfigError
-from cnnlab.runs.rundir import RunDir
+from cnnlab.runs import RunDir
+from cnnlab.visualize import FIGURES
 
-TENSORBOARD_DIR = "tensorboard"
 INSTALL = "pip install cnnlab[tensorboard]"
 ITERATION_SCALARS = (("loss/iteration", "loss"), ("lr/iteration", "lr"))  # (tag, row key)
 EPOCH_SCALARS = (
@@ -31,10 +30,9 @@ EPOCH_SCALARS = (
     ("f1/val", "val_f1"),
     ("lr/epoch", "lr"),
 )
-IMAGES = (("confusion_matrix", "confusion_matrix.png"), ("filters", "filters.png"))
 HPARAM_SKIP = ("out", "name", "data.data_dir")  # where a run lives is not a hyperparameter
-# metrics.json keys shown beside final_metrics.json's (whose test_f1 is the macro F1 already)
-TEST_METRICS = ("precision_macro", "recall_macro", "auc_macro", "auc_micro")
+# metrics.json's test metrics shown in the HParams tab, as test_<key>
+TEST_METRICS = ("accuracy", "f1_macro", "precision_macro", "recall_macro", "auc_macro", "auc_micro")
 
 
 def summary_writer_class() -> type:
@@ -55,14 +53,9 @@ def require_tensorboard(enabled: bool) -> None:
         summary_writer_class()
 
 
-def log_dir(run_dir: Path) -> Path:
-    """Where a run's TensorBoard event files go."""
-    return Path(run_dir) / TENSORBOARD_DIR
-
-
 def open_writer(run_dir: Path):
     """A `SummaryWriter` appending to the run's `tensorboard/` folder."""
-    return summary_writer_class()(log_dir=str(log_dir(run_dir)))
+    return summary_writer_class()(log_dir=str(RunDir(Path(run_dir)).tensorboard))
 
 
 def log_iterations(writer, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -97,33 +90,28 @@ def flat_hparams(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-
-
 def final_metrics(run_dir: Path) -> dict[str, float]:
-    """`hparams/<name>` -> value: final_metrics.json's numbers and metrics.json's averages."""
-    run_dir = Path(run_dir)
-    final = _read_json(run_dir / "final_metrics.json")
-    test = _read_json(run_dir / "metrics.json")
-    values = {**final, **{f"test_{key}": test.get(key) for key in TEST_METRICS}}
+    """`hparams/<name>` -> value: final_metrics.json's numbers and metrics.json's test metrics."""
+    run = RunDir(Path(run_dir))
+    test = run.read_test_metrics() or {}
+    values = {**run.read_final(), **{f"test_{key}": test.get(key) for key in TEST_METRICS}}
     return {
         f"hparams/{key}": float(value)
         for key, value in values.items()
         if isinstance(value, int | float)
         and not isinstance(value, bool)
-        and not key.endswith("_eval_seconds")  # bookkeeping, not a result
+        and not key.endswith(("_eval_seconds", "_images"))  # bookkeeping, not results
     }
 
 
 def log_final(run_dir: Path) -> list[str]:
     """Figures as images and hyperparameters with final metrics; returns the tags written."""
     run = RunDir(Path(run_dir))
-    step = int(run.read_status().get("epoch") or 0) if run.status_path.is_file() else 0
+    step = int(run.read_status().get("epoch") or 0)
     written = []
     with open_writer(run.path) as writer:
-        for tag, name in IMAGES:
-            path = run.figures / name
+        for tag in (name for name, entry in FIGURES.items() if entry.tensorboard):
+            path = run.figures / f"{tag}.png"
             if path.is_file():  # fc_only has no filters, a run without test split no matrix
                 with Image.open(path) as image:
                     pixels = np.asarray(image.convert("RGB"))  # (H, W, 3) uint8
@@ -131,7 +119,7 @@ def log_final(run_dir: Path) -> list[str]:
                 written.append(tag)
         metrics = final_metrics(run.path)
         if metrics:
-            hparams = flat_hparams(run.read_config())
+            hparams = flat_hparams(run.read_config_data())
             writer.add_hparams(hparams, metrics, run_name=".", global_step=step)
             written += list(metrics)
     return written

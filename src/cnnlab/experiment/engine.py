@@ -1,0 +1,278 @@
+"""One PyTorch run end to end: prepare, train (or resume), then evaluate, draw and report.
+
+`train(config)` starts a run and `resume(run_dir)` continues one from `last.pt`; both return
+a `RunResult`. The data and model are built once and handed on: after the last epoch the
+same objects are evaluated, drawn and reported (`experiment.finish`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cnnlab import transfer
+from cnnlab.config import ExperimentConfig
+from cnnlab.data import Dataset
+from cnnlab.errors import TrainingError
+from cnnlab.experiment import faults, tensorboard
+from cnnlab.experiment.finish import finish, settled_result
+from cnnlab.experiment.prepare import Prepared, prepare
+from cnnlab.experiment.ranks import realign_schedule, writable_run
+from cnnlab.experiment.results import RunResult
+from cnnlab.runs import SETTLED, Recorder, RunDir, new_run_dir
+from cnnlab.runs.env import environment
+from cnnlab.training import distributed
+from cnnlab.training.device import resolve_device
+from cnnlab.training.distributed import topology_from_env
+from cnnlab.training.interrupt import stop_on_signals
+from cnnlab.training.loop import FitHooks, History, checkpoint_state, fit
+from cnnlab.training.optim import check_optim
+from cnnlab.training.progress import show_progress
+
+CHECKPOINT_FORMAT = 2  # 2: the checkpoint records its architecture (models.architecture)
+
+EpochCallback = Callable[[dict[str, Any]], str | None]  # epoch row -> reason to stop, or None
+
+
+def checkpoint_extra(prepared: Prepared) -> dict[str, Any]:
+    """What a checkpoint holds besides the training state: enough to rebuild the model alone."""
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "class_names": list(prepared.class_names),
+        **prepared.model.record(),
+        "world_size": prepared.topology.world_size,
+    }
+
+
+def _hooks(
+    recorder: Recorder,
+    history: History,
+    prepared: Prepared,
+    writer: Any = None,
+    on_epoch_done: EpochCallback | None = None,
+) -> FitHooks:
+    """Hooks that persist each epoch (checkpoints, then the recorder; TensorBoard)."""
+    extra = checkpoint_extra(prepared)
+    run = recorder.run
+
+    def on_epoch(row: dict[str, Any], improved: bool, state) -> str | None:
+        checkpoint = {**state(), **extra, "epoch": row["epoch"]}
+        # best before last: a crash between the two leaves last.pt one epoch behind, and the
+        # resumed run redoes that epoch and rewrites best.pt identically; the other order
+        # could leave a last.pt whose history names a best epoch that best.pt does not hold
+        if improved:
+            run.save_checkpoint("best", checkpoint)
+        run.save_checkpoint("last", checkpoint)
+        recorder.epoch(row, improved, history.epochs, history.iterations)
+        if writer is not None:
+            tensorboard.log_epoch(writer, row)
+        return on_epoch_done(row) if on_epoch_done else None
+
+    if writer is None:
+        return FitHooks(on_epoch=on_epoch)
+    return FitHooks(on_iterations=partial(tensorboard.log_iterations, writer), on_epoch=on_epoch)
+
+
+def _fit(
+    prepared: Prepared, recorder: Recorder, history: History, on_epoch: EpochCallback | None
+) -> History:
+    """The loop, with signals, out-of-memory and hard stops recorded in the run."""
+    config, run = prepared.config, recorder.run
+    writer = tensorboard.open_writer(run.path) if config.train.tensorboard else None
+    try:
+        with stop_on_signals() as stop:  # Ctrl-C / SIGTERM: stop at a batch boundary and save
+            history = fit(
+                prepared.model,
+                prepared.optimizer,
+                prepared.scheduler,
+                prepared.train_loader,
+                prepared.val_loader,
+                num_classes=prepared.dataset.num_classes,
+                train_config=config.train,
+                optim_config=config.optim,
+                device=prepared.device,
+                history=history,
+                hooks=_hooks(recorder, history, prepared, writer, on_epoch),
+                progress=show_progress(recorder.quiet),  # a terminal or a notebook
+                watch_loader=prepared.test_loader if config.train.watch_test else None,
+                stop=stop.requested,
+                topology=prepared.topology,
+                tta_flip=config.model.tta_flip,
+            )
+            if prepared.topology.enabled and history.stopped in SETTLED:
+                distributed.check_in_step(prepared.topology, prepared.model)
+                size = prepared.topology.world_size
+                run.log(f"distributed: {size} processes; weights identical on all {size} ranks")
+            if history.stopped == "interrupted":
+                state = checkpoint_state(
+                    prepared.model, prepared.optimizer, prepared.scheduler, history
+                )
+                checkpoint = {**state, **checkpoint_extra(prepared), "epoch": len(history.epochs)}
+                batches = len(prepared.train_loader)
+                faults.save_interrupted(run, checkpoint, history, batches, stop.signal_name)
+    except KeyboardInterrupt:  # a hard stop (second Ctrl-C): back to the last saved epoch
+        if history.stopped != "interrupted":
+            recorder.interrupted(len(history.epochs))
+        raise
+    except RuntimeError as error:  # torch.cuda.OutOfMemoryError is a RuntimeError
+        if faults.is_out_of_memory(error):
+            batch_size = config.train.batch_size
+            faults.fail_out_of_memory(run, history, error, batch_size, prepared.device)
+        raise
+    finally:
+        if writer is not None:
+            writer.close()
+    if history.stopped == "interrupted":
+        raise KeyboardInterrupt(f"run {run.path} interrupted by {stop.signal_name}")
+    return history
+
+
+def _run(
+    prepared: Prepared,
+    recorder: Recorder,
+    history: History,
+    *,
+    on_epoch: EpochCallback | None = None,
+    report: bool = True,
+    lr_find=None,
+) -> RunResult:
+    """Drive the loop, record how it ended, then (with `report`) evaluate, draw and report.
+
+    `on_epoch` sees each finished epoch and may stop the run with a reason (a search's
+    pruning): the run is then marked `failed` with that reason and not evaluated. Raises
+    `TrainingError` when the run diverged.
+    """
+    config = prepared.config
+    started = time.perf_counter()
+    history = _fit(prepared, recorder, history, on_epoch)
+    seconds = time.perf_counter() - started
+    if history.stopped == "diverged":
+        raise recorder.diverged(history.iterations, len(history.epochs) + 1, config.optim.lr)
+    if history.stopped not in SETTLED:  # stopped by `on_epoch`
+        recorder.failed(history.stopped, len(history.epochs))
+        return RunResult(recorder.run.path, history.stopped, history, {}, config)
+    if history.stopped == "early_stopped":
+        recorder.run.log(
+            f"early stop: no {history.monitor} improvement in {config.train.patience} epochs"
+        )
+    recorder.trained(
+        history.stopped, len(history.epochs), history.best_epoch, history.monitor, seconds
+    )
+    metrics = {"train_seconds": seconds}
+    if report and prepared.topology.is_main:
+        metrics = finish(prepared, recorder, history, seconds, lr_find=lr_find)
+    else:
+        recorder.run.write_final(metrics)
+    return RunResult(recorder.run.path, history.stopped, history, metrics, config)
+
+
+def train(
+    config: ExperimentConfig,
+    *,
+    quiet: bool = False,
+    on_epoch: EpochCallback | None = None,
+    report: bool = True,
+    dataset: Dataset | None = None,
+    lr_find=None,
+) -> RunResult:
+    """Train one configured experiment into a new run directory under `config.out`.
+
+    `on_epoch(row)` is called after each epoch is saved; returning a reason stops the run.
+    With `report` the trained model is then evaluated, drawn and reported in this process.
+    `dataset` is the configured data when already loaded (by the range test).
+    """
+    check_optim(config.optim)  # every table lookup fails before any work
+    tensorboard.require_tensorboard(config.train.tensorboard)
+    if config.model.pretrained:  # config.yaml gets the backbone's model and absolute path
+        config = transfer.resolve_config(config)
+    topology = topology_from_env()
+    distributed.start(topology, resolve_device(config.train.device))
+    path = new_run_dir(Path(config.out), config.run_name).path if topology.is_main else None
+    run_path = Path(distributed.from_main(topology, str(path)))
+    quiet = quiet or not topology.is_main
+    try:
+        with writable_run(topology, RunDir(run_path)) as run:
+            recorder = Recorder(run, config.train.epochs, quiet)
+            run.write_config(config)
+            run.write_status("running", epoch=0, epochs=config.train.epochs)
+            prepared = prepare(config, topology, dataset)
+            env = environment(prepared.device, prepared.threads)
+            run.write_env({**env, "world_size": topology.world_size})
+            where = f"device {prepared.device}" + (
+                f", {topology.world_size} processes" if topology.enabled else ""
+            )
+            run.log(f"run {run.path.name}: {config.model.name} on {config.data.dataset}, {where}")
+            sizes = ", ".join(f"{name} {len(s)}" for name, s in prepared.dataset.splits.items())
+            run.log(f"data: {sizes}; classes {list(prepared.class_names)}")
+            result = _run(
+                prepared, recorder, History(), on_epoch=on_epoch, report=report, lr_find=lr_find
+            )
+    finally:
+        distributed.stop(topology)
+    result.run_dir = run_path
+    return result
+
+
+def _restore(prepared: Prepared, state: dict[str, Any], path: Path) -> History:
+    """Weights, optimizer, schedule and RNG from `state`; the history it holds."""
+    try:
+        prepared.model.load_state_dict(state["model"])
+        prepared.optimizer.load_state_dict(state["optimizer"])
+        prepared.scheduler.load_state_dict(state["scheduler"])
+        history = History.from_state(state["history"])
+    except (KeyError, RuntimeError, ValueError, TypeError) as error:
+        raise TrainingError(f"cannot resume from {path}: {error}") from None
+    torch.set_rng_state(state["torch_rng"])
+    return history
+
+
+def resume(run_dir: Path, *, quiet: bool = False, report: bool = True) -> RunResult:
+    """Continue the run in `run_dir` from its last checkpoint, to the configured epochs."""
+    run = RunDir(Path(run_dir))
+    config = run.read_config()
+    tensorboard.require_tensorboard(config.train.tensorboard)
+    for folder in (run.path, run.figures):  # temporary files a killed atomic write left
+        for leftover in folder.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
+    if not run.last_checkpoint.is_file():
+        prepared = prepare(config)
+        run.log("resume: no last.pt yet, starting from the beginning")
+        return _run(prepared, Recorder(run, config.train.epochs, quiet), History(), report=report)
+    status = run.read_status().get("status")
+    if status in SETTLED and run.read_test_metrics() is not None:
+        return settled_result(run, config, status)
+    topology = topology_from_env()
+    prepared = prepare(config, topology)
+    state = run.load_checkpoint("last", prepared.device)
+    history = _restore(prepared, state, run.last_checkpoint)
+    realign_schedule(
+        prepared.scheduler,
+        len(history.epochs),
+        len(prepared.train_loader),
+        state.get("world_size", 1),
+        topology.world_size,
+        history.partial_epoch is not None,
+    )
+    if topology.enabled:  # every rank read the run; rank 0 alone writes it from here on
+        try:
+            with writable_run(topology, run) as writable:
+                recorder = Recorder(writable, config.train.epochs, quiet or not topology.is_main)
+                result = _run(prepared, recorder, history, report=report)
+        finally:
+            distributed.stop(topology)
+        result.run_dir = run.path
+        return result
+    # The checkpoint is the truth: a crash just after it was written left these one epoch behind.
+    run.write_epochs(history.epochs)
+    run.write_iterations(history.iterations)
+    batch = history.partial_epoch["batch"] if history.partial_epoch else 0
+    where = f"in epoch {len(history.epochs) + 1} after batch {batch}" if batch else ""
+    run.log(
+        f"resumed from {run.last_checkpoint.name} {where or f'after epoch {len(history.epochs)}'}"
+    )
+    return _run(prepared, Recorder(run, config.train.epochs, quiet), history, report=report)

@@ -1,0 +1,133 @@
+"""After the last epoch, in the same process: evaluate once, draw the figures, write the report.
+
+The model, data and predictions are the ones training held; nothing is loaded again except
+the best weights. Each phase prints one line with its time (unless quiet), and train.log
+ends with the run's one `test accuracy:` line.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cnnlab.config import ExperimentConfig
+from cnnlab.evaluate import EvalResult, evaluate_split, predict_probabilities, record_evaluation
+from cnnlab.experiment import tensorboard
+from cnnlab.experiment.prepare import Prepared, train_sample
+from cnnlab.experiment.results import RunResult
+from cnnlab.lrfind import LrFindResult, write_lr_find
+from cnnlab.report import write_report
+from cnnlab.runs import Recorder, RunDir
+from cnnlab.training.loop import History
+from cnnlab.visualize import FigureInputs, write_figures
+
+# The final weights' training accuracy is measured on at most this many training images
+# (drawn once from the seed): enough for three decimals, and it keeps the end of a run short.
+TRAIN_EVAL_IMAGES = 10_000
+
+
+def summary_metrics(final: dict[str, Any], test: dict[str, Any] | None) -> dict[str, Any]:
+    """The key numbers of a run, from final_metrics.json and evaluate's metrics.json."""
+    metrics = {k: final[k] for k in ("train_seconds", "final_train_accuracy") if k in final}
+    if test:
+        metrics["test_accuracy"] = test.get("accuracy")
+        metrics["test_f1"] = test.get("f1_macro")
+    return metrics
+
+
+class Phases:
+    """Times the phases after training and says each one on the console."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.started = time.perf_counter()
+
+    def done(self, text: str) -> None:
+        seconds = time.perf_counter() - self.started
+        if not self.recorder.quiet:
+            print(f"{text} ({seconds:.1f}s)", flush=True)
+        self.started = time.perf_counter()
+
+
+def _final_train_accuracy(prepared: Prepared) -> tuple[float, int]:
+    """(accuracy, images) of the evaluated weights on (a sample of) the training split."""
+    train = prepared.dataset.split("train")
+    positions = train_sample(prepared.dataset, TRAIN_EVAL_IMAGES, prepared.config.train.seed)
+    probabilities = predict_probabilities(
+        prepared.model,
+        train.images[positions],
+        tta_flip=prepared.config.model.tta_flip,
+        batch_size=prepared.config.train.eval_batch_size,
+        device=prepared.device,
+    )  # (n, K)
+    correct = probabilities.argmax(axis=1) == train.labels[positions]
+    return float(np.mean(correct)), len(positions)
+
+
+def finish(
+    prepared: Prepared,
+    recorder: Recorder,
+    history: History,
+    train_seconds: float,
+    lr_find: LrFindResult | None = None,
+) -> dict[str, Any]:
+    """Evaluate the best weights, draw the figures, write the report; the run's key numbers."""
+    run, config = recorder.run, prepared.config
+    phases = Phases(recorder)
+    state = run.load_checkpoint("best", prepared.device)
+    prepared.model.load_state_dict(state["model"])
+    prepared.model.eval()
+    accuracy, images = _final_train_accuracy(prepared)
+    final = {
+        "train_seconds": train_seconds,
+        "final_train_accuracy": accuracy,
+        "final_train_images": images,
+    }
+    run.write_final(final)
+    run.log(f"train accuracy (evaluated weights, {images} training images): {accuracy:.4f}")
+    test = prepared.dataset.splits.get("test")
+    result: EvalResult | None = None
+    if test is not None and len(test):
+        result = evaluate_split(
+            prepared.model,
+            test,
+            prepared.class_names,
+            dataset=config.data.dataset,
+            tta_flip=config.model.tta_flip,
+            device=prepared.device,
+            batch_size=config.train.eval_batch_size,
+        )
+        record_evaluation(run, result)
+        phases.done(f"evaluated best.pt: test accuracy {result.accuracy:.4f} on {len(test)} images")
+    else:
+        run.log("no test split: the run is not evaluated")
+    inputs = FigureInputs(
+        epochs=history.epochs,
+        iterations=history.iterations,
+        class_names=prepared.class_names,
+        model=prepared.model,
+        test=test,
+        predictions=result.predictions if result else None,
+        metrics=result.metrics if result else None,
+        model_name=config.model.name,
+    )
+    written = write_figures(run, inputs)
+    if lr_find is not None:
+        written += write_lr_find(lr_find, run.figures)
+    phases.done(f"drew {len(written)} figure files in {run.figures}")
+    if config.train.tensorboard:
+        tensorboard.log_final(run.path)
+    _, html = write_report(run.path, model=prepared.model, dataset=prepared.dataset)
+    phases.done(f"wrote the report {html}")
+    return summary_metrics(final, result.metrics if result else None)
+
+
+def settled_result(run: RunDir, config: ExperimentConfig, status: str) -> RunResult:
+    """The result of a run that already finished and was evaluated (nothing is redone)."""
+    state = run.load_checkpoint("last")
+    history = History.from_state(state["history"])
+    metrics = summary_metrics(run.read_final(), run.read_test_metrics())
+    return RunResult(Path(run.path), status, history, metrics, config)

@@ -1,0 +1,150 @@
+"""The verbs users run, as the driver composes them: train, resume, range test, eval, scratch.
+
+Each verb builds the data and the model once and hands them from stage to stage; files are
+what one command leaves for the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from cnnlab.config import ExperimentConfig
+from cnnlab.data import Dataset
+from cnnlab.data.configured import load_configured
+from cnnlab.evaluate import evaluate_split, evaluation_split, record_evaluation, run_data
+from cnnlab.experiment import engine, scratch_run
+from cnnlab.experiment.results import RunResult
+from cnnlab.experiment.prepare import prepare
+from cnnlab.lrfind import LrFindResult, lr_find
+from cnnlab.report import write_comparison, write_report
+from cnnlab.runs import RunDir, load_run
+from cnnlab.runs.rundir import output_tag
+from cnnlab.training.distributed import topology_from_env
+from cnnlab.training.optim import check_optim
+from cnnlab.visualize import inputs_from_run, write_figures
+
+
+def range_test(
+    config: ExperimentConfig,
+    dataset: Dataset | None = None,
+    *,
+    start: float = 1e-7,
+    end: float = 10.0,
+    steps: int = 100,
+) -> LrFindResult:
+    """The learning-rate range test on a throwaway copy of the configured model and data."""
+    check_optim(config.optim)
+    prepared = prepare(config, dataset=dataset)
+    return lr_find(
+        prepared.model,
+        prepared.optimizer,
+        prepared.train_loader,
+        optim=config.optim,
+        seed=config.train.seed,
+        start=start,
+        end=end,
+        steps=steps,
+    )
+
+
+def train(config: ExperimentConfig, *, quiet: bool = False, report: bool = True) -> RunResult:
+    """Train one experiment; then evaluate it, draw its figures and write its report.
+
+    With `train.lr_find`, the learning-rate range test runs first on a throwaway model (on
+    the same loaded data) and its plot joins the run's figures and report.
+    """
+    if not (config.train.lr_find and topology_from_env().is_main):
+        return engine.train(config, quiet=quiet, report=report)
+    dataset = load_configured(config.data, config.train.seed)
+    found = range_test(config, dataset)
+    if not quiet:
+        suggestion = found.suggestion
+        print(
+            f"lr-find: suggested lr {suggestion.steepest:.2e} (steepest descent), "
+            f"{suggestion.min_over_10:.2e} (minimum / 10); training with {config.optim.lr:.2e}"
+        )
+    return engine.train(config, quiet=quiet, report=report, dataset=dataset, lr_find=found)
+
+
+def resume(run_dir: Path, *, quiet: bool = False, report: bool = True) -> RunResult:
+    """Continue a run from its last checkpoint; then evaluate it and write its report."""
+    return engine.resume(run_dir, quiet=quiet, report=report)
+
+
+def train_all(
+    configs: Sequence[ExperimentConfig], *, quiet: bool = False, report: bool = True
+) -> tuple[list[RunResult], Path | None]:
+    """Train each config in turn; with several, also write their comparison page."""
+    results = [train(config, quiet=quiet, report=report) for config in configs]
+    comparison = None
+    if report and len(results) > 1:
+        out = Path(configs[0].out) / f"{_common_name(configs)}-comparison"
+        _, comparison = write_comparison([r.run_dir for r in results], out)
+    return results, comparison
+
+
+def _common_name(configs: Sequence[ExperimentConfig]) -> str:
+    names = [c.run_name for c in configs]
+    prefix = names[0]
+    for name in names[1:]:
+        while not name.startswith(prefix):
+            prefix = prefix[:-1]
+    return prefix.rstrip("-_") or "runs"
+
+
+def evaluate(
+    run_dir: Path, dataset: str | None = None, split: str = "test", device: str = "cpu"
+) -> dict:
+    """`cnnlab eval`: metrics and predictions into the run; figures too for its own test split.
+
+    The model and data are loaded once and used for both.
+    """
+    run = RunDir(Path(run_dir))
+    loaded = load_run(run.path, "best", device=device)
+    name, chosen = evaluation_split(loaded, dataset, split)
+    result = evaluate_split(
+        loaded.model,
+        chosen,
+        loaded.class_names,
+        dataset=name,
+        split_name=split,
+        tta_flip=loaded.config.model.tta_flip,
+        device=device,
+    )
+    tag = output_tag(dataset, split, loaded.config.data.dataset)
+    record_evaluation(run, result, tag)
+    if tag is None:
+        inputs = inputs_from_run(run.path, device, loaded=loaded, test=chosen, evaluated=result)
+        write_figures(run, inputs)
+    return result.metrics
+
+
+def finish_saved(run_dir: Path, device: str = "cpu") -> Path:
+    """Evaluate a trained run, draw its figures and write its report (model and data loaded once);
+    the report's HTML page. For runs trained without a report, such as a search's trials."""
+    run = RunDir(Path(run_dir))
+    loaded = load_run(run.path, "best", device=device)
+    data = run_data(loaded)
+    test = data.splits.get("test")
+    result = None
+    if test is not None and len(test):
+        result = evaluate_split(
+            loaded.model,
+            test,
+            loaded.class_names,
+            dataset=loaded.config.data.dataset,
+            tta_flip=loaded.config.model.tta_flip,
+            device=device,
+        )
+        record_evaluation(run, result)
+    write_figures(run, inputs_from_run(run.path, device, loaded=loaded, test=test, evaluated=result))
+    _, html = write_report(run.path, model=loaded.model, dataset=data)
+    return html
+
+
+def train_scratch(
+    config: ExperimentConfig, *, quiet: bool = False, report: bool = True
+) -> scratch_run.ScratchResult:
+    """Train with the NumPy engine (`model.name` scratch:...); then its figures and report."""
+    return scratch_run.train(config, quiet=quiet, report=report)

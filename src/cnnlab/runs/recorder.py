@@ -1,0 +1,94 @@
+"""What a training engine tells its run directory, the same for the PyTorch and NumPy engines.
+
+The engine reports each finished epoch and how the run ended; the recorder turns that into
+status.json, metrics.csv, iterations.csv and train.log lines (echoed to the console unless
+quiet). Checkpoints are the engine's own (.pt or .npz).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cnnlab.errors import TrainingError
+from cnnlab.runs.rundir import RunDir
+
+
+def format_epoch(row: dict[str, Any], epochs: int) -> str:
+    """One readable line per epoch for the log and the console."""
+    text = (
+        f"epoch {row['epoch']:>3}/{epochs}  train loss {row['train_loss']:.4f}  "
+        f"acc {row['train_accuracy']:.4f}  f1 {row['train_f1']:.4f}"
+    )
+    if row.get("val_loss") is not None:
+        text += (
+            f"  |  val loss {row['val_loss']:.4f}  acc {row['val_accuracy']:.4f}  "
+            f"f1 {row['val_f1']:.4f}"
+        )
+    if row.get("test_accuracy") is not None:
+        text += f"  |  test acc {row['test_accuracy']:.4f}"
+    return text + f"  |  lr {row['lr']:.3g}  {row['epoch_seconds']:.1f}s"
+
+
+@dataclass(frozen=True)
+class Recorder:
+    """Writes one run's records as its engine trains."""
+
+    run: RunDir
+    epochs: int  # planned epochs, for "epoch 3/10"
+    quiet: bool = False
+
+    def say(self, line: str) -> None:
+        """A line into train.log and, unless quiet, onto the console (stderr)."""
+        self.run.log(line)
+        if not self.quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    def epoch(
+        self,
+        row: dict[str, Any],
+        improved: bool,
+        epochs: Sequence[dict[str, Any]],
+        iterations: Sequence[dict[str, Any]],
+    ) -> None:
+        """A finished epoch: the tables rewritten, its line logged, the status advanced."""
+        self.run.write_epochs(epochs)
+        self.run.write_iterations(iterations)
+        self.say(format_epoch(row, self.epochs) + ("  *" if improved else ""))
+        self.run.write_status("running", epoch=row["epoch"], epochs=self.epochs)
+
+    def trained(
+        self, status: str, epochs: int, best_epoch: int | None, monitor: str, seconds: float
+    ) -> None:
+        """Training ended normally (`finished` or `early_stopped`)."""
+        self.run.log(f"best epoch {best_epoch} by {monitor}; training took {seconds:.1f}s")
+        self.run.write_status(status, epoch=epochs, best_epoch=best_epoch)
+
+    def diverged(
+        self, iterations: Sequence[dict[str, Any]], epoch: int, lr: float
+    ) -> TrainingError:
+        """Mark the run diverged; the error to raise says where and what to try."""
+        iteration = iterations[-1]["iteration"] if iterations else 0
+        self.run.write_iterations(iterations)
+        self.run.write_status("diverged", epoch=epoch, iteration=iteration)
+        self.run.log(
+            f"diverged: the loss became NaN, infinite or exploded near iteration {iteration}; stopped"
+        )
+        return TrainingError(
+            f"run {self.run.path} diverged: the loss became NaN, infinite or exploded near "
+            f"iteration {iteration} (epoch {epoch}); try a lower learning rate (optim.lr={lr})"
+        )
+
+    def failed(self, reason: str, epoch: int = 0) -> None:
+        """Mark the run failed with its reason (the last checkpoint, if any, stays)."""
+        self.run.write_status("failed", reason=reason, epoch=epoch)
+        self.run.log(f"failed: {reason}")
+
+    def interrupted(self, epoch: int) -> None:
+        """A hard stop: back to the last saved epoch."""
+        self.run.write_status("interrupted", epoch=epoch)
+        self.run.log(
+            f"interrupted after epoch {epoch}; resume with: cnnlab train --resume {self.run.path}"
+        )
