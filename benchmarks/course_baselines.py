@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from cnnlab.config import load_experiments
-from cnnlab.runs import train
+from cnnlab.experiment import train
 from cnnlab.runs.env import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from cnnlab.config import load_experiments
-from cnnlab.runs import train
+from cnnlab.experiment.engine import train
 
 GRAY_CLASSES = ("0", "1", "7")
 RGB_CLASSES = (
@@ -64,7 +64,7 @@ def sweep_run_fails_at(monkeypatch):
     `error` instead of training; every other run trains as usual."""
     from cnnlab.sweep import runner
 
-    real_train = runner.workflow.train
+    real_train = runner.experiment.train
 
     def fail_at(lr: float, error: Exception) -> None:
         def train(config, **kwargs):
@@ -72,7 +72,7 @@ def sweep_run_fails_at(monkeypatch):
                 raise error
             return real_train(config, **kwargs)
 
-        monkeypatch.setattr(runner.workflow, "train", train)
+        monkeypatch.setattr(runner.experiment, "train", train)
 
     return fail_at
 
@@ -86,7 +86,7 @@ def tiny_run(out: Path, name: str, *overrides: str) -> Path:
             "train.device=cpu", f"out={out}", f"name={name}", *overrides,
         ],
     )[0]  # fmt: skip
-    return train(config, quiet=True).run_dir
+    return train(config, quiet=True, report=False).run_dir
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,9 @@ from cnnlab.config import load_experiments
 from cnnlab.errors import CnnlabError, ConfigError
 from cnnlab.htmltable import html_table
 from cnnlab.models import Summary, build_model, format_summary, summarize, summary_table
-from cnnlab.runs import RunResult, experiment
-from cnnlab.runs.display import results_markdown, runs_table
+from cnnlab.experiment import RunResult
+from cnnlab.experiment import engine as experiment
+from cnnlab.experiment.results import results_markdown, runs_table
 from cnnlab.training.loop import History
 from cnnlab.training.progress import in_notebook, show_progress
 from cnnlab.visualize.gallery import show_figures

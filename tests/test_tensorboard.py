@@ -13,10 +13,10 @@ from PIL import Image
 from cnnlab.cli.train_cmd import add_parser, overrides_from_flags
 from cnnlab.config import load_experiments
 from cnnlab.errors import ConfigError
-from cnnlab.runs import experiment
+from cnnlab.experiment import engine as experiment
 from cnnlab.runs.rundir import read_csv_rows
-from cnnlab.runs.tensorboard import final_metrics, flat_hparams
-from cnnlab.workflow import train
+from cnnlab.experiment.tensorboard import final_metrics, flat_hparams
+from cnnlab.experiment import train
 
 BASE = [
     "data.dataset=mnist-sample", "data.classes=[0,1,7]", "data.per_class=8", "data.val=6",

@@ -85,11 +85,11 @@ def test_cli_end_to_end(tmp_path, capsys):
 
 
 def test_train_with_lr_find_puts_the_plot_in_the_report(tmp_path, capsys):
-    from cnnlab import workflow
+    from cnnlab import experiment
 
     overrides = [*TINY, f"out={tmp_path}", "name=probe", "train.epochs=1", "train.lr_find=true"]
     (config,) = load_experiments(None, overrides)
-    result = workflow.train(config)
+    result = experiment.train(config)
     figure = result.run_dir / "figures" / "lr_find.png"
     assert figure.stat().st_size > 1000
     assert (result.run_dir / "figures" / "lr_find.csv").is_file()

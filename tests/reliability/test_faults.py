@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from cnnlab.errors import TrainingError
-from cnnlab.runs import experiment, resume, train
+from cnnlab.experiment import engine as experiment
+from cnnlab.experiment.engine import resume, train
 from cnnlab.sweep import run_sweep, runner, spec_from_dict
 from cnnlab.training import load_checkpoint
 from cnnlab.training import loop as loop_module
@@ -119,9 +120,9 @@ def test_a_sweep_stopped_mid_way_resumes_without_retraining_or_duplicating(tmp_p
 
     started = []
     for verb in ("train", "resume"):
-        real = getattr(runner.workflow, verb)
+        real = getattr(runner.experiment, verb)
         monkeypatch.setattr(
-            runner.workflow,
+            runner.experiment,
             verb,
             lambda *a, _v=verb, _r=real, **k: started.append(_v) or _r(*a, **k),
         )

@@ -19,7 +19,8 @@ from matplotlib.figure import Figure
 from cnnlab import atomic
 from cnnlab.cli import main
 from cnnlab.errors import CnnlabError
-from cnnlab.runs import RunDir, resume, train
+from cnnlab.experiment.engine import resume, train
+from cnnlab.runs import RunDir
 from cnnlab.training import load_checkpoint
 from cnnlab.visualize.save import save_figure
 

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from cnnlab.runs import resume, train
+from cnnlab.experiment.engine import resume, train
 from cnnlab.training import load_checkpoint
 from cnnlab.training import loop as loop_module
 from cnnlab.training.interrupt import stop_on_signals

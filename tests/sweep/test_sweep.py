@@ -57,8 +57,8 @@ def test_grid_table_figures_and_resume(tmp_path, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(runner.workflow, "train", no_training)
-    monkeypatch.setattr(runner.workflow, "resume", no_training)
+    monkeypatch.setattr(runner.experiment, "train", no_training)
+    monkeypatch.setattr(runner.experiment, "resume", no_training)
     again = run_sweep(spec, tmp_path, report=False)
     assert read_rows(again.csv_path) == rows  # rebuilt, not appended
     assert sorted(p.name for p in (tmp_path / "tiny" / "runs").iterdir()) == sorted(

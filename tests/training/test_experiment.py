@@ -11,7 +11,8 @@ import torch
 from cnnlab.cli import main
 from cnnlab.config import load_experiments
 from cnnlab.errors import TrainingError
-from cnnlab.runs import RunDir, resume, train
+from cnnlab.experiment.engine import resume, train
+from cnnlab.runs import RunDir
 from cnnlab.training import load_checkpoint
 
 BASE = [

@@ -8,53 +8,42 @@ import torch
 from torch import nn
 
 from cnnlab.config import build_config
-from cnnlab.data.loader import Normalize
 from cnnlab.errors import ConfigError
 from cnnlab.evaluate.inference import predict_probabilities, wants_channels_last
-from cnnlab.runs.experiment import Classifier, build_classifier
+from cnnlab.models.classifier import Classifier, Normalize, predict_logits
 from cnnlab.training.device import configure_cuda, default_eval_batch_size, use_channels_last
 from cnnlab.training.distributed import SINGLE, training_module
 from cnnlab.visualize.feature_maps import capture_activations
 from cnnlab.visualize.gradcam import grad_cam
-from cnnlab.visualize.single_view import single_view
 
 
-def _classifier(tta_flip: bool) -> Classifier:
+def _classifier() -> Classifier:
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(64, 3))
-    return Classifier(Normalize([0.5], [0.25]), net, tta_flip=tta_flip)
+    return Classifier(Normalize([0.5], [0.25]), net, {"kind": "model", "name": "x"}, (1, 4, 4))
 
 
-def test_flip_averaging_predicts_the_mean_of_image_and_mirror_in_eval_mode_only():
-    model = _classifier(tta_flip=True).eval()
+def test_flip_averaging_is_applied_by_evaluation_not_inside_forward():
+    model = _classifier().eval()
     x = torch.rand(5, 1, 4, 4)
-    plain = _classifier(tta_flip=False).eval()
-    expected = (plain(x) + plain(x.flip(-1))) / 2
-    torch.testing.assert_close(model(x), expected)
-    torch.testing.assert_close(model(x.flip(-1)), model(x))  # mirror-invariant predictions
-    model.train()
-    torch.testing.assert_close(model(x), plain.train()(x))  # training sees single images
-    assert "tta_flip=True" in repr(model)
+    expected = (model(x) + model(x.flip(-1))) / 2
+    torch.testing.assert_close(predict_logits(model, x, tta_flip=True), expected)
+    torch.testing.assert_close(predict_logits(model, x, tta_flip=False), model(x))
+    mirrored = predict_logits(model, x.flip(-1), tta_flip=True)
+    torch.testing.assert_close(mirrored, predict_logits(model, x, tta_flip=True))
+    images = (x.numpy() * 255).round().astype(np.uint8)
+    flip = predict_probabilities(model, images, tta_flip=True)
+    plain = predict_probabilities(model, images)
+    assert not np.allclose(flip, plain)  # the switch reaches inference
 
 
-def test_the_config_switch_reaches_the_model():
-    config = build_config({"model": {"name": "conv1", "tta_flip": True}})
-    model = build_classifier(config, (1, 8, 8), 3, [0.5], [0.25])
-    assert model.tta_flip is True
-    assert build_classifier(build_config({}), (1, 8, 8), 3, [0.5], [0.25]).tta_flip is False
-
-
-def test_figures_capture_one_activation_per_image_under_flip_averaging():
-    model = _classifier(tta_flip=True).eval()
+def test_figures_see_one_activation_per_image_whatever_the_run_evaluates_with():
+    model = _classifier().eval()
     conv = model.net[0]
     x = torch.rand(3, 1, 4, 4)
     captured, logits = capture_activations(model, x, [("conv", conv)])
     assert captured["conv"].shape == (3, 4, 4, 4) and logits.shape == (3, 3)
     assert grad_cam(model, x, conv).shape == (3, 4, 4)
-    assert model.tta_flip is True  # switched back on after each figure
-    with single_view(model):
-        assert model.tta_flip is False
-    assert model.tta_flip is True
 
 
 def test_channels_last_is_on_by_default_for_cpu_and_cuda_and_can_be_turned_off():
@@ -67,7 +56,7 @@ def test_channels_last_is_on_by_default_for_cpu_and_cuda_and_can_be_turned_off()
 
 
 def test_compile_wraps_the_training_module_and_keeps_the_bare_model_for_checkpoints():
-    model = _classifier(tta_flip=False)
+    model = _classifier()
     assert training_module(model, torch.device("cpu"), SINGLE, compile_model=False) is None
     compiled = training_module(model, torch.device("cpu"), SINGLE, compile_model=True)
     assert compiled is not None and compiled is not model
@@ -88,7 +77,7 @@ def test_inference_feeds_batches_in_the_models_layout_with_the_same_probabilitie
     net = nn.Sequential(
         nn.Conv2d(1, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1), nn.Flatten(), nn.Linear(64, 3)
     )
-    model = Classifier(Normalize([0.5], [0.25]), net)
+    model = Classifier(Normalize([0.5], [0.25]), net, {"kind": "model", "name": "x"}, (1, 4, 4))
     images = np.random.default_rng(0).integers(0, 256, size=(9, 1, 4, 4), dtype=np.uint8)
     assert not wants_channels_last(model)
     plain = predict_probabilities(model, images)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cnnlab.config import ExperimentConfig, load_experiments
-from cnnlab.runs import train
+from cnnlab.experiment.engine import train
 
 TINY_DEEP = "model.options={widths: [4, 8], hidden: [16]}"  # conv-bn stages + a bn hidden layer
 TARGET = ("data.dataset=mnist-sample", "data.classes=[5,6,7,8,9]", "data.per_class=8")
@@ -42,7 +42,7 @@ def deep_run(tmp_path_factory) -> Path:
         "model.name=convnet_deep",
         TINY_DEEP,
     )
-    return train(config, quiet=True).run_dir
+    return train(config, quiet=True, report=False).run_dir
 
 
 @pytest.fixture(scope="session")

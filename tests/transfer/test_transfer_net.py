@@ -11,7 +11,8 @@ from cnnlab.config import ModelConfig
 from cnnlab.errors import ModelError
 from cnnlab.models import summarize
 from cnnlab.runs import load_run
-from cnnlab.transfer import Backbone, head_name, load_backbone, pretrained_classifier, transfer_net
+from cnnlab.models import head_name
+from cnnlab.transfer import Backbone, load_backbone, pretrained_classifier, transfer_net
 
 
 def _rand(*shape: int, seed: int = 0) -> torch.Tensor:

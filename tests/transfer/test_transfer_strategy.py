@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from cnnlab.runs import experiment, train
+from cnnlab.experiment import engine as experiment
+from cnnlab.experiment.engine import train
 from cnnlab.training.checkpoint import load_checkpoint
 from cnnlab.training.loop import FitHooks, fit
 from cnnlab.transfer import load_backbone, transfer_net

@@ -12,7 +12,8 @@ import yaml
 from cnnlab.cli import train_cmd
 from cnnlab.config import build_config, load_experiments
 from cnnlab.errors import ConfigError
-from cnnlab.runs import RunDir, load_run, resume, train
+from cnnlab.experiment.engine import resume, train
+from cnnlab.runs import RunDir, load_run
 from cnnlab.transfer import find_source, resolve_config
 
 

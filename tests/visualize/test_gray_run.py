@@ -12,6 +12,7 @@ from PIL import Image
 
 from cnnlab.cli import visualize_cmd
 from cnnlab.errors import CnnlabError, ConfigError, DataError, DataFormatError
+from cnnlab.evaluate import run_data
 from cnnlab.runs import RunDir, load_run
 from cnnlab.visualize import feature_visualization, run_figures, write_figures
 
@@ -52,9 +53,8 @@ def test_every_figure_is_written_as_a_readable_png(conv_run):
 def test_model_predictions_stand_in_for_a_missing_predictions_csv(conv_run):
     run_dir, _ = conv_run
     loaded = load_run(run_dir)
-    from cnnlab.runs.experiment import load_experiment_data
-
-    test = load_experiment_data(loaded.config).split("test")
+    
+    test = run_data(loaded).split("test")
     predictions = run_figures.run_predictions(RunDir(run_dir), loaded, test, loaded.class_names)
     np.testing.assert_array_equal(predictions.ids, np.arange(len(test)))
     np.testing.assert_array_equal(predictions.labels, test.labels)

@@ -13,8 +13,9 @@ from PIL import Image
 
 from cnnlab.config import load_experiments
 from cnnlab.evaluate import evaluate_run
-from cnnlab.runs import RunDir, load_run, train
-from cnnlab.runs.experiment import load_experiment_data
+from cnnlab.experiment.engine import train
+from cnnlab.evaluate import run_data
+from cnnlab.runs import RunDir, load_run
 from cnnlab.visualize import feature_visualization, run_figures, write_figures
 
 NAMES = [f"class {chr(ord('a') + k)}" for k in range(10)]
@@ -119,7 +120,7 @@ def copy_with_predictions(run_dir, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy)
     loaded = load_run(copy)
-    test = load_experiment_data(loaded.config).split("test")
+    test = run_data(loaded).split("test")
     probabilities = np.full((len(test), 10), 0.05)
     probabilities[:, 0] = 0.55
     with open(copy / "predictions.csv", "w", newline="", encoding="utf-8") as stream:
@@ -174,7 +175,7 @@ def test_figures_use_what_evaluate_run_wrote(rgb_run, tmp_path, caplog):
     shutil.copytree(run_dir, copy)
     metrics = evaluate_run(copy)
     loaded = load_run(copy)
-    test = load_experiment_data(loaded.config).split("test")
+    test = run_data(loaded).split("test")
     with caplog.at_level(logging.INFO, logger="cnnlab.visualize"):
         predictions = run_figures.run_predictions(RunDir(copy), loaded, test, loaded.class_names)
         run_figures.prediction_figures(

@@ -26,7 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_lr_find(args: argparse.Namespace) -> int:
-    from cnnlab.lrfind import lr_find, write_lr_find  # heavy imports load when the verb runs
+    from cnnlab.experiment import range_test  # heavy imports load when the verb runs
+    from cnnlab.lrfind import write_lr_find
 
     configs = load_experiments(args.config, args.overrides)
     if len(configs) != 1:
@@ -34,7 +35,7 @@ def run_lr_find(args: argparse.Namespace) -> int:
             f"{args.config}: lr-find takes one experiment, the config describes {len(configs)}"
         )
     (config,) = configs
-    result = lr_find(config, args.start, args.end, args.steps)
+    result = range_test(config, start=args.start, end=args.end, steps=args.steps)
     png, csv_path = write_lr_find(result, Path(config.out) / f"{config.run_name}-lr-find")
     suggestion = result.suggestion
     print(f"ran {len(result.lrs)} iterations, lr {result.lrs[0]:.2e} to {result.lrs[-1]:.2e}")

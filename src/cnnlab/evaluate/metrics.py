@@ -193,6 +193,7 @@ def compute_metrics(
         "split": split,
         "num_samples": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, predicted)),
+        "loss": float(np.mean(sample_losses(y_true, probabilities))),  # mean cross-entropy
         "top_k": top_k_accuracies(y_true, probabilities),
         **averages,
         **auc_averages(y_true, probabilities, aucs),

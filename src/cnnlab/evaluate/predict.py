@@ -16,7 +16,7 @@ from cnnlab.evaluate.api import test_model
 from cnnlab.evaluate.inference import predict_probabilities
 from cnnlab.evaluate.inputs import image_files, images_from_array, images_from_files
 from cnnlab.runs.load import load_run
-from cnnlab.runs.predictions import Predictions, write_predictions
+from cnnlab.runs.predictions import Predictions, save_predictions
 
 
 def _predict(
@@ -75,7 +75,7 @@ def predict_to_csv(
     """
     if Path(source).exists():
         predictions = _predict(run_dir, Path(source), device, batch_size)
-        write_predictions(Path(out), predictions)
+        save_predictions(Path(out), predictions)
         return len(predictions.ids), None
     looks_like_path = os.sep in str(source) or Path(source).suffix.lower() in IMAGE_EXTENSIONS
     if looks_like_path and not str(source).startswith(IMAGEFOLDER_PREFIX):
@@ -84,5 +84,5 @@ def predict_to_csv(
             f"images, or a dataset name"
         )
     result = test_model(run_dir, str(source), "test", device=device, batch_size=batch_size)
-    write_predictions(Path(out), result.predictions)
+    save_predictions(Path(out), result.predictions)
     return len(result.predictions.ids), result.accuracy

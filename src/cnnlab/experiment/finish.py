@@ -114,7 +114,7 @@ def finish(
         metrics=result.metrics if result else None,
         model_name=config.model.name,
     )
-    written = write_figures(run, inputs)
+    written = write_figures(run.path, inputs)
     if lr_find is not None:
         written += write_lr_find(lr_find, run.figures)
     phases.done(f"drew {len(written)} figure files in {run.figures}")

@@ -308,7 +308,7 @@ def train(config: ExperimentConfig, *, quiet: bool = False, report: bool = True)
             scratch_weights=run.best_npz,
             model_name=config.model.name,
         )
-        write_figures(run, inputs)
+        write_figures(run.path, inputs)
         write_report(run.path, dataset=dataset)
     metrics = summary_metrics(final, result.metrics if result else None)
     return ScratchResult(run.path, history.stopped, history, metrics, config)

@@ -116,7 +116,7 @@ def evaluate(
     record_evaluation(run, result, tag)
     if tag is None:
         inputs = inputs_from_run(run.path, device, loaded=loaded, test=chosen, evaluated=result)
-        write_figures(run, inputs)
+        write_figures(run.path, inputs)
     return result.metrics
 
 
@@ -138,7 +138,7 @@ def finish_saved(run_dir: Path, device: str = "cpu") -> Path:
             device=device,
         )
         record_evaluation(run, result)
-    write_figures(run, inputs_from_run(run.path, device, loaded=loaded, test=test, evaluated=result))
+    write_figures(run.path, inputs_from_run(run.path, device, loaded=loaded, test=test, evaluated=result))
     _, html = write_report(run.path, model=loaded.model, dataset=data)
     return html
 

@@ -81,11 +81,22 @@ def predictions_text(
     return buffer.getvalue()
 
 
-def write_predictions(path: Path, predictions: Predictions) -> Path:
+def write_predictions(
+    path: Path,
+    ids: Sequence[int | str],
+    probabilities: np.ndarray,
+    class_names: Sequence[str],
+    y_true: np.ndarray | None = None,
+) -> Path:
     """Write predictions.csv atomically (see the module docstring for the columns)."""
+    return write_text(Path(path), predictions_text(ids, probabilities, class_names, y_true))
+
+
+def save_predictions(path: Path, predictions: Predictions) -> Path:
+    """Write `predictions` as predictions.csv (true labels only where known)."""
     p = predictions
     y_true = p.y_true if len(p.y_true) == len(p.ids) else None
-    return write_text(Path(path), predictions_text(p.ids, p.probabilities, p.class_names, y_true))
+    return write_predictions(path, p.ids, p.probabilities, p.class_names, y_true)
 
 
 def _parse_id(text: str) -> int | str:

@@ -21,7 +21,7 @@ import yaml
 from cnnlab.atomic import write_text
 from cnnlab.config import ExperimentConfig, build_config, dump_config
 from cnnlab.errors import CnnlabError
-from cnnlab.runs.predictions import Predictions, read_predictions, write_predictions
+from cnnlab.runs.predictions import Predictions, read_predictions, save_predictions
 from cnnlab.training.checkpoint import load_checkpoint, save_checkpoint
 
 STATUSES = ("running", "finished", "early_stopped", "diverged", "interrupted", "failed")
@@ -218,7 +218,7 @@ class RunDir:
         return metrics
 
     def write_predictions(self, predictions: Predictions, tag: str | None = None) -> Path:
-        return write_predictions(self.predictions_path(tag), predictions)
+        return save_predictions(self.predictions_path(tag), predictions)
 
     def read_predictions(self, tag: str | None = None) -> Predictions | None:
         """predictions.csv (or predictions-<tag>.csv); None before the run is evaluated."""

@@ -14,14 +14,17 @@ from cnnlab.config.load import COMPARE_KEY, apply_overrides, read_yaml
 from cnnlab.errors import ConfigError
 
 # metric column -> (key in the run's metrics.json, fallback key in final_metrics.json)
-METRICS: dict[str, tuple[str | None, str | None]] = {
-    "test_accuracy": ("accuracy", "test_accuracy"),
-    "test_f1_macro": ("f1_macro", "test_f1"),
-    "test_auc_macro": ("auc_macro", None),
-    "test_loss": (None, "test_loss"),
-    "train_accuracy": (None, "train_accuracy"),
-    "train_f1_macro": (None, "train_f1"),
-    "train_loss": (None, "train_loss"),
+# A results column -> where its value is read: evaluate's test metrics (metrics.json),
+# the final weights' numbers (final_metrics.json) or the last epoch's row (metrics.csv,
+# measured while the weights moved), and the key there.
+METRICS: dict[str, tuple[str, str]] = {
+    "test_accuracy": ("test", "accuracy"),
+    "test_f1_macro": ("test", "f1_macro"),
+    "test_auc_macro": ("test", "auc_macro"),
+    "test_loss": ("test", "loss"),
+    "train_accuracy": ("final", "final_train_accuracy"),
+    "train_f1_macro": ("last_epoch", "train_f1"),
+    "train_loss": ("last_epoch", "train_loss"),
 }
 DEFAULT_METRICS = ("test_accuracy", "test_f1_macro")
 SPEC_KEYS = ("name", "base", "grid", "seeds", "metrics", "quick")

@@ -6,32 +6,40 @@ duplicates a row.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from cnnlab.atomic import write_text
-from cnnlab.runs.rundir import RunDir, csv_text
+from cnnlab.errors import CnnlabError
+from cnnlab.runs import RunDir
+from cnnlab.runs.rundir import csv_text
 from cnnlab.sweep.grid import SweepRun, key_labels, value_label
 from cnnlab.sweep.spec import METRICS, SweepSpec
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+def _records(folder: RunDir) -> dict[str, dict[str, Any]]:
+    """The run's test metrics, final numbers and last epoch row ({} where absent or damaged)."""
+    records: dict[str, dict[str, Any]] = {}
+    readers = {
+        "test": folder.read_test_metrics,
+        "final": folder.read_final,
+        "last_epoch": lambda: (folder.read_epochs() or [{}])[-1],
+    }
+    for source, read in readers.items():
+        try:
+            records[source] = read() or {}
+        except CnnlabError:
+            records[source] = {}
+    return records
 
 
-def _metric(name: str, evaluated: dict, final: dict) -> float | None:
-    """A metric from metrics.json (test evaluation), else from final_metrics.json."""
-    evaluated_key, final_key = METRICS[name]
-    for source, key in ((evaluated, evaluated_key), (final, final_key)):
-        if key is not None and isinstance(source.get(key), (int, float)):
-            return float(source[key])
-    return None
+def _metric(name: str, records: dict[str, dict[str, Any]]) -> float | None:
+    """A results column's value (see `METRICS` for where each is read)."""
+    source, key = METRICS[name]
+    value = records[source].get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def run_row(spec: SweepSpec, run: SweepRun, runs_dir: Path) -> dict[str, Any]:
@@ -43,14 +51,13 @@ def run_row(spec: SweepSpec, run: SweepRun, runs_dir: Path) -> dict[str, Any]:
         status = "not run"
     if status == "failed":
         status = f"failed: {state.get('reason', 'unknown reason')}"
-    final = _read_json(folder.path / "final_metrics.json")
-    evaluated = _read_json(folder.path / "metrics.json")
+    records = _records(folder)
     row: dict[str, Any] = {"run": run.name}
     row.update({key: value for key, value in run.values})
     row.update(seed=run.seed, status=status)
-    row.update({name: _metric(name, evaluated, final) for name in spec.metrics})
+    row.update({name: _metric(name, records) for name in spec.metrics})
     row["epochs"] = state.get("epoch")
-    seconds = final.get("train_seconds")
+    seconds = records["final"].get("train_seconds")
     row["time"] = round(seconds, 2) if isinstance(seconds, (int, float)) else None
     return row
 

@@ -85,8 +85,9 @@ def transfer_net(
     strategy: str = "finetune",
     resize: bool = False,
     seed: int = 0,
-) -> tuple[TransferNet, dict[str, Any]]:
-    """(the backbone's weights behind a new `num_classes` head for (C, H, W) inputs, its record).
+) -> TransferNet:
+    """The backbone's weights behind a new `num_classes` head, for (C, H, W) inputs; its
+    structure is `backbone_record(backbone, strategy, resize)` built by `models`.
 
     `strategy` linear-probe freezes the backbone (no gradients, eval mode throughout).
     """
@@ -103,7 +104,7 @@ def transfer_net(
     net.backbone.load_state_dict(weights)
     net.head = new_head(net.head.in_features, num_classes, seed)
     _check_runs(net, tuple(in_shape), backbone)
-    return net.train(), record
+    return net.train()
 
 
 def pretrained_classifier(
@@ -111,12 +112,9 @@ def pretrained_classifier(
 ) -> Classifier:
     """The configured transfer model, backbone weights loaded, behind the backbone's normalisation."""
     backbone = load_backbone(config.model, out=config.out, offline=config.data.offline)
-    net, record = transfer_net(
-        backbone,
-        in_shape,
-        num_classes,
-        strategy=config.train.strategy,
-        resize=config.model.resize,
-        seed=config.train.seed,
+    strategy, resize = config.train.strategy, config.model.resize
+    net = transfer_net(
+        backbone, in_shape, num_classes, strategy=strategy, resize=resize, seed=config.train.seed
     )
+    record = backbone_record(backbone, strategy, resize)
     return Classifier(Normalize(backbone.mean, backbone.std), net, record, in_shape)

@@ -21,7 +21,6 @@ from cnnlab.visualize.misclassified import plot_misclassified, select_misclassif
 from cnnlab.visualize.roc import plot_roc
 from cnnlab.visualize.figure_table import FIGURES, FigureEntry, FigureInputs, Skip
 from cnnlab.visualize.run_figures import (
-    draw_run_figures,
     feature_visualization,
     inputs_from_run,
     write_figures,
@@ -33,7 +32,6 @@ __all__ = [
     "FigureEntry",
     "FigureInputs",
     "Skip",
-    "draw_run_figures",
     "inputs_from_run",
     "capture_activations",
     "feature_visualization",

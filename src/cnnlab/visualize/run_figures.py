@@ -1,7 +1,7 @@
 """Every figure of a run, written into `<run>/figures/` from inputs built once.
 
 `cnnlab train` hands `write_figures` the model, data and predictions it already holds;
-`cnnlab figures RUN` builds the same `FigureInputs` from the run directory (`inputs_from_run`).
+`cnnlab figures RUN` lets it build the same `FigureInputs` from the run directory.
 A figure that cannot be drawn is skipped with a logged reason.
 """
 
@@ -23,8 +23,11 @@ from cnnlab.visualize.figure_table import FIGURES, FigureInputs, Skip
 log = logging.getLogger(__name__)
 
 
-def write_figures(run: RunDir, inputs: FigureInputs) -> list[Path]:
-    """Draw every figure of the table that `inputs` allow; returns the files written."""
+def write_figures(run_dir: Path, inputs: FigureInputs | None = None) -> list[Path]:
+    """Draw every figure of the table that `inputs` allow into `<run>/figures/`; the files
+    written. Without `inputs` they are read from the run directory (`inputs_from_run`)."""
+    run = RunDir(Path(run_dir))
+    inputs = inputs if inputs is not None else inputs_from_run(run.path)
     written: list[Path] = []
     for name, entry in FIGURES.items():
         if entry.draw is None:
@@ -98,11 +101,6 @@ def _fits(predictions, test, class_names) -> bool:
         np.all((positions >= 0) & (positions < len(test)))
         and np.array_equal(test.labels[positions], predictions.y_true)
     )
-
-
-def draw_run_figures(run_dir: Path, device: str = "cpu") -> list[Path]:
-    """`cnnlab figures RUN`: every figure the run directory allows."""
-    return write_figures(RunDir(Path(run_dir)), inputs_from_run(run_dir, device))
 
 
 def feature_visualization(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cnnlab.errors import DataFormatError
-from cnnlab.evaluate import read_predictions, write_predictions
+from cnnlab.runs.predictions import read_predictions, write_predictions
 
 ODD_NAMES = ("plain", "with, comma", 'say "hi"', "two\nlines", "ünïcode ☃")
 
