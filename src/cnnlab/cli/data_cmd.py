@@ -27,9 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=run_list)
 
     profile = verbs.add_parser("profile", help="sizes, balance, pixels, duplicates, leakage")
-    profile.add_argument(
-        "name", help="mnist, fashion-mnist, cifar10, mnist-sample, imagefolder:PATH"
-    )
+    profile.add_argument("name", help=", ".join(info.display_name for info in DATASETS.values()))
     add_dataset_arguments(profile)
     profile.add_argument("--out", type=Path, help="where to save profile.md and examples.png")
     profile.set_defaults(func=run_profile)
@@ -47,22 +45,22 @@ def run_list(args: argparse.Namespace) -> int:
     )
     print(f"{'name':<15} {'shape':<9} {'classes':>7} {'train':>7} {'test':>7}  where")
     for name, info in DATASETS.items():
-        if name == "mnist-sample":
+        if info.takes_path:
+            print(f"{info.display_name:<15} {info.description}")
+            continue
+        if info.home is not None:
             where = "embedded in cnnlab"
         else:
             found = locate(name, data_dir=args.data_dir)
             where = (
                 f"{found.path} ({found.form})"
                 if found
-                else "not found (cnnlab data prepare " + name + ")"
+                else f"not found (cnnlab data prepare {name})"
             )
         shape = "x".join(str(d) for d in info.image_shape)
         print(
             f"{name:<15} {shape:<9} {info.num_classes:>7} {info.train_size:>7,} {info.test_size:>7,}  {where}"
         )
-    print(
-        f"{'imagefolder:PATH':<15} any folder, .zip or .tar[.gz] of <split>/<class>/<image> or <class>/<image>"
-    )
     return 0
 
 

@@ -1,12 +1,27 @@
-"""The datasets cnnlab knows by name: their shape, classes, files and official downloads."""
+"""The table of dataset formats cnnlab knows by name: their files, classes, shape and download.
+
+To add a dataset format, add an entry to `DATASETS` below; nothing else needs to change.
+
+A name is either a table key (`mnist`) or, for an entry that `takes_path`, `key:PATH`
+(`imagefolder:~/pets`). Everything else in cnnlab.data (finding, downloading, loading, the
+not-found error, `cnnlab data list`) reads these entries and knows no dataset by name.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+from cnnlab.data import idx
+from cnnlab.data.cifar import CIFAR10_CLASSES
+from cnnlab.data.forms import CIFAR10_BATCHES, IDX, IMAGE_FOLDER, FileForm
+from cnnlab.data.sample import SAMPLE_DIR
 from cnnlab.errors import DataError
 
-IMAGEFOLDER_PREFIX = "imagefolder:"
+PATH_SEPARATOR = ":"  # between an entry's name and the path it reads: imagefolder:PATH
+IMAGEFOLDER_PREFIX = "imagefolder" + PATH_SEPARATOR
 
 
 @dataclass(frozen=True)
@@ -19,18 +34,60 @@ class RemoteFile:
 
 
 @dataclass(frozen=True)
-class DatasetInfo:
-    """What cnnlab knows about a named dataset before reading any of it."""
+class DatasetFormat:
+    """One dataset cnnlab knows by name: the forms its files take, where they are looked for,
+    what they hold, and how they are downloaded.
+
+    Where the files are comes from exactly one of: `folders` (searched under every data
+    directory), `home` (shipped with cnnlab) or `takes_path` (the name says `name:PATH`).
+    """
 
     name: str
     description: str
-    image_shape: tuple[int, int, int]  # (C, H, W)
-    num_classes: int
-    train_size: int
-    test_size: int
-    folder: str  # where it lives under a data directory: <data_dir>/<folder>
-    remote_files: tuple[RemoteFile, ...] = ()
+    forms: tuple[FileForm, ...]  # the forms its files may take, tried in this order
+    class_names: tuple[str, ...] | None  # None: read from the files
+    image_shape: tuple[int, int, int] | None  # (C, H, W); None: known only after loading
+    train_size: int | None = None  # images, as published; None: known only after loading
+    test_size: int | None = None
+    folders: tuple[str, ...] = ()  # under each data directory, in order; [0] gets downloads
+    home: Path | None = None  # shipped with cnnlab: read from here, never searched
+    takes_path: bool = False  # named `name:PATH` and read from PATH
+    remote_files: tuple[RemoteFile, ...] = ()  # the official download; (): none
     license: str = ""
+
+    def __post_init__(self) -> None:
+        places = [bool(self.folders), self.home is not None, self.takes_path]
+        if not self.forms or sum(places) != 1:
+            raise DataError(
+                f"dataset format {self.name!r} needs at least one file form and exactly one "
+                f"of folders, home or takes_path; got {len(self.forms)} form(s) and "
+                f"folders={self.folders!r}, home={self.home!r}, takes_path={self.takes_path}"
+            )
+
+    @property
+    def num_classes(self) -> int | None:
+        return None if self.class_names is None else len(self.class_names)
+
+    @property
+    def folder(self) -> str:
+        """Where it belongs under a data directory: <data_dir>/<folder>."""
+        return self.folders[0] if self.folders else self.name
+
+    @property
+    def display_name(self) -> str:
+        """The name as a user types it: `mnist`, or `imagefolder:PATH`."""
+        return f"{self.name}{PATH_SEPARATOR}PATH" if self.takes_path else self.name
+
+    def form(self, name: str) -> FileForm:
+        """The form called `name` ('idx', 'cifar', ...) among this dataset's forms."""
+        for form in self.forms:
+            if form.name == name:
+                return form
+        known = [form.name for form in self.forms]
+        raise DataError(f"dataset {self.name!r} is never read as {name!r} files; only as {known}")
+
+
+DatasetInfo = DatasetFormat  # the name this class had before the table held finders and loaders
 
 
 def _mnist_like_files(base_urls: tuple[str, ...], md5s: dict[str, str]) -> tuple[RemoteFile, ...]:
@@ -45,16 +102,21 @@ _MNIST_URLS = (
     "http://yann.lecun.com/exdb/mnist/",
 )
 _FASHION_URLS = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
+_MNIST_LICENSE = "CC BY-SA 3.0 (LeCun, Cortes and Burges)"
 
-DATASETS: dict[str, DatasetInfo] = {
-    "mnist": DatasetInfo(
+# To add a dataset format, add an entry here: its file forms (forms.py has IDX, CIFAR-10
+# batches and image folders; a new one is a `FileForm(name, find, load)`), where its files
+# are looked for, its classes and shape, and its download. Nothing else names datasets.
+DATASETS: dict[str, DatasetFormat] = {
+    "mnist": DatasetFormat(
         name="mnist",
         description="MNIST handwritten digits, 28x28 grayscale, 10 classes",
+        forms=(IDX,),
+        class_names=idx.MNIST_CLASSES,
         image_shape=(1, 28, 28),
-        num_classes=10,
         train_size=60_000,
         test_size=10_000,
-        folder="mnist",
+        folders=("mnist", "MNIST", "MNIST/raw"),  # ours, then torchvision's layout
         remote_files=_mnist_like_files(
             _MNIST_URLS,
             {  # md5 of the .gz files as published
@@ -64,16 +126,17 @@ DATASETS: dict[str, DatasetInfo] = {
                 "t10k-labels-idx1-ubyte": "ec29112dd5afa0611ce80d1b7f02629c",
             },
         ),
-        license="CC BY-SA 3.0 (LeCun, Cortes and Burges)",
+        license=_MNIST_LICENSE,
     ),
-    "fashion-mnist": DatasetInfo(
+    "fashion-mnist": DatasetFormat(
         name="fashion-mnist",
         description="Fashion-MNIST clothing images, 28x28 grayscale, 10 classes",
+        forms=(IDX,),
+        class_names=idx.FASHION_MNIST_CLASSES,
         image_shape=(1, 28, 28),
-        num_classes=10,
         train_size=60_000,
         test_size=10_000,
-        folder="fashion-mnist",
+        folders=("fashion-mnist", "fashion_mnist", "FashionMNIST", "FashionMNIST/raw"),
         remote_files=_mnist_like_files(
             _FASHION_URLS,
             {
@@ -85,14 +148,22 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         license="MIT (Zalando Research)",
     ),
-    "cifar10": DatasetInfo(
+    "cifar10": DatasetFormat(
         name="cifar10",
         description="CIFAR-10 natural images, 32x32 RGB, 10 classes",
+        forms=(
+            CIFAR10_BATCHES,
+            # a JPEG copy in ImageFolder layout, looked for only after the batches
+            dataclasses.replace(
+                IMAGE_FOLDER,
+                folders=("cifar10-jpg", "cifar10-jpg.tar.gz", "cifar10-jpg.tar", "cifar10-jpg.zip"),
+            ),
+        ),
+        class_names=CIFAR10_CLASSES,
         image_shape=(3, 32, 32),
-        num_classes=10,
         train_size=50_000,
         test_size=10_000,
-        folder="cifar10",
+        folders=("cifar10", "cifar-10", "CIFAR10", "."),  # ".": the batches right in the dir
         remote_files=(
             RemoteFile(
                 "cifar-10-python.tar.gz",
@@ -102,32 +173,54 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         license="CIFAR-10 (Krizhevsky, 2009)",
     ),
-    "mnist-sample": DatasetInfo(
+    "mnist-sample": DatasetFormat(
         name="mnist-sample",
         description="embedded MNIST sample: first 2,000 train and 500 test images (offline)",
+        forms=(IDX,),
+        class_names=idx.MNIST_CLASSES,
         image_shape=(1, 28, 28),
-        num_classes=10,
         train_size=2_000,
         test_size=500,
-        folder="mnist-sample",
-        license="CC BY-SA 3.0 (LeCun, Cortes and Burges)",
+        home=SAMPLE_DIR,
+        license=_MNIST_LICENSE,
+    ),
+    "imagefolder": DatasetFormat(
+        name="imagefolder",
+        description="any folder, .zip or .tar[.gz] of <split>/<class>/<image> or <class>/<image>",
+        forms=(IMAGE_FOLDER,),
+        class_names=None,
+        image_shape=None,
+        takes_path=True,
     ),
 }
 
 
-def dataset_info(name: str) -> DatasetInfo:
-    """The catalog entry for `name`, or an error listing the names cnnlab knows."""
-    if name in DATASETS:
-        return DATASETS[name]
-    if name.startswith(IMAGEFOLDER_PREFIX):
+def lookup(
+    name: str, datasets: Mapping[str, DatasetFormat] = DATASETS
+) -> tuple[DatasetFormat, Path | None]:
+    """The entry `name` refers to in `datasets` and, for `key:PATH`, the path; else an error
+    listing the names there are."""
+    key, separator, path = name.partition(PATH_SEPARATOR)
+    info = datasets.get(key)
+    if info is None or info.takes_path != bool(separator):
+        known = ", ".join(entry.display_name for entry in datasets.values())
+        raise DataError(f"unknown dataset {name!r}; known datasets: {known}")
+    return info, Path(path).expanduser() if separator else None
+
+
+def dataset_info(name: str, datasets: Mapping[str, DatasetFormat] = DATASETS) -> DatasetFormat:
+    """The entry of a dataset known by name (not `key:PATH`), or an error saying why not."""
+    info, path = lookup(name, datasets)
+    if path is not None:
         raise DataError(
-            f"{name!r} is an image folder: its shape and classes are known only after loading it"
+            f"{name!r} is read from {path}: its shape and classes are known only after loading it"
         )
-    known = ", ".join([*DATASETS, IMAGEFOLDER_PREFIX + "PATH"])
-    raise DataError(f"unknown dataset {name!r}; known datasets: {known}")
+    return info
 
 
-def dataset_shape(name: str) -> tuple[tuple[int, int, int], int]:
+def dataset_shape(
+    name: str, datasets: Mapping[str, DatasetFormat] = DATASETS
+) -> tuple[tuple[int, int, int], int]:
     """(image shape (C, H, W), number of classes) of a named dataset, without loading it."""
-    info = dataset_info(name)
+    info = dataset_info(name, datasets)
     return info.image_shape, info.num_classes

@@ -12,19 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnlab.data import cifar, idx
-from cnnlab.data.catalog import DatasetInfo, dataset_info
+from cnnlab.data.catalog import DATASETS, DatasetFormat, dataset_info
 from cnnlab.data.download import download_file
 from cnnlab.errors import DatasetNotFoundError
 
 SYSTEM_DATA_DIRS = (Path("/usr/share/datasets"),)
-# Other folder names people's copies go by (torchvision's layout, the CIFAR JPEG copy).
-FOLDER_ALIASES = {
-    "mnist": ("mnist", "MNIST", "MNIST/raw"),
-    "fashion-mnist": ("fashion-mnist", "fashion_mnist", "FashionMNIST", "FashionMNIST/raw"),
-    "cifar10": ("cifar10", "cifar-10", "CIFAR10", "."),
-}
-CIFAR10_JPEG_NAMES = ("cifar10-jpg", "cifar10-jpg.tar.gz", "cifar10-jpg.tar", "cifar10-jpg.zip")
 
 
 @dataclass(frozen=True)
@@ -37,7 +29,7 @@ class Place:
 
 @dataclass(frozen=True)
 class Found:
-    """Where a dataset was found and in which form ('idx', 'cifar-python', 'imagefolder'...)."""
+    """Where a dataset was found and in which of its file forms ('idx', 'cifar', 'imagefolder')."""
 
     path: Path
     form: str
@@ -67,26 +59,14 @@ def search_places(
     return places
 
 
-def _candidate_dirs(info: DatasetInfo, place: Path) -> list[Path]:
-    return [place / alias for alias in FOLDER_ALIASES.get(info.name, (info.folder,))]
-
-
-def find_in(info: DatasetInfo, place: Path) -> Found | None:
-    """The dataset `info` inside the directory `place`, or None."""
-    if info.name in ("mnist", "fashion-mnist"):
-        for directory in _candidate_dirs(info, place):
-            if idx.find_idx_files(directory):
-                return Found(directory, "idx")
-        return None
-    if info.name == "cifar10":
-        for directory in _candidate_dirs(info, place):
-            found = cifar.find_cifar10(directory)
-            if found:
-                return Found(found, "cifar")
-        for name in CIFAR10_JPEG_NAMES:
-            if (place / name).exists():
-                return Found(place / name, "imagefolder")
-        return None
+def find_in(info: DatasetFormat, place: Path) -> Found | None:
+    """The dataset `info` inside the data directory `place`: its forms in order, each looked
+    for in its own folders or else the dataset's; None when none is there."""
+    for form in info.forms:
+        for folder in form.folders or info.folders:
+            files = form.find(place / folder)
+            if files is not None:
+                return Found(files, form.name)
     return None
 
 
@@ -95,9 +75,10 @@ def locate(
     *,
     data_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    datasets: Mapping[str, DatasetFormat] = DATASETS,
 ) -> Found | None:
-    """The first copy of dataset `name` in the search places, or None."""
-    info = dataset_info(name)
+    """The first copy of dataset `name` (an entry of `datasets`) in the search places, or None."""
+    info = dataset_info(name, datasets)
     for place in search_places(data_dir, environ):
         found = find_in(info, place.path)
         if found:
@@ -105,9 +86,15 @@ def locate(
     return None
 
 
-def download(name: str, *, environ: Mapping[str, str] | None = None, **download_options) -> Found:
+def download(
+    name: str,
+    *,
+    environ: Mapping[str, str] | None = None,
+    datasets: Mapping[str, DatasetFormat] = DATASETS,
+    **download_options,
+) -> Found:
     """Download dataset `name`'s official files into the cache and return where they are."""
-    info = dataset_info(name)
+    info = dataset_info(name, datasets)
     if not info.remote_files:
         raise DatasetNotFoundError(f"dataset {name!r} has no download; it ships with cnnlab")
     target = cache_root(environ) / info.folder
@@ -120,14 +107,24 @@ def download(name: str, *, environ: Mapping[str, str] | None = None, **download_
 
 
 def not_found_error(
-    name: str, data_dir: Path | None, environ: Mapping[str, str] | None, offline: bool
+    name: str,
+    data_dir: Path | None,
+    environ: Mapping[str, str] | None,
+    offline: bool,
+    *,
+    datasets: Mapping[str, DatasetFormat] = DATASETS,
 ) -> DatasetNotFoundError:
-    """The error for a dataset found nowhere: every place looked at and how to get it."""
-    info = dataset_info(name)
-    looked = []
-    for place in search_places(data_dir, environ):
-        for directory in _candidate_dirs(info, place.path):
-            looked.append(f"{place.origin}: {directory}")
+    """The error for a dataset found nowhere: every place looked at and how to get it.
+
+    It lists the dataset's own folders; a form with folders of its own (CIFAR-10's JPEG copy)
+    is looked for there too, but is not where the official files go, so it is not listed.
+    """
+    info = dataset_info(name, datasets)
+    looked = [
+        f"{place.origin}: {place.path / folder}"
+        for place in search_places(data_dir, environ)
+        for folder in info.folders
+    ]
     lines = [f"dataset {name!r} was not found. Looked in:", *(f"  {line}" for line in looked)]
     if offline:
         lines.append("Downloads are off (--offline).")
