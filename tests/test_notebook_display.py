@@ -110,9 +110,9 @@ def test_html_table_escapes_and_aligns():
 
 
 def result(name: str, test: float | None = 0.95) -> RunResult:
-    epochs = [{"epoch": e} for e in (1, 2, 3)]
+    epochs = [{"epoch": e, "train_accuracy": 0.98} for e in (1, 2, 3)]
     history = History(epochs=epochs, best_epoch=2, stopped="finished")
-    metrics = {"train_accuracy": 1.0, "train_seconds": 12.34}
+    metrics = {"final_train_accuracy": 1.0, "train_seconds": 12.34}
     if test is not None:
         metrics.update(test_accuracy=test, test_f1=0.9)
     config = load_experiments(None, ["model.name=conv1", f"name={name}"])[0]
@@ -123,7 +123,7 @@ def test_run_result_renders_its_key_metrics():
     html = result("demo")._repr_html_()
     assert "<caption>" + str(Path("runs") / "demo") + "</caption>" in html
     cells = [
-        "demo", "conv1", "finished", "3", "2", "1.0000", "0.9500", "0.9000", "12.3s",
+        "demo", "conv1", "finished", "3", "2", "0.9800", "1.0000", "0.9500", "0.9000", "12.3s",
     ]  # fmt: skip
     assert all(f">{cell}</td>" in html for cell in cells)
     assert result("demo")._repr_markdown_().splitlines()[-1] == "| " + " | ".join(cells) + " |"

@@ -121,7 +121,7 @@ def test_training_writes_scalars_images_and_hparams(tmp_path):
     test = json.loads((run / "metrics.json").read_text())
     (accuracy,) = events.Scalars("hparams/test_accuracy")
     assert accuracy.value == pytest.approx(test["accuracy"], rel=1e-6)
-    assert {"hparams/test_f1", "hparams/test_auc_micro"} <= set(tags["scalars"])
+    assert {"hparams/test_f1_macro", "hparams/test_auc_micro"} <= set(tags["scalars"])
     hparams = events.PluginTagToContent("hparams")
     assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(hparams)
     assert b"optim.lr" in hparams["_hparams_/session_start_info"]

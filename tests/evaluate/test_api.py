@@ -17,7 +17,7 @@ from cnnlab.errors import CnnlabError, DataError, DataFormatError
 from cnnlab.evaluate import evaluate_run, predict, run_data, test_model
 from cnnlab.runs.predictions import read_predictions
 from cnnlab.evaluate.inputs import to_gray
-from cnnlab.runs import load_run
+from cnnlab.runs import RunDir, load_run
 
 
 def log_lines(run):
@@ -223,8 +223,8 @@ def test_runs_evaluate_like_training_reported(tmp_path):
     ])[0]  # fmt: skip
     from cnnlab.experiment.engine import train
 
-    run = train(config, quiet=True).run_dir
+    run = train(config, quiet=True, report=False).run_dir
     metrics = test_model(run, split="val").metrics
-    epochs = load_run(run).epochs
+    epochs = RunDir(run).read_epochs()
     assert metrics["num_samples"] == 6
     assert metrics["accuracy"] == pytest.approx(epochs[-1]["val_accuracy"], abs=1e-6)

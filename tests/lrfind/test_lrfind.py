@@ -9,6 +9,7 @@ import pytest
 
 from cnnlab.cli import lrfind_cmd
 from cnnlab.config import load_experiments
+from cnnlab.experiment import range_test
 from cnnlab.errors import ConfigError
 from cnnlab.lrfind import lr_find, lr_schedule, smooth, suggest_lr
 from cnnlab.lrfind.suggest import exploded
@@ -61,7 +62,7 @@ def test_exploded():
 def test_bad_range_is_rejected():
     (config,) = load_experiments(None, TINY)
     with pytest.raises(ConfigError, match="start=1.0, end=0.1"):
-        lr_find(config, 1.0, 0.1, 10)
+        range_test(config, start=1.0, end=0.1, steps=10)
 
 
 def test_cli_end_to_end(tmp_path, capsys):

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from cnnlab.errors import TrainingError
-from cnnlab.experiment import engine as experiment
+from cnnlab.models.classifier import Classifier
 from cnnlab.experiment.engine import resume, train
 from cnnlab.sweep import run_sweep, runner, spec_from_dict
 from cnnlab.training import load_checkpoint
@@ -32,7 +32,7 @@ SWEEP_BASE = {
 
 def out_of_memory_once(monkeypatch, at_call: int, error: Exception) -> None:
     """The model's `at_call`-th forward pass (1-based, over the whole test) raises `error`."""
-    real_forward = experiment.Classifier.forward
+    real_forward = Classifier.forward
     calls = {"n": 0}
 
     def forward(self, x):
@@ -41,7 +41,7 @@ def out_of_memory_once(monkeypatch, at_call: int, error: Exception) -> None:
             raise error
         return real_forward(self, x)
 
-    monkeypatch.setattr(experiment.Classifier, "forward", forward)
+    monkeypatch.setattr(Classifier, "forward", forward)
 
 
 @pytest.mark.parametrize(

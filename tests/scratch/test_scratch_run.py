@@ -56,12 +56,12 @@ def test_run_directory_holds_what_the_torch_engine_writes(scratch_run):
     lines = (scratch_run / "train.log").read_text().splitlines()
     assert re.fullmatch(r"test accuracy: 0\.\d{4}", lines[-1])
     final = json.loads((scratch_run / "final_metrics.json").read_text())
-    assert lines[-1] == f"test accuracy: {final['test_accuracy']:.4f}"
+    assert "test_accuracy" not in final and 0 <= final["final_train_accuracy"] <= 1
     predictions = read_predictions(scratch_run / "predictions.csv")
     assert len(predictions.ids) == 30 and predictions.has_true_labels
     np.testing.assert_allclose(predictions.probabilities.sum(axis=1), 1, atol=1e-5)
     evaluated = json.loads((scratch_run / "metrics.json").read_text())
-    assert evaluated["accuracy"] == pytest.approx(final["test_accuracy"])
+    assert lines[-1] == f"test accuracy: {evaluated['accuracy']:.4f}"  # one result, one owner
     assert evaluated["num_samples"] == 30
     weights = load_arrays(scratch_run / "best.npz")
     assert weights["params.W1"].shape == (4, 3, 3, 3) and weights["params.W1"].dtype == np.float32

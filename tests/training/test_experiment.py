@@ -73,17 +73,17 @@ def test_same_seed_gives_identical_metrics(tmp_path):
 def test_resume_after_epoch_two_equals_uninterrupted_run(tmp_path, monkeypatch):
     uninterrupted = train(config(tmp_path, "name=whole", "data.augment=crop2,flip"), quiet=True)
 
-    original = RunDir.write_metrics
+    original = RunDir.write_epochs
 
     def stop_after_two(self, rows):
         original(self, rows)
         if len(rows) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(RunDir, "write_metrics", stop_after_two)
+    monkeypatch.setattr(RunDir, "write_epochs", stop_after_two)
     with pytest.raises(KeyboardInterrupt):
         train(config(tmp_path, "name=cut", "data.augment=crop2,flip"), quiet=True)
-    monkeypatch.setattr(RunDir, "write_metrics", original)
+    monkeypatch.setattr(RunDir, "write_epochs", original)
     cut = tmp_path / "cut"
     assert json.loads((cut / "status.json").read_text())["status"] == "interrupted"
     assert len(read_metrics(cut)) == 2

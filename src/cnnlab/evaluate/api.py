@@ -46,6 +46,15 @@ class EvalResult:
         return self.predictions.probabilities
 
     @property
+    def ids(self) -> np.ndarray:
+        """(N,) positions of the evaluated images in their split."""
+        return self.predictions.positions
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.predictions.class_names
+
+    @property
     def y_true(self) -> np.ndarray:
         return self.predictions.y_true
 
