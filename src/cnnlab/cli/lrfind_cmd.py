@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cnnlab.cli.arguments import add_config_arguments
+from cnnlab.cli.arguments import add_config_arguments, config_overrides
 from cnnlab.config import load_experiments
 from cnnlab.errors import ConfigError
 
@@ -28,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run_lr_find(args: argparse.Namespace) -> int:
     from cnnlab.lrfind import lr_find, write_lr_find  # heavy imports load when the verb runs
 
-    configs = load_experiments(args.config, args.overrides)
+    configs = load_experiments(args.config, config_overrides(args))
     if len(configs) != 1:
         raise ConfigError(
             f"{args.config}: lr-find takes one experiment, the config describes {len(configs)}"
