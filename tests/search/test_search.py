@@ -76,6 +76,11 @@ def test_parse_space_rejects_bad_ranges(space, match):
 def test_spec_checks_keys_and_sets_validation_split():
     with pytest.raises(ConfigError, match=r"space key 'optim.lrr'"):
         build_search_spec({"base": TINY, "space": {"optim.lrr": {"low": 0.1, "high": 1.0}}})
+    with pytest.raises(
+        ConfigError,
+        match=r"space key 'optim.optimizer'.*optim.optimizer: expected one of sgd, adam",
+    ):
+        build_search_spec({"base": TINY, "space": {"optim.optimizer": {"choices": ["adamm"]}}})
     base = {**TINY, "data": {k: v for k, v in TINY["data"].items() if k != "val"}}
     spec = build_search_spec({"name": "s", "base": base, "space": SPACE})
     assert spec.base["data"]["val"] == 0.1 and "data.val" in spec.notes[0]

@@ -101,6 +101,7 @@ def test_seeds_give_mean_and_std(tmp_path):
         ({"grids": {}}, "unknown key grids"),
         ({"grid": {"optim.lr": 0.1}}, "grid.optim.lr"),
         ({"grid": {"optim.lrr": [0.1]}}, "optim.lrr"),
+        ({"grid": {"optim.schedule": ["cosin"]}}, "optim.schedule: expected one of constant"),
         ({"metrics": ["accuracy"]}, "metrics"),
         ({"seeds": [0, 0]}, "seeds"),
         ({"name": ""}, "name"),

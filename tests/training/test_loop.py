@@ -8,10 +8,19 @@ import torch
 from torch import nn
 
 from cnnlab.config import OptimConfig, TrainConfig
-from cnnlab.config.schema import OPTIMIZERS, SCHEDULES
 from cnnlab.data.arrays import Split
 from cnnlab.data.loader import BatchLoader
-from cnnlab.training import History, build_optimizer, build_schedule, fit, lr_factor
+from cnnlab.errors import ConfigError
+from cnnlab.training import (
+    OPTIMIZERS,
+    SCHEDULES,
+    History,
+    build_optimizer,
+    build_schedule,
+    check_optim,
+    fit,
+    lr_factor,
+)
 
 LEARNING_RATES = {
     "sgd": 0.1,
@@ -82,6 +91,25 @@ def test_schedules_start_peak_and_end_where_documented(schedule):
         assert factors[10] == pytest.approx(1.0)
     expected_last = {"constant": 1.0, "step": 0.5**4, "cosine": 0.1, "linear": 0.1, "onecycle": 0.1}
     assert factors[-1] == pytest.approx(expected_last[schedule], abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "allowed"),
+    [
+        ("optimizer", "adamm", "sgd, adam, adamw, adagrad, adadelta, rmsprop"),
+        ("schedule", "cosin", "constant, step, cosine, onecycle, linear"),
+    ],
+)
+def test_unknown_optimizer_or_schedule_is_refused_naming_the_key_and_the_table(key, value, allowed):
+    config = OptimConfig(**{key: value})  # the config, a layer below training, takes any name
+    message = rf"optim\.{key}: expected one of {allowed}, got '{value}'"
+    with pytest.raises(ConfigError, match=message):
+        check_optim(config)
+    model = tiny_model()
+    with pytest.raises(ConfigError, match=message):
+        build_optimizer(model.parameters(), config, torch.device("cpu"))
+    with pytest.raises(ConfigError, match=message):
+        build_schedule(torch.optim.SGD(model.parameters(), lr=0.1), config, 4, epochs=2)
 
 
 def test_nan_loss_stops_the_loop_as_diverged():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cnnlab.cli.arguments import add_config_arguments
+from cnnlab.cli.arguments import add_config_arguments, config_overrides
 from cnnlab.config import load_experiments
 from cnnlab.errors import ConfigError
 
@@ -29,7 +29,7 @@ def run_lr_find(args: argparse.Namespace) -> int:
     from cnnlab.experiment import range_test  # heavy imports load when the verb runs
     from cnnlab.lrfind import write_lr_find
 
-    configs = load_experiments(args.config, args.overrides)
+    configs = load_experiments(args.config, config_overrides(args))
     if len(configs) != 1:
         raise ConfigError(
             f"{args.config}: lr-find takes one experiment, the config describes {len(configs)}"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from cnnlab.cli.arguments import add_config_arguments
+from cnnlab.cli.arguments import add_config_arguments, comma_list, config_overrides, flag_values
+from cnnlab.config import Overrides, load_experiments
 from cnnlab.errors import ConfigError
 
 SCRATCH_MODELS = ("three_layer_convnet", "fc")
-# flag -> dotted config key; each flag is a shortcut for --set key=value
+# flag -> dotted config key; each flag sets its key to the flag's typed value (as in `train`)
 FLAG_KEYS = {
     "dataset": "data.dataset",
     "data_dir": "data.data_dir",
@@ -47,7 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--quiet", action="store_true", help="no epoch lines")
     train.add_argument("--offline", action="store_true", help="never download data")
     train.add_argument("--no-report", action="store_true", help="skip figures and the report")
-    group = train.add_argument_group("common settings (shortcuts for --set)")
+    group = train.add_argument_group("common settings (shortcuts for config keys)")
     group.add_argument("--dataset", help="cifar10, mnist, fashion-mnist, imagefolder:PATH...")
     group.add_argument("--data-dir", help="directory searched first for datasets")
     group.add_argument("--per-class", type=int, help="training images per class")
@@ -84,34 +85,30 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     gradcheck.set_defaults(func=run_gradcheck)
 
 
-def overrides_from_flags(args: argparse.Namespace) -> list[str]:
-    """The `--set` overrides the flags stand for, then the explicit ones (which win)."""
+def overrides_from_flags(args: argparse.Namespace) -> Overrides:
+    """The typed values the flags stand for, then the `--set` texts (which win)."""
     model = args.model or SCRATCH_MODELS[0]
-    overrides = [f"model.name=scratch:{model}"] if args.model or args.config is None else []
-    for flag, key in FLAG_KEYS.items():
-        value = getattr(args, flag, None)
-        if value is not None:
-            overrides.append(f"{key}={value}")
+    values = {"model.name": f"scratch:{model}"} if args.model or args.config is None else {}
+    values |= flag_values(args, FLAG_KEYS)
     if args.hidden is not None:
-        sizes = [part.strip() for part in str(args.hidden).split(",") if part.strip()]
+        sizes = comma_list(args.hidden)
         if model == "fc":
-            overrides.append(f"model.options.hidden_dims=[{','.join(sizes)}]")
+            values["model.options.hidden_dims"] = sizes
         elif len(sizes) == 1:
-            overrides.append(f"model.options.hidden_dim={sizes[0]}")
+            values["model.options.hidden_dim"] = sizes[0]
         else:
             raise ConfigError(f"--hidden: the ConvNet has one hidden layer, got {args.hidden!r}")
     if args.batchnorm:
-        overrides.append("model.options.normalization=batchnorm")
+        values["model.options.normalization"] = "batchnorm"
     if args.lr_decay is not None:
-        overrides += ["optim.schedule=step", "optim.step_size=1", f"optim.gamma={args.lr_decay}"]
+        values |= {"optim.schedule": "step", "optim.step_size": 1, "optim.gamma": args.lr_decay}
     if args.offline:
-        overrides.append("data.offline=true")
-    return overrides + list(args.overrides)
+        values["data.offline"] = True
+    return config_overrides(args, values)
 
 
 def run_scratch_train(args: argparse.Namespace) -> int:
     """Train one scratch run (figures and report too unless --no-report) and say where it is."""
-    from cnnlab.config import load_experiments
     from cnnlab.experiment import train_scratch  # heavy imports load when the verb runs
 
     configs = load_experiments(args.config, overrides_from_flags(args))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cnnlab.cli.arguments import add_config_arguments
-from cnnlab.config import load_experiments
+from cnnlab.cli.arguments import add_config_arguments, comma_list, config_overrides, flag_values
+from cnnlab.config import Overrides, load_experiments
 
 
-# flag -> dotted config key; each flag is a shortcut for --set key=value
+# flag -> dotted config key; each flag sets its key to the flag's typed value: an int or float
+# where argparse types it, else the string the user typed (`--name no` is the name 'no')
 FLAG_KEYS = {
     "dataset": "data.dataset",
     "classes": "data.classes",
@@ -30,6 +31,7 @@ FLAG_KEYS = {
     "name": "name",
     "tensorboard": "train.tensorboard",
 }
+FLAG_PARSERS = {"classes": comma_list}  # flag -> its text to its value: "0,1,7" -> [0, 1, 7]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -48,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-report", action="store_true", help="skip evaluation, figures and the report"
     )
-    group = parser.add_argument_group("common settings (shortcuts for --set)")
+    group = parser.add_argument_group("common settings (shortcuts for config keys)")
     group.add_argument(
         "--dataset", help="mnist, fashion-mnist, cifar10, mnist-sample, imagefolder:PATH"
     )
@@ -84,19 +86,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_train)
 
 
-def overrides_from_flags(args: argparse.Namespace) -> list[str]:
-    """The `--set` overrides, preceded by those the shortcut flags stand for."""
-    overrides = []
-    for flag, key in FLAG_KEYS.items():
-        value = getattr(args, flag, None)
-        if value is None:
-            continue
-        if flag == "classes":
-            value = "[" + ",".join(part.strip() for part in str(value).split(",")) + "]"
-        overrides.append(f"{key}={value}")
+def overrides_from_flags(args: argparse.Namespace) -> Overrides:
+    """The typed values the shortcut flags stand for, then the `--set` texts (which win)."""
+    values = flag_values(args, FLAG_KEYS, FLAG_PARSERS)
     if args.offline:
-        overrides.append("data.offline=true")
-    return overrides + list(args.overrides)
+        values["data.offline"] = True
+    return config_overrides(args, values)
 
 
 def run_train(args: argparse.Namespace) -> int:

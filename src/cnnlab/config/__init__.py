@@ -1,6 +1,7 @@
-"""One frozen, validated experiment description, from YAML plus `key=value` overrides."""
+"""One frozen, validated experiment description, from YAML plus overrides (typed or `key=value`)."""
 
 from cnnlab.config.load import (
+    Overrides,
     apply_overrides,
     build_config,
     config_to_dict,
@@ -21,6 +22,7 @@ __all__ = [
     "ExperimentConfig",
     "ModelConfig",
     "OptimConfig",
+    "Overrides",
     "TrainConfig",
     "apply_overrides",
     "build_config",

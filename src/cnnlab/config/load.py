@@ -1,4 +1,5 @@
-"""From YAML files, dicts and `key=value` overrides to validated `ExperimentConfig`s, and back."""
+"""From YAML files, dicts and overrides (typed values, `key=value` texts) to validated
+`ExperimentConfig`s, and back."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import difflib
 import types
 import typing
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -209,15 +211,43 @@ def resolve_model_path(data: dict, config_dir: Path) -> dict:
     return data
 
 
+@dataclass(frozen=True)
+class Overrides:
+    """Dotted-key overrides in the order they apply: typed values, then `key=value` texts.
+
+    `values` hold values that already have their type (a command line's flags: `--name no`
+    stays the string 'no'); only `texts` (`--set key=value`) are read as YAML, and they win.
+    """
+
+    values: Mapping[str, Any] = field(default_factory=dict)  # {"optim.lr": 0.01}
+    texts: tuple[str, ...] = ()  # ("optim.lr=0.01",)
+
+    @classmethod
+    def of(cls, overrides: Overrides | Sequence[str] | Mapping[str, Any]) -> Overrides:
+        """`overrides` as an `Overrides`: a mapping gives typed values, a sequence texts."""
+        if isinstance(overrides, Overrides):
+            return overrides
+        if isinstance(overrides, Mapping):
+            return cls(values=dict(overrides))
+        return cls(texts=tuple(overrides))
+
+    def apply(self, data: Mapping[str, Any]) -> dict:
+        """A deep copy of `data` with the typed values, then the texts, applied."""
+        return apply_overrides(apply_overrides(data, self.values), self.texts)
+
+
 def load_experiments(
     path: Path | None = None,
-    overrides: Sequence[str] | Mapping[str, Any] = (),
+    overrides: Overrides | Sequence[str] | Mapping[str, Any] = (),
     base: Mapping[str, Any] | None = None,
 ) -> list[ExperimentConfig]:
     """The runs a config file describes: one, or one per entry of its `compare:` list.
 
-    `overrides` apply to every run, after the file and after each `compare` entry.
+    `overrides` apply to every run, after the file and after each `compare` entry: an
+    `Overrides` (typed values, then `key=value` texts), `key=value` texts, or a mapping of
+    dotted keys to typed values.
     """
+    overrides = Overrides.of(overrides)
     data = dict(base or {})
     if path is not None:
         data.update(read_yaml(path))
@@ -225,13 +255,13 @@ def load_experiments(
     variants = data.pop(COMPARE_KEY, None)
     config_dir = Path(path).parent if path is not None else Path(".")
     if variants is None:
-        merged = resolve_model_path(apply_overrides(data, overrides), config_dir)
+        merged = resolve_model_path(overrides.apply(data), config_dir)
         return [build_config(merged, source)]
     if not isinstance(variants, list) or not all(isinstance(v, Mapping) for v in variants):
         raise ConfigError(f"{source}: {COMPARE_KEY} must be a list of mappings of dotted keys")
     configs = []
     for index, variant in enumerate(variants):
-        merged = apply_overrides(apply_overrides(data, variant), overrides)
+        merged = overrides.apply(apply_overrides(data, variant))
         merged = resolve_model_path(merged, config_dir)
         config = build_config(merged, f"{source}, {COMPARE_KEY}[{index}]")
         configs.append(config)

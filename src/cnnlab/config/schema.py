@@ -11,8 +11,6 @@ from typing import Any
 
 from cnnlab.errors import ConfigError
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "adagrad", "adadelta", "rmsprop")
-SCHEDULES = ("constant", "step", "cosine", "onecycle", "linear")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 MONITORS = ("val_accuracy", "val_loss", "val_f1", "train_loss", "train_accuracy")
@@ -87,15 +85,19 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """How weights move: optimizer, learning rate and its schedule, regularisation."""
+    """How weights move: optimizer, learning rate and its schedule, regularisation.
 
-    optimizer: str = "adam"
+    The optimizer and schedule names are keys of the tables in `cnnlab.training.optim`, which
+    checks them (`check_optim`): this package sits below `training` and never imports it.
+    """
+
+    optimizer: str = "adam"  # a key of training.optim.OPTIMIZERS
     lr: float = 1e-3  # peak learning rate
     momentum: float = 0.9  # SGD and RMSprop only
     nesterov: bool = False  # SGD only
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)  # Adam and AdamW
-    schedule: str = "constant"
+    schedule: str = "constant"  # a key of training.optim.SCHEDULES
     warmup_epochs: float = 0.0  # linear warm-up from lr/100, before any schedule
     step_size: int = 10  # epochs between decays, schedule "step"
     gamma: float = 0.1  # decay factor, schedule "step"
@@ -104,8 +106,6 @@ class OptimConfig:
     grad_clip: float | None = None  # max global gradient norm
 
     def __post_init__(self) -> None:
-        _choice("optim.optimizer", self.optimizer, OPTIMIZERS)
-        _choice("optim.schedule", self.schedule, SCHEDULES)
         _require(self.lr > 0, "optim.lr", "a positive number", self.lr)
         _require(0 <= self.momentum < 1, "optim.momentum", "a number in [0, 1)", self.momentum)
         _require(self.weight_decay >= 0, "optim.weight_decay", "a number >= 0", self.weight_decay)

@@ -11,6 +11,7 @@ from cnnlab.config import apply_overrides, build_config
 from cnnlab.config.load import read_yaml, resolve_model_path
 from cnnlab.errors import ConfigError
 from cnnlab.search.space import Param, parse_space
+from cnnlab.training.optim import check_optim
 
 SPEC_KEYS = ("name", "base", "space", "direction", "metric")
 DIRECTIONS = ("maximize", "minimize")
@@ -40,6 +41,15 @@ def _base_mapping(base: Any, spec_dir: Path) -> dict:
     raise ConfigError(f"search spec: base must be a config mapping or a path, got {base!r}")
 
 
+def _check_config(data: dict, source: str) -> None:
+    """Validate `data` as a config, its optimizer and schedule names included."""
+    config = build_config(data, source)
+    try:
+        check_optim(config.optim)
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
+
+
 def build_search_spec(
     data: Mapping[str, Any], spec_dir: Path = Path("."), source: str = "search spec"
 ) -> SearchSpec:
@@ -64,7 +74,7 @@ def build_search_spec(
     if (base.get("data") or {}).get("val") is None:
         base = apply_overrides(base, {"data.val": DEFAULT_VAL})
         notes.append(f"data.val was unset; using a validation split of {DEFAULT_VAL} for pruning")
-    build_config(base, f"{source}, base")
+    _check_config(base, f"{source}, base")
     if not metric.startswith(("val_", "train_")) or metric.split("_", 1)[1] not in (
         "accuracy",
         "loss",
@@ -74,7 +84,7 @@ def build_search_spec(
             f"{source}: metric must be val_/train_ accuracy, loss or f1, got {metric!r}"
         )
     for param in space:
-        build_config(
+        _check_config(
             apply_overrides(base, {param.key: param.example()}),
             f"{source}, space key {param.key!r}",
         )

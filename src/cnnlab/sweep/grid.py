@@ -12,6 +12,7 @@ from cnnlab.config import ExperimentConfig, apply_overrides, build_config
 from cnnlab.config.load import resolve_model_path
 from cnnlab.errors import ConfigError
 from cnnlab.sweep.spec import VARIANT_KEY, SweepSpec
+from cnnlab.training.optim import check_optim
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=,+-]+")
 
@@ -95,7 +96,12 @@ def expand(spec: SweepSpec, runs_dir: Path) -> list[SweepRun]:
             }
             data = resolve_model_path(apply_overrides(spec.base, overrides), Path(spec.source_dir))
             source = f"sweep {spec.name}, run {name}"
-            runs.append(SweepRun(name, values, seed, build_config(data, source)))
+            config = build_config(data, source)
+            try:
+                check_optim(config.optim)  # before any run starts
+            except ConfigError as error:
+                raise ConfigError(f"{source}: {error}") from None
+            runs.append(SweepRun(name, values, seed, config))
     names = [run.name for run in runs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

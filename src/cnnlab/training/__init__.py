@@ -6,13 +6,23 @@ with a subpackage of the same name.)
 
 from cnnlab.training.checkpoint import load_checkpoint, save_checkpoint
 from cnnlab.training.loop import FitHooks, History, evaluate_batches, fit
-from cnnlab.training.optim import build_optimizer, build_schedule, lr_factor
+from cnnlab.training.optim import (
+    OPTIMIZERS,
+    SCHEDULES,
+    build_optimizer,
+    build_schedule,
+    check_optim,
+    lr_factor,
+)
 
 __all__ = [
     "FitHooks",
     "History",
+    "OPTIMIZERS",
+    "SCHEDULES",
     "build_optimizer",
     "build_schedule",
+    "check_optim",
     "evaluate_batches",
     "fit",
     "load_checkpoint",
