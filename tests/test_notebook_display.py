@@ -135,7 +135,7 @@ def test_runs_table_has_one_row_per_run_and_dashes_for_missing():
     assert table._repr_html_().count("<tr>") == 3  # header and two runs
     lines = str(table).splitlines()
     assert len(lines) == 4 and lines[1].startswith("| --- |")
-    assert lines[3].split(" | ")[6:8] == ["-", "-"]  # test acc and F1 of the untested run
+    assert lines[3].split(" | ")[7:9] == ["-", "-"]  # test acc and F1 of the untested run
     assert str(table) == results_markdown(table.results)
 
 

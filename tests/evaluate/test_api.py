@@ -58,12 +58,13 @@ def test_evaluate_run_writes_metrics_predictions_and_the_last_log_line(gray_run,
     assert metrics["split"] == "test" and metrics["num_samples"] == len(split) == 158
     assert np.sum(metrics["confusion_matrix"]) == len(split)
     assert [row["support"] for row in metrics["per_class"]] == np.bincount(split.labels).tolist()
-    # trained without a report: evaluation ends the log with its one result line, and keeps
-    # it the one and the last when run again
-    line = f"test accuracy: {metrics['accuracy']:.4f}"
-    assert log_lines(run) == [*before, line]
+    # training already evaluated the run on the same numeric path: the same result, and the
+    # log keeps its one result line last
+    assert log_lines(run)[-1] == f"test accuracy: {metrics['accuracy']:.4f}"
+    assert log_lines(run) == before
+    assert metrics == json.loads((gray_run / "metrics.json").read_text())
     evaluate_run(run)
-    assert log_lines(run) == [*before, line]
+    assert log_lines(run) == before
     assert "test_accuracy" not in json.loads((run / "final_metrics.json").read_text())
     assert metrics["top_k"].keys() == {"1"} and len(metrics["highest_loss"]) == 16
     predictions = read_predictions(run / "predictions.csv")
@@ -74,6 +75,7 @@ def test_evaluate_run_writes_metrics_predictions_and_the_last_log_line(gray_run,
 
 
 def test_test_model_agrees_with_predict_and_writes_nothing(gray_run):
+    trained_metrics = (gray_run / "metrics.json").read_text()
     result = test_model(gray_run)
     split = test_split(gray_run)
     np.testing.assert_array_equal(result.y_true, split.labels)
@@ -82,7 +84,7 @@ def test_test_model_agrees_with_predict_and_writes_nothing(gray_run):
     predicted = predict(gray_run, split.images)
     np.testing.assert_array_equal(np.stack([p for _, _, p in predicted]), result.probabilities)
     assert [label for _, label, _ in predicted] == [result.class_names[k] for k in result.predicted]
-    assert not (gray_run / "metrics.json").exists()
+    assert (gray_run / "metrics.json").read_text() == trained_metrics  # test_model writes nothing
     small = test_model(gray_run, batch_size=7)
     np.testing.assert_allclose(small.probabilities, result.probabilities, rtol=1e-5, atol=1e-7)
 
@@ -93,7 +95,7 @@ def test_another_split_writes_tagged_files_and_leaves_the_log_alone(gray_run, co
     metrics = evaluate_run(run, split="train")
     assert metrics["split"] == "train" and metrics["num_samples"] == 60
     assert (run / "metrics-train.json").is_file() and (run / "predictions-train.csv").is_file()
-    assert not (run / "metrics.json").exists()
+    assert json.loads((run / "metrics.json").read_text())["split"] == "test"  # left alone
     assert log_lines(run) == before
     with pytest.raises(DataError, match=r"has no 'val' split; it has \['train', 'test'\]"):
         evaluate_run(run, split="val")
@@ -115,7 +117,8 @@ def test_another_dataset_with_the_run_classes(gray_run, copy_run, tmp_path, monk
     evaluate_run(run, dataset=name)
     tag = f"{str(folder).replace('/', '_').strip('_')}-test"
     assert (run / f"metrics-imagefolder_{tag}.json").is_file()
-    assert not (run / "metrics.json").exists() and log_lines(run) == before
+    assert json.loads((run / "metrics.json").read_text())["dataset"] == "mnist-sample"
+    assert log_lines(run) == before
 
 
 def test_a_dataset_with_other_class_names_is_refused(gray_run, tmp_path, monkeypatch):

@@ -83,6 +83,8 @@ def runs(tmp_path_factory, make_gray_run):
     root = tmp_path_factory.mktemp("runs")
     full = make_gray_run(root, "full", "train.epochs=3", "train.batch_size=64")
     bare = shutil.copytree(full, root / "bare")
+    for evaluated in ("metrics.json", "predictions.csv"):  # as if never evaluated
+        (bare / evaluated).unlink()
     (full / "metrics.json").write_text(json.dumps(hand_metrics()))
     figures = hand_figures(full / "figures")
     return {"full": full, "bare": bare, "figures": figures, "root": root}

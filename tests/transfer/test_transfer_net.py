@@ -87,11 +87,13 @@ def test_a_linear_probe_backbone_stays_frozen_in_eval_mode(deep_run):
 
 def test_a_backbone_without_a_linear_head_or_with_other_channels_is_refused():
     conv = nn.Sequential(nn.Conv2d(3, 2, 3), nn.Flatten())
-    backbone = Backbone(conv, (3, 8, 8), (0.5,) * 3, (0.5,) * 3, 2, "test net")
+    record = {"kind": "model", "name": "test"}
+    backbone = Backbone(conv, (3, 8, 8), (0.5,) * 3, (0.5,) * 3, 2, "test net", record)
     with pytest.raises(ModelError, match="test net .* no head to replace: .* with 2 outputs"):
         transfer_net(backbone, (3, 8, 8), 3)
     linear = Backbone(
-        nn.Sequential(conv, nn.Linear(72, 2)), (3, 8, 8), (0.5,) * 3, (0.5,) * 3, 2, "test net"
+        nn.Sequential(conv, nn.Linear(72, 2)), (3, 8, 8), (0.5,) * 3, (0.5,) * 3, 2, "test net",
+        record,
     )
     with pytest.raises(ModelError, match="takes 3-channel images but the data has 4"):
         transfer_net(linear, (4, 8, 8), 3)

@@ -106,7 +106,7 @@ def test_a_transfer_run_resumes_and_reloads(deep_run, tmp_path, make_transfer_co
     assert saved["model"]["pretrained"] == str(deep_run)
     assert saved["model"]["name"] == "convnet_deep"
     saved["train"]["epochs"] = 2  # as if it had been stopped after its first epoch of two
-    run.write_config(yaml.safe_dump(saved))
+    run.write_config(build_config(saved))
     run.write_status("interrupted", epoch=1)
     result = resume(run.path, quiet=True)
     assert result.status == "finished" and len(result.history.epochs) == 2

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from cnnlab.cli import visualize_cmd
 from cnnlab.errors import CnnlabError, ConfigError, DataError, DataFormatError
 from cnnlab.evaluate import run_data
 from cnnlab.runs import RunDir, load_run
-from cnnlab.visualize import feature_visualization, run_figures, write_figures
+from cnnlab.visualize import feature_visualization, inputs_from_run, write_figures
 
 PNGS = {
     "loss",
@@ -50,18 +52,27 @@ def test_every_figure_is_written_as_a_readable_png(conv_run):
                 assert 250 <= image.size[0] <= 2500 and 150 <= image.size[1] <= 2500, path.name
 
 
-def test_model_predictions_stand_in_for_a_missing_predictions_csv(conv_run):
+def test_figures_read_the_runs_one_evaluation(conv_run, tmp_path, caplog):
     run_dir, _ = conv_run
     loaded = load_run(run_dir)
-    
     test = run_data(loaded).split("test")
-    predictions = run_figures.run_predictions(RunDir(run_dir), loaded, test, loaded.class_names)
-    np.testing.assert_array_equal(predictions.ids, np.arange(len(test)))
-    np.testing.assert_array_equal(predictions.labels, test.labels)
-    np.testing.assert_allclose(predictions.probabilities.sum(axis=1), 1.0, rtol=1e-12)
+    inputs = inputs_from_run(run_dir)
+    predictions = inputs.predictions
+    np.testing.assert_array_equal(predictions.positions, np.arange(len(test)))
+    np.testing.assert_array_equal(predictions.y_true, test.labels)
+    np.testing.assert_allclose(predictions.probabilities.sum(axis=1), 1.0, rtol=1e-5)
     log_line = (run_dir / "train.log").read_text().splitlines()[-1]
     accuracy = float(np.mean(predictions.predicted == test.labels))
     assert log_line == f"test accuracy: {accuracy:.4f}"
+    assert inputs.metrics["confusion_matrix"] == json.loads(
+        (run_dir / "metrics.json").read_text()
+    )["confusion_matrix"]
+    copy = Path(shutil.copytree(run_dir, tmp_path / "unevaluated"))
+    (copy / "predictions.csv").unlink()  # figures never score the test set themselves
+    with caplog.at_level(logging.INFO, logger="cnnlab.visualize"):
+        names = {p.stem for p in write_figures(copy)}
+    assert "confusion_matrix" not in names and "roc" not in names and "filters" in names
+    assert "figure roc skipped: the run has no test predictions" in caplog.text
 
 
 def test_feature_maps_for_chosen_indices_and_arrays(conv_run):
@@ -101,11 +112,9 @@ def test_a_run_without_metrics_skips_the_curves_and_a_non_run_is_refused(
     shutil.copytree(run_dir, copy)
     (copy / "metrics.csv").unlink()
     with caplog.at_level(logging.INFO, logger="cnnlab.visualize"):
-        assert run_figures.curve_figures(RunDir(copy), copy / "figures2") == []
-    assert (
-        "figure loss/accuracy/f1/lr skipped" in caplog.text
-        and "metrics.csv is missing" in caplog.text
-    )
+        names = {p.stem for p in write_figures(copy)}
+    assert not names & {"loss", "accuracy", "f1", "lr"} and "confusion_matrix" in names
+    assert "figure loss skipped: metrics.csv has no epochs yet" in caplog.text
     with pytest.raises(CnnlabError, match="is not a cnnlab run: config.yaml is missing"):
         write_figures(tmp_path / "nothing")
 

@@ -16,7 +16,7 @@ from cnnlab.evaluate import evaluate_run
 from cnnlab.experiment.engine import train
 from cnnlab.evaluate import run_data
 from cnnlab.runs import RunDir, load_run
-from cnnlab.visualize import feature_visualization, run_figures, write_figures
+from cnnlab.visualize import feature_visualization, inputs_from_run, write_figures
 
 NAMES = [f"class {chr(ord('a') + k)}" for k in range(10)]
 PNGS = {
@@ -131,31 +131,18 @@ def copy_with_predictions(run_dir, tmp_path):
     return copy, loaded, test, probabilities
 
 
-def test_figures_read_evaluates_predictions_and_confusion_matrix(rgb_run, tmp_path, caplog):
+def test_figures_read_evaluates_predictions_and_confusion_matrix(rgb_run, tmp_path):
     run_dir, _ = rgb_run
     copy, loaded, test, probabilities = copy_with_predictions(run_dir, tmp_path)
-    run = RunDir(copy)
-    predictions = run_figures.run_predictions(run, loaded, test, loaded.class_names)
-    np.testing.assert_array_equal(predictions.probabilities, probabilities)
-    np.testing.assert_array_equal(predictions.predicted, np.zeros(len(test), dtype=np.int64))
-    (copy / "metrics.json").write_text(
-        json.dumps({"confusion_matrix": np.eye(10, dtype=int).tolist()})
-    )
-    with caplog.at_level(logging.INFO, logger="cnnlab.visualize"):
-        written = run_figures.prediction_figures(
-            run, predictions, loaded.class_names, tmp_path / "f"
-        )
-    assert [p.name for p in written] == [
-        "confusion_matrix.png",
-        "confusion_matrix_normalized.png",
-        "roc.png",
-        "roc.svg",
-    ]
-    assert "confusion matrix from predictions" not in caplog.text
-    (copy / "metrics.json").write_text(json.dumps({"confusion_matrix": [[1]]}))
-    with caplog.at_level(logging.INFO, logger="cnnlab.visualize"):
-        run_figures.prediction_figures(run, predictions, loaded.class_names, tmp_path / "f")
-    assert "confusion matrix from predictions, not" in caplog.text
+    inputs = inputs_from_run(copy)
+    np.testing.assert_array_equal(inputs.predictions.probabilities, probabilities)
+    np.testing.assert_array_equal(inputs.predictions.predicted, np.zeros(len(test), np.int64))
+    assert inputs.metrics["confusion_matrix"] == json.loads((copy / "metrics.json").read_text())[
+        "confusion_matrix"
+    ]  # evaluate's matrix, never recounted here
+    written = [p.name for p in write_figures(copy, inputs)]
+    for name in ("confusion_matrix.png", "confusion_matrix_normalized.png", "roc.png", "roc.svg"):
+        assert name in written
 
 
 def test_a_predictions_csv_for_another_split_is_not_used(rgb_run, tmp_path, caplog):
@@ -164,24 +151,17 @@ def test_a_predictions_csv_for_another_split_is_not_used(rgb_run, tmp_path, capl
     rows = (copy / "predictions.csv").read_text().splitlines()
     (copy / "predictions.csv").write_text("\n".join(rows[:-1]) + "\n")  # one image short
     with caplog.at_level(logging.INFO, logger="cnnlab.visualize"):
-        predictions = run_figures.run_predictions(RunDir(copy), loaded, test, loaded.class_names)
-    assert f"does not match the {len(test)}-image test split" in caplog.text
-    assert len(predictions.ids) == len(test)  # recomputed through the model
+        inputs = inputs_from_run(copy)
+    assert "does not match the run's test split; not used" in caplog.text
+    assert inputs.predictions is None and inputs.metrics is None
 
 
-def test_figures_use_what_evaluate_run_wrote(rgb_run, tmp_path, caplog):
+def test_figures_use_what_evaluate_run_wrote(rgb_run, tmp_path):
     run_dir, _ = rgb_run
     copy = tmp_path / "evaluated"
     shutil.copytree(run_dir, copy)
     metrics = evaluate_run(copy)
-    loaded = load_run(copy)
-    test = run_data(loaded).split("test")
-    with caplog.at_level(logging.INFO, logger="cnnlab.visualize"):
-        predictions = run_figures.run_predictions(RunDir(copy), loaded, test, loaded.class_names)
-        run_figures.prediction_figures(
-            RunDir(copy), predictions, loaded.class_names, tmp_path / "f"
-        )
-    assert "not using" not in caplog.text and "confusion matrix from predictions" not in caplog.text
+    predictions = inputs_from_run(copy).predictions
     confusion = np.zeros((10, 10), dtype=np.int64)
-    np.add.at(confusion, (predictions.labels, predictions.predicted), 1)
+    np.add.at(confusion, (predictions.y_true, predictions.predicted), 1)
     np.testing.assert_array_equal(confusion, metrics["confusion_matrix"])

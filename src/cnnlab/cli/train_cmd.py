@@ -48,7 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     parser.add_argument("--offline", action="store_true", help="never download data")
     parser.add_argument(
-        "--no-report", action="store_true", help="skip evaluation, figures and the report"
+        "--no-report", action="store_true", help="skip the figures and the report (the run is still evaluated)"
     )
     group = parser.add_argument_group("common settings (shortcuts for config keys)")
     group.add_argument(

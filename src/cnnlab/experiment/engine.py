@@ -141,7 +141,7 @@ def _run(
     report: bool = True,
     lr_find=None,
 ) -> RunResult:
-    """Drive the loop, record how it ended, then (with `report`) evaluate, draw and report.
+    """Drive the loop, record how it ended, evaluate, then (with `report`) draw and report.
 
     `on_epoch` sees each finished epoch and may stop the run with a reason (a search's
     pruning): the run is then marked `failed` with that reason and not evaluated. Raises
@@ -164,10 +164,8 @@ def _run(
         history.stopped, len(history.epochs), history.best_epoch, history.monitor, seconds
     )
     metrics = {"train_seconds": seconds}
-    if report and prepared.topology.is_main:
-        metrics = finish(prepared, recorder, history, seconds, lr_find=lr_find)
-    else:
-        recorder.run.write_final(metrics)
+    if prepared.topology.is_main:  # the test result is part of every run; figures need `report`
+        metrics = finish(prepared, recorder, history, seconds, lr_find=lr_find, report=report)
     return RunResult(recorder.run.path, history.stopped, history, metrics, config)
 
 
@@ -183,7 +181,7 @@ def train(
     """Train one configured experiment into a new run directory under `config.out`.
 
     `on_epoch(row)` is called after each epoch is saved; returning a reason stops the run.
-    With `report` the trained model is then evaluated, drawn and reported in this process.
+    The trained model is then evaluated and (with `report`) drawn and reported, in this process.
     `dataset` is the configured data when already loaded (by the range test).
     """
     check_optim(config.optim)  # every table lookup fails before any work

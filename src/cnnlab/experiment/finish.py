@@ -73,8 +73,10 @@ def finish(
     history: History,
     train_seconds: float,
     lr_find: LrFindResult | None = None,
+    report: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate the best weights, draw the figures, write the report; the run's key numbers."""
+    """Evaluate the best weights and (with `report`) draw the figures and write the report;
+    the run's key numbers."""
     run, config = recorder.run, prepared.config
     phases = Phases(recorder)
     state = run.load_checkpoint("best", prepared.device)
@@ -104,6 +106,21 @@ def finish(
         phases.done(f"evaluated best.pt: test accuracy {result.accuracy:.4f} on {len(test)} images")
     else:
         run.log("no test split: the run is not evaluated")
+    if report:
+        _draw_and_report(prepared, run, history, result, lr_find, phases)
+    return summary_metrics(final, result.metrics if result else None)
+
+
+def _draw_and_report(
+    prepared: Prepared,
+    run: RunDir,
+    history: History,
+    result: EvalResult | None,
+    lr_find: LrFindResult | None,
+    phases: Phases,
+) -> None:
+    """Every figure from the objects at hand, then the report."""
+    config, test = prepared.config, prepared.dataset.splits.get("test")
     inputs = FigureInputs(
         epochs=history.epochs,
         iterations=history.iterations,
@@ -122,7 +139,6 @@ def finish(
         tensorboard.log_final(run.path)
     _, html = write_report(run.path, model=prepared.model, dataset=prepared.dataset)
     phases.done(f"wrote the report {html}")
-    return summary_metrics(final, result.metrics if result else None)
 
 
 def settled_result(run: RunDir, config: ExperimentConfig, status: str) -> RunResult:

@@ -242,7 +242,7 @@ def _evaluate(
 
 def train(config: ExperimentConfig, *, quiet: bool = False, report: bool = True) -> ScratchResult:
     """Train a scratch model as `config` says into a new run directory under `config.out`;
-    then (with `report`) its figures and report."""
+    evaluate it, then (with `report`) draw its figures and write its report."""
     config = resolve(config)
     name, options = model_options(config)
     settings = solver_config(config)
