@@ -20,6 +20,10 @@ Cases (targets from issue #9, for a 2-core CPU):
   fashion-92   cnnlab's fast Fashion-MNIST recipe: 92% test in <= 60 s
   cifar-85     cnnlab's fast CIFAR-10 recipe: 85% test in <= 600 s
   eval         the 10,000-image MNIST test set through the trained nets: <= 2 s
+  whole-v1     what the user waits for: `cnnlab train` of the v1 net (one conv, max-pool,
+               linear), one epoch on MNIST, process start to exit with evaluation, figures
+               and report, beside the reference loop's whole process in the same run (issue
+               #18: post-training <= 2 s, whole command <= 0.6x the reference's wall)
   cifar-94     (GPU) cnnlab's CIFAR-10 GPU recipe: 94% test in <= 10 s on one H100
 
 `--device cuda` runs both engines on the GPU (the reference moves each batch there, as a
@@ -50,7 +54,10 @@ REFERENCE = ROOT / "benchmarks" / "reference_loop.py"
 CIFAR_SHALLOW = (
     "conv(32,3,pad=1) relu pool(2) conv(64,3,pad=1) relu pool(2) flatten linear(256) relu linear"
 )
-CASES = ("same-mnist", "same-cifar", "mnist-99", "fashion-92", "cifar-85", "eval", "cifar-94")
+CASES = (
+    "same-mnist", "same-cifar", "mnist-99", "fashion-92", "cifar-85", "eval", "cifar-94", "whole-v1"
+)  # fmt: skip
+V1 = ROOT / "configs" / "models" / "mnist_v1_conv_pool_linear.yaml"
 GPU_ONLY = ("cifar-94",)
 FAST_RECIPES = {
     "mnist-99": ("configs/recipes/fast-mnist.yaml", 0.99, 20.0),
@@ -211,6 +218,71 @@ def run_cnnlab_recipe(data_dir: Path, out: Path, recipe: str, seed: int, device:
     return _read_run(out / name, time.perf_counter() - started)
 
 
+@dataclass
+class Whole:
+    """One `cnnlab train` process from start to exit, and where its time went (seconds)."""
+
+    wall: float
+    startup: float  # process start to the first step (imports, data, model)
+    training: float  # the epochs (metrics.csv epoch_seconds)
+    post: float  # the last epoch's end (last.pt written) to exit
+    phases: list[str]  # the post-training lines it printed, with their times
+    accuracy: float
+
+
+def run_whole(data_dir: Path, out: Path, seed: int) -> Whole:
+    """`cnnlab train` of the v1 net for one epoch on MNIST, as a user types it (report on)."""
+    name = f"whole-{len(list(out.glob('*')))}"
+    command = [sys.executable, "-m", "cnnlab", "train", "--dataset", "mnist", "--model", str(V1),
+               "--epochs", "1", "--seed", str(seed), "--data-dir", str(data_dir),
+               "--out", str(out), "--name", name]  # fmt: skip
+    started = time.time()
+    printed = _run(command)
+    ended = time.time()
+    run = out / name
+    with open(run / "metrics.csv", newline="", encoding="utf-8") as stream:
+        training = sum(float(r["epoch_seconds"]) for r in csv.DictReader(stream))
+    last_epoch_end = (run / "last.pt").stat().st_mtime
+    metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    return Whole(
+        wall=ended - started,
+        startup=last_epoch_end - started - training,
+        training=training,
+        post=ended - last_epoch_end,
+        phases=[line for line in printed.splitlines() if re.search(r"\(\d+\.\ds\)$", line)],
+        accuracy=metrics["accuracy"],
+    )
+
+
+def whole_command_rows(data_dir: Path, out: Path, seeds: int) -> list[tuple[Result, Whole]]:
+    """Reference and cnnlab processes alternated per seed: a table of their walls and parts."""
+    print(
+        "| case | engine | start s | train s | post-training s | wall s | test acc | wall ratio |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    pairs = []
+    for seed in range(seeds):
+        reference = run_reference(data_dir, "mnist", "v1", 1, seed, "cpu")
+        mine = run_whole(data_dir, out, seed)
+        pairs.append((reference, mine))
+        ratio = mine.wall / reference.wall
+        print(f"| whole-v1 s{seed} | reference | | {reference.seconds[0]:.2f} | | "
+              f"{reference.wall:.2f} | {reference.accuracy[0]:.4f} | |")  # fmt: skip
+        print(f"| whole-v1 s{seed} | cnnlab | {mine.startup:.2f} | {mine.training:.2f} | "
+              f"{mine.post:.2f} | {mine.wall:.2f} | {mine.accuracy:.4f} | {ratio:.2f} |")  # fmt: skip
+        for line in mine.phases:
+            print(f"    {line}", flush=True)
+    posts = [m.post for _, m in pairs]
+    ratios = [m.wall / r.wall for r, m in pairs]
+    print(
+        f"\nwhole-v1 over {len(pairs)} seed(s): post-training {statistics.mean(posts):.2f} s "
+        f"(max {max(posts):.2f}; target <= 2 s: {'met' if max(posts) <= 2 else 'NOT met'}); "
+        f"cnnlab wall / reference wall {statistics.mean(ratios):.2f} "
+        f"(max {max(ratios):.2f}; target <= 0.6: {'met' if max(ratios) <= 0.6 else 'NOT met'})\n"
+    )
+    return pairs
+
+
 def cifar_folder(data_dir: Path, scratch: Path) -> Path:
     """A directory holding `cifar10-jpg/` extracted, for the reference's per-sample PIL loop."""
     if (data_dir / "cifar10-jpg" / "train").is_dir():
@@ -361,6 +433,9 @@ def main() -> int:
             emit(row(f"{case} (<= {budget:.0f} s: {verdict})", mine, target, peak, ratio))
             if case == "mnist-99":
                 cnnlab_mnist.append(mine)
+        if "whole-v1" in cases and not gpu:
+            for reference, mine in whole_command_rows(args.data_dir, out, args.seeds):
+                results += [("whole-v1", reference), ("whole-v1", mine)]
         if "eval" in cases:
             for result in cnnlab_mnist:
                 if result.eval_seconds is not None:

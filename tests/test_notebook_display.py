@@ -15,11 +15,11 @@ from PIL import Image
 import cnnlab
 from cnnlab.config import load_experiments
 from cnnlab.errors import CnnlabError, ConfigError
-from cnnlab.htmltable import html_table
-from cnnlab.models import Summary, build_model, format_summary, summarize, summary_table
 from cnnlab.experiment import RunResult
 from cnnlab.experiment import engine as experiment
 from cnnlab.experiment.results import results_markdown, runs_table
+from cnnlab.htmltable import html_table
+from cnnlab.models import Summary, build_model, format_summary, summarize, summary_table
 from cnnlab.training.loop import History
 from cnnlab.training.progress import in_notebook, show_progress
 from cnnlab.visualize.gallery import show_figures

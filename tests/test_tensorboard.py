@@ -14,9 +14,9 @@ from cnnlab.cli.train_cmd import add_parser, overrides_from_flags
 from cnnlab.config import load_experiments
 from cnnlab.errors import ConfigError
 from cnnlab.experiment import engine as experiment
-from cnnlab.runs.rundir import read_csv_rows
-from cnnlab.experiment.tensorboard import final_metrics, flat_hparams
 from cnnlab.experiment import train
+from cnnlab.experiment.tensorboard import final_metrics, flat_hparams
+from cnnlab.runs.rundir import read_csv_rows
 
 BASE = [
     "data.dataset=mnist-sample", "data.classes=[0,1,7]", "data.per_class=8", "data.val=6",

@@ -11,8 +11,8 @@ import torch
 from cnnlab.data.arrays import Split
 from cnnlab.data.augment import AugmentSpec
 from cnnlab.data.loader import BatchLoader, channel_stats
-from cnnlab.models.classifier import Normalize
 from cnnlab.errors import ConfigError, DataError, ModelError
+from cnnlab.models.classifier import Normalize
 
 
 def _split(N: int = 37) -> Split:

@@ -15,9 +15,9 @@ from cnnlab.config import load_experiments
 from cnnlab.data import load_dataset
 from cnnlab.errors import CnnlabError, DataError, DataFormatError
 from cnnlab.evaluate import evaluate_run, predict, run_data, test_model
-from cnnlab.runs.predictions import read_predictions
 from cnnlab.evaluate.inputs import to_gray
 from cnnlab.runs import RunDir, load_run
+from cnnlab.runs.predictions import read_predictions
 
 
 def log_lines(run):

@@ -9,9 +9,9 @@ import pytest
 
 from cnnlab.cli import lrfind_cmd
 from cnnlab.config import load_experiments
-from cnnlab.experiment import range_test
 from cnnlab.errors import ConfigError
-from cnnlab.lrfind import lr_find, lr_schedule, smooth, suggest_lr
+from cnnlab.experiment import range_test
+from cnnlab.lrfind import lr_schedule, smooth, suggest_lr
 from cnnlab.lrfind.suggest import exploded
 
 TINY = [

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from cnnlab.errors import TrainingError
-from cnnlab.models.classifier import Classifier
 from cnnlab.experiment.engine import resume, train
+from cnnlab.models.classifier import Classifier
 from cnnlab.sweep import run_sweep, runner, spec_from_dict
 from cnnlab.training import load_checkpoint
 from cnnlab.training import loop as loop_module

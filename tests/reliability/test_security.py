@@ -21,8 +21,8 @@ from cnnlab.cli import main
 from cnnlab.config import load_experiments
 from cnnlab.data.cifar import PYTHON, load_cifar10
 from cnnlab.errors import CnnlabError, UnsafeDataError
-from cnnlab.models.spec_parse import read_spec_file
 from cnnlab.experiment.engine import resume
+from cnnlab.models.spec_parse import read_spec_file
 from cnnlab.runs.load import load_run
 from cnnlab.sweep import load_spec
 from cnnlab.training import load_checkpoint

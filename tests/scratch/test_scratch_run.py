@@ -14,9 +14,9 @@ import pytest
 from cnnlab.cli import main
 from cnnlab.config import load_experiments
 from cnnlab.errors import ConfigError
+from cnnlab.experiment.scratch_run import resolve, solver_config
 from cnnlab.runs.predictions import read_predictions
 from cnnlab.runs.rundir import EPOCH_COLUMNS, read_csv_rows
-from cnnlab.experiment.scratch_run import resolve, solver_config
 from cnnlab.scratch.npz import load_arrays
 
 

@@ -9,9 +9,8 @@ from torch import nn
 
 from cnnlab.config import ModelConfig
 from cnnlab.errors import ModelError
-from cnnlab.models import summarize
+from cnnlab.models import head_name, summarize
 from cnnlab.runs import load_run
-from cnnlab.models import head_name
 from cnnlab.transfer import Backbone, load_backbone, pretrained_classifier, transfer_net
 
 
@@ -92,7 +91,12 @@ def test_a_backbone_without_a_linear_head_or_with_other_channels_is_refused():
     with pytest.raises(ModelError, match="test net .* no head to replace: .* with 2 outputs"):
         transfer_net(backbone, (3, 8, 8), 3)
     linear = Backbone(
-        nn.Sequential(conv, nn.Linear(72, 2)), (3, 8, 8), (0.5,) * 3, (0.5,) * 3, 2, "test net",
+        nn.Sequential(conv, nn.Linear(72, 2)),
+        (3, 8, 8),
+        (0.5,) * 3,
+        (0.5,) * 3,
+        2,
+        "test net",
         record,
     )
     with pytest.raises(ModelError, match="takes 3-channel images but the data has 4"):

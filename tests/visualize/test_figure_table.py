@@ -76,4 +76,4 @@ def test_predictions_with_quoted_class_names_give_confidence_and_positions(tmp_p
     with open(path, "a", newline="", encoding="utf-8") as stream:
         csv.writer(stream).writerow(["img.png", "dog", "", "0.1", "0.8", "0.1"])
     with pytest.raises(DataFormatError, match="of files, not of a split"):
-        read_predictions(path).positions
+        _ = read_predictions(path).positions

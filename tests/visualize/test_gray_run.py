@@ -15,7 +15,7 @@ from PIL import Image
 from cnnlab.cli import visualize_cmd
 from cnnlab.errors import CnnlabError, ConfigError, DataError, DataFormatError
 from cnnlab.evaluate import run_data
-from cnnlab.runs import RunDir, load_run
+from cnnlab.runs import load_run
 from cnnlab.visualize import feature_visualization, inputs_from_run, write_figures
 
 PNGS = {
@@ -64,9 +64,10 @@ def test_figures_read_the_runs_one_evaluation(conv_run, tmp_path, caplog):
     log_line = (run_dir / "train.log").read_text().splitlines()[-1]
     accuracy = float(np.mean(predictions.predicted == test.labels))
     assert log_line == f"test accuracy: {accuracy:.4f}"
-    assert inputs.metrics["confusion_matrix"] == json.loads(
-        (run_dir / "metrics.json").read_text()
-    )["confusion_matrix"]
+    assert (
+        inputs.metrics["confusion_matrix"]
+        == json.loads((run_dir / "metrics.json").read_text())["confusion_matrix"]
+    )
     copy = Path(shutil.copytree(run_dir, tmp_path / "unevaluated"))
     (copy / "predictions.csv").unlink()  # figures never score the test set themselves
     with caplog.at_level(logging.INFO, logger="cnnlab.visualize"):

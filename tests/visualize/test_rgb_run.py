@@ -12,10 +12,9 @@ import pytest
 from PIL import Image
 
 from cnnlab.config import load_experiments
-from cnnlab.evaluate import evaluate_run
+from cnnlab.evaluate import evaluate_run, run_data
 from cnnlab.experiment.engine import train
-from cnnlab.evaluate import run_data
-from cnnlab.runs import RunDir, load_run
+from cnnlab.runs import load_run
 from cnnlab.visualize import feature_visualization, inputs_from_run, write_figures
 
 NAMES = [f"class {chr(ord('a') + k)}" for k in range(10)]
@@ -137,9 +136,10 @@ def test_figures_read_evaluates_predictions_and_confusion_matrix(rgb_run, tmp_pa
     inputs = inputs_from_run(copy)
     np.testing.assert_array_equal(inputs.predictions.probabilities, probabilities)
     np.testing.assert_array_equal(inputs.predictions.predicted, np.zeros(len(test), np.int64))
-    assert inputs.metrics["confusion_matrix"] == json.loads((copy / "metrics.json").read_text())[
-        "confusion_matrix"
-    ]  # evaluate's matrix, never recounted here
+    assert (
+        inputs.metrics["confusion_matrix"]
+        == json.loads((copy / "metrics.json").read_text())["confusion_matrix"]
+    )  # evaluate's matrix, never recounted here
     written = [p.name for p in write_figures(copy, inputs)]
     for name in ("confusion_matrix.png", "confusion_matrix_normalized.png", "roc.png", "roc.svg"):
         assert name in written

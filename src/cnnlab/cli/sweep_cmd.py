@@ -25,7 +25,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--quick", action="store_true", help="apply the spec's quick: overrides (a fast smoke run)"
     )
     parser.add_argument(
-        "--no-report", action="store_true", help="skip per-run figures and reports (runs are still evaluated)"
+        "--no-report",
+        action="store_true",
+        help="skip per-run figures and reports (runs are still evaluated)",
     )
     parser.set_defaults(func=run_sweep_command)
 

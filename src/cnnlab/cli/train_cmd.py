@@ -8,7 +8,6 @@ from pathlib import Path
 from cnnlab.cli.arguments import add_config_arguments, comma_list, config_overrides, flag_values
 from cnnlab.config import Overrides, load_experiments
 
-
 # flag -> dotted config key; each flag sets its key to the flag's typed value: an int or float
 # where argparse types it, else the string the user typed (`--name no` is the name 'no')
 FLAG_KEYS = {
@@ -48,7 +47,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     parser.add_argument("--offline", action="store_true", help="never download data")
     parser.add_argument(
-        "--no-report", action="store_true", help="skip the figures and the report (the run is still evaluated)"
+        "--no-report",
+        action="store_true",
+        help="skip the figures and the report (the run is still evaluated)",
     )
     group = parser.add_argument_group("common settings (shortcuts for config keys)")
     group.add_argument(

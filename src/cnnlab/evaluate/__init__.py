@@ -8,6 +8,7 @@ checkpoint first.
 
 from cnnlab.evaluate.api import (
     EvalResult,
+    evaluate_loaded,
     evaluate_run,
     evaluate_split,
     evaluation,
@@ -28,6 +29,7 @@ from cnnlab.evaluate.predict import predict, predict_to_csv
 __all__ = [
     "EvalResult",
     "compute_metrics",
+    "evaluate_loaded",
     "evaluate_run",
     "evaluate_split",
     "evaluation",

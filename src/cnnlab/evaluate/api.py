@@ -92,7 +92,10 @@ def evaluation(
 
     The NumPy engine, which has no torch model, hands its probabilities in here.
     """
-    metrics = {"dataset": dataset, **compute_metrics(labels, probabilities, class_names, split_name)}
+    metrics = {
+        "dataset": dataset,
+        **compute_metrics(labels, probabilities, class_names, split_name),
+    }
     ids = tuple(range(len(labels)))
     predictions = Predictions(ids, probabilities, tuple(class_names), labels.astype(np.int64))
     return EvalResult(metrics, predictions, dataset, split_name)
@@ -173,12 +176,25 @@ def test_model(
     """Metrics and probabilities of the run's best checkpoint on its test split (or `dataset`'s)."""
     loaded = load_run(Path(run_dir), "best", device=device)
     name, chosen = evaluation_split(loaded, dataset, split)
+    return evaluate_loaded(loaded, chosen, name, split, device=device, batch_size=batch_size)
+
+
+def evaluate_loaded(
+    loaded: LoadedRun,
+    split: Split,
+    dataset: str,
+    split_name: str = "test",
+    *,
+    device: str | torch.device = "cpu",
+    batch_size: int | None = None,
+) -> EvalResult:
+    """`evaluate_split` of a loaded run's model, with the run's classes and flip averaging."""
     return evaluate_split(
         loaded.model,
-        chosen,
+        split,
         loaded.class_names,
-        dataset=name,
-        split_name=split,
+        dataset=dataset,
+        split_name=split_name,
         tta_flip=loaded.config.model.tta_flip,
         device=device,
         batch_size=batch_size,

@@ -88,11 +88,11 @@ def finish(
         "final_train_accuracy": accuracy,
         "final_train_images": images,
     }
-    run.write_final(final)
     run.log(f"train accuracy (evaluated weights, {images} training images): {accuracy:.4f}")
     test = prepared.dataset.splits.get("test")
     result: EvalResult | None = None
     if test is not None and len(test):
+        started = time.perf_counter()
         result = evaluate_split(
             prepared.model,
             test,
@@ -102,9 +102,12 @@ def finish(
             device=prepared.device,
             batch_size=config.train.eval_batch_size,
         )
-        record_evaluation(run, result)
+        final["test_eval_seconds"] = time.perf_counter() - started
+        run.write_final(final)
+        record_evaluation(run, result)  # train.log's last line: the one test accuracy
         phases.done(f"evaluated best.pt: test accuracy {result.accuracy:.4f} on {len(test)} images")
     else:
+        run.write_final(final)
         run.log("no test split: the run is not evaluated")
     if report:
         _draw_and_report(prepared, run, history, result, lr_find, phases)

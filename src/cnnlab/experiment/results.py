@@ -10,7 +10,6 @@ from typing import Any
 
 from cnnlab.htmltable import html_table
 
-
 COLUMNS = (
     "run", "model", "status", "epochs", "best epoch", "epoch acc", "train acc", "test acc",
     "test F1", "time",

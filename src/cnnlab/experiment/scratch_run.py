@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 import cnnlab
-from cnnlab.config import ExperimentConfig, OptimConfig, TrainConfig, dump_config
+from cnnlab.config import ExperimentConfig, OptimConfig, TrainConfig
 from cnnlab.data import Dataset
 from cnnlab.data.configured import load_configured
 from cnnlab.data.loader import channel_stats
@@ -41,7 +41,6 @@ from cnnlab.experiment.finish import summary_metrics
 from cnnlab.report import write_report
 from cnnlab.runs import Recorder, RunDir, new_run_dir
 from cnnlab.runs.env import cpu_model, git_revision
-from cnnlab.visualize import FigureInputs, write_figures
 from cnnlab.scratch.losses import softmax
 from cnnlab.scratch.models import MODELS, build_model
 from cnnlab.scratch.npz import save_arrays
@@ -51,6 +50,7 @@ from cnnlab.scratch.solver import (
     SolverHistory,
     params_arrays,
 )
+from cnnlab.visualize import FigureInputs, write_figures
 
 PREFIX = "scratch:"  # model.name of a scratch run
 DEFAULT_VAL = 1000  # validation images drawn from train when data.val is not set

@@ -12,13 +12,19 @@ from pathlib import Path
 from cnnlab.config import ExperimentConfig
 from cnnlab.data import Dataset
 from cnnlab.data.configured import load_configured
-from cnnlab.evaluate import evaluate_split, evaluation_split, record_evaluation, run_data
+from cnnlab.evaluate import (
+    EvalResult,
+    evaluate_loaded,
+    evaluation_split,
+    record_evaluation,
+    run_data,
+)
 from cnnlab.experiment import engine, scratch_run
-from cnnlab.experiment.results import RunResult
 from cnnlab.experiment.prepare import prepare
+from cnnlab.experiment.results import RunResult
 from cnnlab.lrfind import LrFindResult, lr_find
 from cnnlab.report import write_comparison, write_report
-from cnnlab.runs import RunDir, load_run
+from cnnlab.runs import LoadedRun, RunDir, load_run
 from cnnlab.runs.rundir import output_tag
 from cnnlab.training.distributed import topology_from_env
 from cnnlab.training.optim import check_optim
@@ -102,22 +108,29 @@ def evaluate(
     """
     run = RunDir(Path(run_dir))
     loaded = load_run(run.path, "best", device=device)
-    name, chosen = evaluation_split(loaded, dataset, split)
-    result = evaluate_split(
-        loaded.model,
-        chosen,
-        loaded.class_names,
-        dataset=name,
-        split_name=split,
-        tta_flip=loaded.config.model.tta_flip,
-        device=device,
-    )
     tag = output_tag(dataset, split, loaded.config.data.dataset)
-    record_evaluation(run, result, tag)
     if tag is None:
-        inputs = inputs_from_run(run.path, device, loaded=loaded, test=chosen, evaluated=result)
-        write_figures(run.path, inputs)
+        _, result = _evaluate_and_draw(run, loaded, device)
+        return result.metrics
+    name, chosen = evaluation_split(loaded, dataset, split)
+    result = evaluate_loaded(loaded, chosen, name, split, device=device)
+    record_evaluation(run, result, tag)
     return result.metrics
+
+
+def _evaluate_and_draw(
+    run: RunDir, loaded: LoadedRun, device: str
+) -> tuple[Dataset, EvalResult | None]:
+    """Evaluate a loaded run on its own test split, record it and draw its figures."""
+    name, data = loaded.config.data.dataset, run_data(loaded)
+    test = data.splits.get("test")
+    result = None
+    if test is not None and len(test):
+        result = evaluate_loaded(loaded, test, name, device=device)
+        record_evaluation(run, result)
+    inputs = inputs_from_run(run.path, device, loaded=loaded, test=test, evaluated=result)
+    write_figures(run.path, inputs)
+    return data, result
 
 
 def finish_saved(run_dir: Path, device: str = "cpu") -> Path:
@@ -125,20 +138,7 @@ def finish_saved(run_dir: Path, device: str = "cpu") -> Path:
     the report's HTML page. For runs trained without a report, such as a search's trials."""
     run = RunDir(Path(run_dir))
     loaded = load_run(run.path, "best", device=device)
-    data = run_data(loaded)
-    test = data.splits.get("test")
-    result = None
-    if test is not None and len(test):
-        result = evaluate_split(
-            loaded.model,
-            test,
-            loaded.class_names,
-            dataset=loaded.config.data.dataset,
-            tta_flip=loaded.config.model.tta_flip,
-            device=device,
-        )
-        record_evaluation(run, result)
-    write_figures(run.path, inputs_from_run(run.path, device, loaded=loaded, test=test, evaluated=result))
+    data, _ = _evaluate_and_draw(run, loaded, device)
     _, html = write_report(run.path, model=loaded.model, dataset=data)
     return html
 

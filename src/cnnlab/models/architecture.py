@@ -76,12 +76,17 @@ def _model(record: Record, in_shape: Shape, num_classes: int) -> nn.Module:
 
 
 def _spec(record: Record, in_shape: Shape, num_classes: int) -> nn.Module:
-    calls = [LayerCall(name, tuple(args), tuple(kwargs.items())) for name, args, kwargs in record["layers"]]
+    calls = [
+        LayerCall(name, tuple(args), tuple(kwargs.items()))
+        for name, args, kwargs in record["layers"]
+    ]
     return build_spec(calls, in_shape, num_classes, where=f"{record.get('source', 'spec')}: ")
 
 
 def _transfer(record: Record, in_shape: Shape, num_classes: int) -> nn.Module:
-    body = build_net(record["backbone"], tuple(record["backbone_in_shape"]), record["backbone_classes"])
+    body = build_net(
+        record["backbone"], tuple(record["backbone_in_shape"]), record["backbone_classes"]
+    )
     body.requires_grad_(True)
     for module in body.modules():  # a backbone that was itself a linear probe trains again
         if isinstance(module, TransferNet):

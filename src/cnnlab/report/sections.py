@@ -185,9 +185,7 @@ def npz_model_section(record: RunRecord, path: Path) -> Section:
     return Section("Model", (intro, Table(("parameter", "shape", "count"), rows, ("l", "l", "r"))))
 
 
-def _model_table(
-    record: RunRecord, model: Classifier, source: str, classes: int | None
-) -> Section:
+def _model_table(record: RunRecord, model: Classifier, source: str, classes: int | None) -> Section:
     """The per-layer table of `model`, introduced by where it came from."""
     rows = summarize(model.net, model.in_shape)
     shape = "×".join(map(str, model.in_shape))

@@ -45,7 +45,9 @@ class LoadedRun:
         return self.model.in_shape
 
 
-def checkpoint_record(state: dict[str, Any], config: ExperimentConfig, path: Path) -> dict[str, Any]:
+def checkpoint_record(
+    state: dict[str, Any], config: ExperimentConfig, path: Path
+) -> dict[str, Any]:
     """The checkpoint's architecture record; a legacy checkpoint's is derived from its config."""
     missing = [key for key in RECORD_KEYS if key not in state]
     if missing:
@@ -87,7 +89,9 @@ def load_run(run_dir: Path, which: str = "best", device: str | torch.device = "c
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as error:
-        raise TrainingError(f"checkpoint {path} does not fit the model it records: {error}") from None
+        raise TrainingError(
+            f"checkpoint {path} does not fit the model it records: {error}"
+        ) from None
     layout = (  # the layout training used (channels_last on CPU and CUDA): faster convolutions
         torch.channels_last
         if use_channels_last(config.train.channels_last, torch.device(device))

@@ -63,7 +63,10 @@ def read_csv_rows(path: Path) -> list[dict[str, float | None]]:
     try:
         with open(path, newline="", encoding="utf-8") as stream:
             return [
-                {key: (float(value) if value not in ("", None) else None) for key, value in row.items()}
+                {
+                    key: (float(value) if value not in ("", None) else None)
+                    for key, value in row.items()
+                }
                 for row in csv.DictReader(stream)
             ]
     except (OSError, UnicodeDecodeError, ValueError, csv.Error) as error:

@@ -167,7 +167,6 @@ def run_search(
     best_run = Path(best["run_dir"]) if best and best["run_dir"] else None
     html = None
     if report and best_run is not None and best_run.is_dir():
-
         html = finish_saved(best_run)
     return SearchResult(
         study_dir=study_dir,

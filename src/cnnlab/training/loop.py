@@ -385,20 +385,13 @@ def fit(
             "lr": optimizer.param_groups[0]["lr"],
         }
         evaluations_started = time.perf_counter()
-        if val_loader is not None:
-            metrics = evaluate_batches(
-                model, val_loader, num_classes, device, context.amp_dtype, nn.CrossEntropyLoss(),
-                tta_flip,
-            )
-            row.update(
-                val_loss=metrics["loss"], val_accuracy=metrics["accuracy"], val_f1=metrics["f1"]
-            )
-        if watch_loader is not None:
-            metrics = evaluate_batches(
-                model, watch_loader, num_classes, device, context.amp_dtype, nn.CrossEntropyLoss(),
-                tta_flip,
-            )
-            row.update({f"test_{name}": value for name, value in metrics.items()})
+        for prefix, loader in (("val", val_loader), ("test", watch_loader)):
+            if loader is not None:  # loss, accuracy and f1 of the epoch's weights
+                plain_loss = nn.CrossEntropyLoss()  # no label smoothing in the record
+                metrics = evaluate_batches(
+                    model, loader, num_classes, device, context.amp_dtype, plain_loss, tta_flip
+                )
+                row.update({f"{prefix}_{name}": value for name, value in metrics.items()})
         if is_diverged(row["train_loss"]) or (
             row["val_loss"] is not None and is_diverged(row["val_loss"])
         ):

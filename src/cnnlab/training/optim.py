@@ -196,4 +196,3 @@ def build_schedule(
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, [group_factor(group.get("start_epoch", 0)) for group in optimizer.param_groups]
     )
-

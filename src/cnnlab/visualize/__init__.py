@@ -15,11 +15,11 @@ from cnnlab.visualize.curves import (
     plot_train_val,
 )
 from cnnlab.visualize.feature_maps import capture_activations, plot_feature_maps
+from cnnlab.visualize.figure_table import FIGURES, FigureEntry, FigureInputs, Skip
 from cnnlab.visualize.filters import plot_filters
 from cnnlab.visualize.gradcam import grad_cam, plot_gradcam
 from cnnlab.visualize.misclassified import plot_misclassified, select_misclassified
 from cnnlab.visualize.roc import plot_roc
-from cnnlab.visualize.figure_table import FIGURES, FigureEntry, FigureInputs, Skip
 from cnnlab.visualize.run_figures import (
     feature_visualization,
     inputs_from_run,

@@ -177,9 +177,7 @@ def _feature_maps(inputs: FigureInputs, out: Path) -> list[Path]:
     model = _model(inputs)
     if inputs.test is None or inputs.class_names is None:
         raise Skip("the run's data has no test split")
-    images, labels, ids = resolve_images(
-        None, inputs.test, model.in_shape, len(inputs.class_names)
-    )
+    images, labels, ids = resolve_images(None, inputs.test, model.in_shape, len(inputs.class_names))
     return render_feature_maps(model, inputs.class_names, images, labels, ids, None, out)
 
 
@@ -188,9 +186,7 @@ def _mistakes(inputs: FigureInputs) -> tuple[np.ndarray, np.ndarray, tuple]:
     predictions = _predictions(inputs)
     if inputs.test is None:
         raise Skip("the run's test images are not at hand")
-    chosen = select_misclassified(
-        predictions.y_true, predictions.predicted, predictions.confidence
-    )
+    chosen = select_misclassified(predictions.y_true, predictions.predicted, predictions.confidence)
     if chosen.size == 0:
         raise Skip("no test image is misclassified")
     images = inputs.test.images[predictions.positions[chosen]]  # (M, C, H, W) uint8

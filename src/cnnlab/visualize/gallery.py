@@ -41,7 +41,9 @@ class Gallery:
 def show_figures(run_dir: Path, names: Sequence[str] | None = None) -> Gallery:
     """The run's figures (all, or those in `names`, e.g. ["loss", "confusion_matrix"]) to show inline."""
     folder = RunDir(Path(run_dir)).figures
-    available = sorted(folder.glob("*.png"), key=lambda path: order(path.stem)) if folder.is_dir() else []
+    available = (
+        sorted(folder.glob("*.png"), key=lambda path: order(path.stem)) if folder.is_dir() else []
+    )
     if not available:
         raise CnnlabError(
             f"{folder} holds no figures; draw them with `cnnlab figures {run_dir}` "
