@@ -199,7 +199,7 @@ def model_section(record: RunRecord, model: Classifier | None = None) -> Section
     """The per-layer table of the run's model: the one given, else rebuilt from best.pt (or last.pt)."""
     run = RunDir(record.path)
     if model is not None:
-        return _model_table(record, model, "best.pt", record.num_classes)
+        return _model_table(record, model, run.best_checkpoint.name, record.num_classes)
     if run.best_npz.is_file() and not run.best_checkpoint.is_file():
         return npz_model_section(record, run.best_npz)
     errors = []

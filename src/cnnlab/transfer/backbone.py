@@ -74,14 +74,14 @@ def find_source(reference: str, out: Path | str = ".") -> Source:
     candidates = [given] if given.is_absolute() else [given, Path(out) / given]
     for path in candidates:
         if path.is_dir():
-            if not (path / "config.yaml").is_file():
+            if not RunDir(path).exists():
                 raise ConfigError(
                     f"model.pretrained: {path} is a directory but not a cnnlab run "
                     f"(it has no config.yaml)"
                 )
             return Source("run", path.resolve())
         if path.is_file():
-            if path.stem in CHECKPOINTS and (path.parent / "config.yaml").is_file():
+            if path.stem in CHECKPOINTS and RunDir(path.parent).exists():
                 return Source("run", path.parent.resolve(), path.stem)
             return Source("file", path.resolve())
     looked = " and ".join(str(p) for p in candidates)
