@@ -73,7 +73,7 @@ def metrics_table(metrics: dict) -> str:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluate the run, write its files, print the table and where they went."""
-    from cnnlab.experiment import evaluate  # heavy imports load when the verb runs
+    from cnnlab.experiment.saved import evaluate  # heavy imports load when the verb runs
     from cnnlab.runs import RunDir
     from cnnlab.runs.rundir import output_tag
 

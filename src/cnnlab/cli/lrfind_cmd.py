@@ -27,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run_lr_find(args: argparse.Namespace) -> int:
     from cnnlab.experiment import range_test  # heavy imports load when the verb runs
-    from cnnlab.lrfind import write_lr_find
+    from cnnlab.lrfind.output import write_lr_find
 
     configs = load_experiments(args.config, config_overrides(args))
     if len(configs) != 1:

@@ -109,7 +109,7 @@ def overrides_from_flags(args: argparse.Namespace) -> Overrides:
 
 def run_scratch_train(args: argparse.Namespace) -> int:
     """Train one scratch run (figures and report too unless --no-report) and say where it is."""
-    from cnnlab.experiment import train_scratch  # heavy imports load when the verb runs
+    from cnnlab.experiment.scratch_run import train as train_scratch  # heavy: when run
 
     configs = load_experiments(args.config, overrides_from_flags(args))
     if len(configs) != 1:

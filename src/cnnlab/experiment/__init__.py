@@ -5,29 +5,19 @@ fault and rank handling), then hands the same model and data to evaluate, visual
     cnnlab.resume(run_dir)
 
 The driver sits above every stage package (and `transfer`); only sweep, search and the CLI
-sit above it.
+sit above it. The verbs on saved runs (`cnnlab eval`) are in `experiment.saved`, the NumPy
+engine's driver in `experiment.scratch_run`.
 """
 
 from cnnlab.experiment.results import RunResult, console_table, runs_table
-from cnnlab.experiment.verbs import (
-    evaluate,
-    finish_saved,
-    range_test,
-    resume,
-    train,
-    train_all,
-    train_scratch,
-)
+from cnnlab.experiment.verbs import range_test, resume, train, train_all
 
 __all__ = [
     "RunResult",
     "console_table",
-    "evaluate",
-    "finish_saved",
     "range_test",
     "resume",
     "runs_table",
     "train",
     "train_all",
-    "train_scratch",
 ]

@@ -20,10 +20,10 @@ from cnnlab.config import ExperimentConfig
 from cnnlab.data import Dataset
 from cnnlab.errors import TrainingError
 from cnnlab.experiment import faults, tensorboard
-from cnnlab.experiment.finish import finish, settled_result
+from cnnlab.experiment.finish import finish
 from cnnlab.experiment.prepare import Prepared, prepare
 from cnnlab.experiment.ranks import realign_schedule, writable_run
-from cnnlab.experiment.results import RunResult
+from cnnlab.experiment.results import RunResult, summary_metrics
 from cnnlab.runs import SETTLED, Recorder, RunDir, new_run_dir
 from cnnlab.runs.env import environment
 from cnnlab.training import distributed
@@ -227,6 +227,13 @@ def _restore(prepared: Prepared, state: dict[str, Any], path: Path) -> History:
         raise TrainingError(f"cannot resume from {path}: {error}") from None
     torch.set_rng_state(state["torch_rng"])
     return history
+
+
+def settled_result(run: RunDir, config: ExperimentConfig, status: str) -> RunResult:
+    """The result of a run that already finished and was evaluated (nothing is redone)."""
+    history = History.from_state(run.load_checkpoint("last")["history"])
+    metrics = summary_metrics(run.read_final(), run.read_test_metrics())
+    return RunResult(Path(run.path), status, history, metrics, config)
 
 
 def resume(run_dir: Path, *, quiet: bool = False, report: bool = True) -> RunResult:

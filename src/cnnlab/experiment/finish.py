@@ -8,34 +8,24 @@ ends with the run's one `test accuracy:` line.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cnnlab.config import ExperimentConfig
 from cnnlab.evaluate import EvalResult, evaluate_split, predict_probabilities, record_evaluation
 from cnnlab.experiment import tensorboard
 from cnnlab.experiment.prepare import Prepared, train_sample
-from cnnlab.experiment.results import RunResult
-from cnnlab.lrfind import LrFindResult, write_lr_find
+from cnnlab.experiment.results import summary_metrics
+from cnnlab.lrfind import LrFindResult
+from cnnlab.lrfind.output import write_lr_find
 from cnnlab.report import write_report
 from cnnlab.runs import Recorder, RunDir
 from cnnlab.training.loop import History
-from cnnlab.visualize import FigureInputs, write_figures
+from cnnlab.visualize import FIGURES, FigureInputs, write_figures
 
 # The final weights' training accuracy is measured on at most this many training images
 # (drawn once from the seed): enough for three decimals, and it keeps the end of a run short.
 TRAIN_EVAL_IMAGES = 10_000
-
-
-def summary_metrics(final: dict[str, Any], test: dict[str, Any] | None) -> dict[str, Any]:
-    """The key numbers of a run, from final_metrics.json and evaluate's metrics.json."""
-    metrics = {k: final[k] for k in ("train_seconds", "final_train_accuracy") if k in final}
-    if test:
-        metrics["test_accuracy"] = test.get("accuracy")
-        metrics["test_f1"] = test.get("f1_macro")
-    return metrics
 
 
 class Phases:
@@ -139,14 +129,8 @@ def _draw_and_report(
         written += write_lr_find(lr_find, run.figures)
     phases.done(f"drew {len(written)} figure files in {run.figures}")
     if config.train.tensorboard:
-        tensorboard.log_final(run.path)
+        tensorboard.log_final(
+            run.path, [name for name, entry in FIGURES.items() if entry.tensorboard]
+        )
     _, html = write_report(run.path, model=prepared.model, dataset=prepared.dataset)
     phases.done(f"wrote the report {html}")
-
-
-def settled_result(run: RunDir, config: ExperimentConfig, status: str) -> RunResult:
-    """The result of a run that already finished and was evaluated (nothing is redone)."""
-    state = run.load_checkpoint("last")
-    history = History.from_state(state["history"])
-    metrics = summary_metrics(run.read_final(), run.read_test_metrics())
-    return RunResult(Path(run.path), status, history, metrics, config)

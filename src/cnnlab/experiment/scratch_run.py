@@ -37,7 +37,7 @@ from cnnlab.data.configured import load_configured
 from cnnlab.data.loader import channel_stats
 from cnnlab.errors import ConfigError
 from cnnlab.evaluate import EvalResult, evaluation, record_evaluation
-from cnnlab.experiment.finish import summary_metrics
+from cnnlab.experiment.results import summary_metrics
 from cnnlab.report import write_report
 from cnnlab.runs import Recorder, RunDir, new_run_dir
 from cnnlab.runs.env import cpu_model, git_revision

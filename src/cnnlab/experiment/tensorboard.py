@@ -17,7 +17,6 @@ from PIL import Image
 
 from cnnlab.errors import ConfigError
 from cnnlab.runs import RunDir
-from cnnlab.visualize import FIGURES
 
 INSTALL = "pip install cnnlab[tensorboard]"
 ITERATION_SCALARS = (("loss/iteration", "loss"), ("lr/iteration", "lr"))  # (tag, row key)
@@ -104,13 +103,14 @@ def final_metrics(run_dir: Path) -> dict[str, float]:
     }
 
 
-def log_final(run_dir: Path) -> list[str]:
-    """Figures as images and hyperparameters with final metrics; returns the tags written."""
+def log_final(run_dir: Path, images: Sequence[str]) -> list[str]:
+    """The figures named `images` (figures/<name>.png) as images, and the hyperparameters with
+    the final metrics; returns the tags written."""
     run = RunDir(Path(run_dir))
     step = int(run.read_status().get("epoch") or 0)
     written = []
     with open_writer(run.path) as writer:
-        for tag in (name for name, entry in FIGURES.items() if entry.tensorboard):
+        for tag in images:
             path = run.figures / f"{tag}.png"
             if path.is_file():  # fc_only has no filters, a run without test split no matrix
                 with Image.open(path) as image:

@@ -1,4 +1,4 @@
-"""The verbs users run, as the driver composes them: train, resume, range test, eval, scratch.
+"""The training verbs as the driver composes them: train, resume, train several, range test.
 
 Each verb builds the data and the model once and hands them from stage to stage; files are
 what one command leaves for the next.
@@ -12,23 +12,13 @@ from pathlib import Path
 from cnnlab.config import ExperimentConfig
 from cnnlab.data import Dataset
 from cnnlab.data.configured import load_configured
-from cnnlab.evaluate import (
-    EvalResult,
-    evaluate_loaded,
-    evaluation_split,
-    record_evaluation,
-    run_data,
-)
-from cnnlab.experiment import engine, scratch_run
+from cnnlab.experiment import engine
 from cnnlab.experiment.prepare import prepare
 from cnnlab.experiment.results import RunResult
 from cnnlab.lrfind import LrFindResult, lr_find
-from cnnlab.report import write_comparison, write_report
-from cnnlab.runs import LoadedRun, RunDir, load_run
-from cnnlab.runs.rundir import output_tag
+from cnnlab.report import write_comparison
 from cnnlab.training.distributed import topology_from_env
 from cnnlab.training.optim import check_optim
-from cnnlab.visualize import inputs_from_run, write_figures
 
 
 def range_test(
@@ -97,54 +87,3 @@ def _common_name(configs: Sequence[ExperimentConfig]) -> str:
         while not name.startswith(prefix):
             prefix = prefix[:-1]
     return prefix.rstrip("-_") or "runs"
-
-
-def evaluate(
-    run_dir: Path, dataset: str | None = None, split: str = "test", device: str = "cpu"
-) -> dict:
-    """`cnnlab eval`: metrics and predictions into the run; figures too for its own test split.
-
-    The model and data are loaded once and used for both.
-    """
-    run = RunDir(Path(run_dir))
-    loaded = load_run(run.path, "best", device=device)
-    tag = output_tag(dataset, split, loaded.config.data.dataset)
-    if tag is None:
-        _, result = _evaluate_and_draw(run, loaded, device)
-        return result.metrics
-    name, chosen = evaluation_split(loaded, dataset, split)
-    result = evaluate_loaded(loaded, chosen, name, split, device=device)
-    record_evaluation(run, result, tag)
-    return result.metrics
-
-
-def _evaluate_and_draw(
-    run: RunDir, loaded: LoadedRun, device: str
-) -> tuple[Dataset, EvalResult | None]:
-    """Evaluate a loaded run on its own test split, record it and draw its figures."""
-    name, data = loaded.config.data.dataset, run_data(loaded)
-    test = data.splits.get("test")
-    result = None
-    if test is not None and len(test):
-        result = evaluate_loaded(loaded, test, name, device=device)
-        record_evaluation(run, result)
-    inputs = inputs_from_run(run.path, device, loaded=loaded, test=test, evaluated=result)
-    write_figures(run.path, inputs)
-    return data, result
-
-
-def finish_saved(run_dir: Path, device: str = "cpu") -> Path:
-    """Evaluate a trained run, draw its figures and write its report (model and data loaded once);
-    the report's HTML page. For runs trained without a report, such as a search's trials."""
-    run = RunDir(Path(run_dir))
-    loaded = load_run(run.path, "best", device=device)
-    data, _ = _evaluate_and_draw(run, loaded, device)
-    _, html = write_report(run.path, model=loaded.model, dataset=data)
-    return html
-
-
-def train_scratch(
-    config: ExperimentConfig, *, quiet: bool = False, report: bool = True
-) -> scratch_run.ScratchResult:
-    """Train with the NumPy engine (`model.name` scratch:...); then its figures and report."""
-    return scratch_run.train(config, quiet=quiet, report=report)

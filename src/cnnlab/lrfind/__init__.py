@@ -1,16 +1,15 @@
-"""The learning-rate range test (`cnnlab lr-find`)."""
+"""The learning-rate range test (`cnnlab lr-find`): `lr_find` over a model and its loader, and
+`lrfind.output` for its plot and table (kept out of this package's top, so training does not
+load Matplotlib to run the test)."""
 
 from cnnlab.lrfind.finder import LrFindResult, lr_find
-from cnnlab.lrfind.output import lr_find_figure, write_lr_find
 from cnnlab.lrfind.suggest import LrSuggestion, lr_schedule, smooth, suggest_lr
 
 __all__ = [
     "LrFindResult",
     "LrSuggestion",
     "lr_find",
-    "lr_find_figure",
     "lr_schedule",
     "smooth",
     "suggest_lr",
-    "write_lr_find",
 ]

@@ -14,7 +14,7 @@ import sqlalchemy.exc
 from cnnlab.atomic import write_text
 from cnnlab.config import apply_overrides, build_config
 from cnnlab.errors import ConfigError, TrainingError
-from cnnlab.experiment import finish_saved
+from cnnlab.experiment.saved import finish_saved
 from cnnlab.search.spec import SearchSpec, load_search_spec
 from cnnlab.search.trial import run_trial
 
