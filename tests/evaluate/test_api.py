@@ -231,3 +231,14 @@ def test_runs_evaluate_like_training_reported(tmp_path):
     epochs = RunDir(run).read_epochs()
     assert metrics["num_samples"] == 6
     assert metrics["accuracy"] == pytest.approx(epochs[-1]["val_accuracy"], abs=1e-6)
+
+
+def test_evaluating_leaves_the_global_random_state_alone(gray_run):
+    import torch
+
+    torch.manual_seed(3)
+    np.random.seed(3)
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()[1].copy()
+    test_model(gray_run)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert np.array_equal(np.random.get_state()[1], numpy_state)

@@ -6,6 +6,7 @@ import argparse
 
 import numpy as np
 import pytest
+import torch
 
 from cnnlab.cli import lrfind_cmd
 from cnnlab.config import load_experiments
@@ -97,3 +98,13 @@ def test_train_with_lr_find_puts_the_plot_in_the_report(tmp_path, capsys):
     html = (result.run_dir / "report.html").read_text(encoding="utf-8")
     assert "Learning-rate range test" in html
     assert "suggested lr" in capsys.readouterr().out
+
+
+def test_the_range_test_leaves_the_global_random_state_alone():
+    (config,) = load_experiments(None, TINY)
+    torch.manual_seed(7)
+    np.random.seed(7)
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()[1].copy()
+    range_test(config, steps=5)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert np.array_equal(np.random.get_state()[1], numpy_state)
