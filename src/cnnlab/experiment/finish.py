@@ -23,9 +23,10 @@ from cnnlab.runs import Recorder, RunDir
 from cnnlab.training.loop import History
 from cnnlab.visualize import FIGURES, FigureInputs, write_figures
 
-# The final weights' training accuracy is measured on at most this many training images
-# (drawn once from the seed): enough for three decimals, and it keeps the end of a run short.
-TRAIN_EVAL_IMAGES = 10_000
+# The evaluated weights' training accuracy is measured on at most this many training images,
+# drawn once from the seed: a standard error under 0.011 (under 0.004 near 97% accuracy),
+# enough to tell fitting from over-fitting, in about 0.1 s for the small nets on 2 cores.
+TRAIN_EVAL_IMAGES = 2048
 
 
 class Phases:
