@@ -52,11 +52,11 @@ def out_of_memory_once(monkeypatch, at_call: int, error: Exception) -> None:
 def test_out_of_memory_on_a_batch_marks_the_run_failed_and_it_can_resume(
     tiny_config, assert_same_run, monkeypatch, error
 ):
-    whole = train(tiny_config("whole"), quiet=True)
+    whole = train(tiny_config("whole"), quiet=True, report=False)
     # epoch 1: 8 training batches, then 1 validation batch; the 12th forward is in epoch 2
     out_of_memory_once(monkeypatch, 12, error)
     with pytest.raises(TrainingError, match=r"out of memory in epoch 2 with train\.batch_size=8"):
-        train(tiny_config("oom"), quiet=True)
+        train(tiny_config("oom"), quiet=True, report=False)
     monkeypatch.undo()
     run = whole.run_dir.parent / "oom"
     status = json.loads((run / "status.json").read_text())
@@ -64,14 +64,14 @@ def test_out_of_memory_on_a_batch_marks_the_run_failed_and_it_can_resume(
     assert str(error).split(".")[0] in status["reason"]  # the device's own words are kept
     assert "failed: out of memory in epoch 2" in (run / "train.log").read_text()
     assert len(load_checkpoint(run / "last.pt")["history"]["epochs"]) == 1  # intact
-    resume(run, quiet=True)  # e.g. after closing what held the memory
+    resume(run, quiet=True, report=False)  # e.g. after closing what held the memory
     assert_same_run(run, whole.run_dir)
 
 
 def test_a_non_memory_runtime_error_is_not_dressed_up(tiny_config, monkeypatch):
     out_of_memory_once(monkeypatch, 3, RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
     with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
-        train(tiny_config("bug"), quiet=True)
+        train(tiny_config("bug"), quiet=True, report=False)
 
 
 def read_rows(path) -> list[dict]:

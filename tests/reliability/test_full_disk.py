@@ -77,7 +77,7 @@ def fill_disk_after_epochs(monkeypatch, epochs: int) -> None:
 def test_a_full_disk_at_a_checkpoint_names_the_file_and_keeps_the_previous_one(
     tiny_config, tiny_overrides, assert_same_run, monkeypatch, capsys
 ):
-    whole = train(tiny_config("whole"), quiet=True)
+    whole = train(tiny_config("whole"), quiet=True, report=False)
     out = whole.run_dir.parent
     fill_disk_after_epochs(monkeypatch, 1)
     flags = [f"--set={item}" for item in (*tiny_overrides, f"out={out}", "name=full")]
@@ -93,7 +93,7 @@ def test_a_full_disk_at_a_checkpoint_names_the_file_and_keeps_the_previous_one(
     assert [row["epoch"] for row in state["history"]["epochs"]] == [1]
     assert load_checkpoint(run / "best.pt")["epoch"] == 1
     assert not list(run.glob(".*.tmp"))  # the half-written file was removed
-    resume(run, quiet=True)  # space is back: the run finishes as if nothing happened
+    resume(run, quiet=True, report=False)  # space is back: the run finishes as if nothing happened
     assert_same_run(run, whole.run_dir)
 
 

@@ -40,12 +40,12 @@ def signal_at_step(monkeypatch, step: int, *signums: int) -> None:
 def test_signal_stops_cleanly_and_resume_equals_the_uninterrupted_run(
     tiny_config, assert_same_run, monkeypatch, capsys, signum, step, batch
 ):
-    whole = train(tiny_config("whole"), quiet=True)
+    whole = train(tiny_config("whole"), quiet=True, report=False)
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     signal_at_step(monkeypatch, step, signum)
     name = signal.Signals(signum).name
     with pytest.raises(KeyboardInterrupt, match=f"interrupted by {name}"):
-        train(tiny_config("cut"), quiet=True)
+        train(tiny_config("cut"), quiet=True, report=False)
     monkeypatch.undo()
     assert {s: signal.getsignal(s) for s in handlers} == handlers  # nothing left installed
 
@@ -60,7 +60,7 @@ def test_signal_stops_cleanly_and_resume_equals_the_uninterrupted_run(
     hint = f"resume with: cnnlab train --resume {cut}"
     assert hint in capsys.readouterr().err and hint in (cut / "train.log").read_text()
 
-    resumed = resume(cut, quiet=True)
+    resumed = resume(cut, quiet=True, report=False)
     assert resumed.status == "finished"
     assert_same_run(cut, whole.run_dir)
 
@@ -68,15 +68,15 @@ def test_signal_stops_cleanly_and_resume_equals_the_uninterrupted_run(
 def test_a_second_ctrl_c_stops_at_once_and_the_run_restarts_its_epoch(
     tiny_config, assert_same_run, monkeypatch
 ):
-    whole = train(tiny_config("whole"), quiet=True)
+    whole = train(tiny_config("whole"), quiet=True, report=False)
     signal_at_step(monkeypatch, BATCHES + 3, signal.SIGINT, signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
-        train(tiny_config("hard"), quiet=True)
+        train(tiny_config("hard"), quiet=True, report=False)
     monkeypatch.undo()
     hard = whole.run_dir.parent / "hard"
     assert json.loads((hard / "status.json").read_text()) == {"status": "interrupted", "epoch": 1}
     assert load_checkpoint(hard / "last.pt")["history"]["partial_epoch"] is None  # epoch 1's
-    resume(hard, quiet=True)
+    resume(hard, quiet=True, report=False)
     assert_same_run(hard, whole.run_dir)
 
 

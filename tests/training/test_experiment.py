@@ -42,7 +42,7 @@ def read_metrics(run_dir):
 
 
 def test_run_directory_is_complete(tmp_path):
-    result = train(config(tmp_path, "name=full"), quiet=True)
+    result = train(config(tmp_path, "name=full"), quiet=True, report=False)
     run = result.run_dir
     for name in (
         "config.yaml",
@@ -64,14 +64,16 @@ def test_run_directory_is_complete(tmp_path):
 
 
 def test_same_seed_gives_identical_metrics(tmp_path):
-    first = train(config(tmp_path, "name=a"), quiet=True)
-    second = train(config(tmp_path, "name=b"), quiet=True)
+    first = train(config(tmp_path, "name=a"), quiet=True, report=False)
+    second = train(config(tmp_path, "name=b"), quiet=True, report=False)
     assert read_metrics(first.run_dir) == read_metrics(second.run_dir)
     assert first.metrics["test_accuracy"] == second.metrics["test_accuracy"]
 
 
 def test_resume_after_epoch_two_equals_uninterrupted_run(tmp_path, monkeypatch):
-    uninterrupted = train(config(tmp_path, "name=whole", "data.augment=crop2,flip"), quiet=True)
+    uninterrupted = train(
+        config(tmp_path, "name=whole", "data.augment=crop2,flip"), quiet=True, report=False
+    )
 
     original = RunDir.write_epochs
 
@@ -82,13 +84,13 @@ def test_resume_after_epoch_two_equals_uninterrupted_run(tmp_path, monkeypatch):
 
     monkeypatch.setattr(RunDir, "write_epochs", stop_after_two)
     with pytest.raises(KeyboardInterrupt):
-        train(config(tmp_path, "name=cut", "data.augment=crop2,flip"), quiet=True)
+        train(config(tmp_path, "name=cut", "data.augment=crop2,flip"), quiet=True, report=False)
     monkeypatch.setattr(RunDir, "write_epochs", original)
     cut = tmp_path / "cut"
     assert json.loads((cut / "status.json").read_text())["status"] == "interrupted"
     assert len(read_metrics(cut)) == 2
 
-    resumed = resume(cut, quiet=True)
+    resumed = resume(cut, quiet=True, report=False)
     assert resumed.status == "finished"
     assert read_metrics(cut) == read_metrics(uninterrupted.run_dir)
     assert resumed.metrics["test_accuracy"] == uninterrupted.metrics["test_accuracy"]
@@ -102,7 +104,11 @@ def test_huge_learning_rate_marks_run_diverged(tmp_path):
     with pytest.raises(
         TrainingError, match=r"diverged.*NaN, infinite or exploded.*optim.lr=1000000"
     ):
-        train(config(tmp_path, "name=nan", "optim.optimizer=sgd", "optim.lr=1e6"), quiet=True)
+        train(
+            config(tmp_path, "name=nan", "optim.optimizer=sgd", "optim.lr=1e6"),
+            quiet=True,
+            report=False,
+        )
     status = json.loads((tmp_path / "nan" / "status.json").read_text())
     assert status["status"] == "diverged"
     assert (tmp_path / "nan" / "config.yaml").is_file()
@@ -157,17 +163,19 @@ def test_cli_diverged_run_exits_nonzero(tmp_path, capsys):
 
 
 def test_resuming_a_finished_run_trains_nothing_more(tmp_path):
-    first = train(config(tmp_path, "name=done", "train.epochs=1"), quiet=True)
+    first = train(config(tmp_path, "name=done", "train.epochs=1"), quiet=True, report=False)
     log_before = (first.run_dir / "train.log").read_text()
-    again = resume(first.run_dir, quiet=True)
+    again = resume(first.run_dir, quiet=True, report=False)
     assert again.status == "finished"
     assert again.metrics["test_accuracy"] == first.metrics["test_accuracy"]
     assert (first.run_dir / "train.log").read_text() == log_before
 
 
 def test_watch_test_records_test_metrics_each_epoch_without_using_them(tmp_path):
-    plain = train(config(tmp_path, "name=plain"), quiet=True)
-    watched = train(config(tmp_path, "name=watched", "train.watch_test=true"), quiet=True)
+    plain = train(config(tmp_path, "name=plain"), quiet=True, report=False)
+    watched = train(
+        config(tmp_path, "name=watched", "train.watch_test=true"), quiet=True, report=False
+    )
     rows = read_metrics(watched.run_dir)
     assert all(row["test_accuracy"] != "" for row in rows)
 

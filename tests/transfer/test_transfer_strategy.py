@@ -29,7 +29,7 @@ def probe_run(tmp_path_factory, deep_run, make_transfer_config):
     config = make_transfer_config(
         out, "probe", deep_run, "train.strategy=linear-probe", "train.epochs=2", "optim.lr=0.05"
     )
-    return train(config, quiet=True).run_dir
+    return train(config, quiet=True, report=False).run_dir
 
 
 def test_a_linear_probe_changes_only_the_head(deep_run, probe_run):
@@ -48,7 +48,7 @@ def test_a_linear_probe_changes_only_the_head(deep_run, probe_run):
 
 def test_finetuning_moves_the_backbone_and_its_statistics(deep_run, tmp_path, make_transfer_config):
     config = make_transfer_config(tmp_path, "tune", deep_run, "optim.lr=0.05")
-    run = train(config, quiet=True).run_dir
+    run = train(config, quiet=True, report=False).run_dir
     source = _backbone_state(load_checkpoint(deep_run / "best.pt"), "net.")
     backbone = _backbone_state(load_checkpoint(run / "last.pt"), "net.backbone.")
     for key in ("stage1.conv1.weight", "stage2.bn2.running_mean", "head.fc1.weight"):

@@ -101,14 +101,14 @@ def test_config_yaml_names_the_backbones_model(deep_run, tmp_path, make_transfer
 
 def test_a_transfer_run_resumes_and_reloads(deep_run, tmp_path, make_transfer_config):
     config = make_transfer_config(tmp_path, "resumed", deep_run, "train.strategy=linear-probe")
-    run = RunDir(train(config, quiet=True).run_dir)
+    run = RunDir(train(config, quiet=True, report=False).run_dir)
     saved = yaml.safe_load(run.config_path.read_text())
     assert saved["model"]["pretrained"] == str(deep_run)
     assert saved["model"]["name"] == "convnet_deep"
     saved["train"]["epochs"] = 2  # as if it had been stopped after its first epoch of two
     run.write_config(build_config(saved))
     run.write_status("interrupted", epoch=1)
-    result = resume(run.path, quiet=True)
+    result = resume(run.path, quiet=True, report=False)
     assert result.status == "finished" and len(result.history.epochs) == 2
     assert "resumed from last.pt after epoch 1" in (run.path / "train.log").read_text()
     loaded = load_run(run.path, "last")

@@ -68,7 +68,7 @@ def rgb_run(tmp_path_factory):
                 "name=run",
             ],
         )[0]
-        run_dir = train(config, quiet=True).run_dir
+        run_dir = train(config, quiet=True, report=False).run_dir
         yield run_dir, write_figures(run_dir)
 
 

@@ -24,6 +24,7 @@ from cnnlab.experiment.finish import finish
 from cnnlab.experiment.prepare import Prepared, prepare
 from cnnlab.experiment.ranks import realign_schedule, writable_run
 from cnnlab.experiment.results import RunResult, summary_metrics
+from cnnlab.lrfind import LrFindResult
 from cnnlab.runs import SETTLED, Recorder, RunDir, new_run_dir
 from cnnlab.runs.env import environment
 from cnnlab.training import distributed
@@ -139,7 +140,7 @@ def _run(
     *,
     on_epoch: EpochCallback | None = None,
     report: bool = True,
-    lr_find=None,
+    lr_find: LrFindResult | None = None,
 ) -> RunResult:
     """Drive the loop, record how it ended, evaluate, then (with `report`) draw and report.
 
@@ -176,7 +177,7 @@ def train(
     on_epoch: EpochCallback | None = None,
     report: bool = True,
     dataset: Dataset | None = None,
-    lr_find=None,
+    lr_find: LrFindResult | None = None,
 ) -> RunResult:
     """Train one configured experiment into a new run directory under `config.out`.
 

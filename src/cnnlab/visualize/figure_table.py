@@ -114,7 +114,7 @@ def _lr(inputs: FigureInputs, out: Path) -> list[Path]:
 
 def _predictions(inputs: FigureInputs) -> Predictions:
     if inputs.predictions is None or inputs.class_names is None:
-        raise Skip("the run has no test predictions")
+        raise Skip("the run has no test predictions (`cnnlab eval RUN` writes them)")
     if not inputs.predictions.has_true_labels:
         raise Skip("the predictions have no true labels")
     return inputs.predictions
