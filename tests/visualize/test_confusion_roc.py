@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from matplotlib.text import Text
 
 from cnnlab.errors import DataFormatError
 from cnnlab.evaluate import roc_curves
 from cnnlab.visualize import normalize_rows, plot_confusion, plot_roc
-
-
-def cell_texts(figure):
-    return [t.get_text() for t in figure.axes[0].texts if isinstance(t, Text)]
+from cnnlab.visualize.confusion import cell_labels
+from cnnlab.visualize.mosaic import PixelImage
 
 
 def test_normalize_rows_gives_recall_rows_and_leaves_empty_rows_zero():
@@ -22,15 +19,36 @@ def test_normalize_rows_gives_recall_rows_and_leaves_empty_rows_zero():
     )
 
 
+def cells_in(figure) -> np.ndarray:
+    """The pixels (H, W, 4) that draw the matrix's cells."""
+    (cells,) = [a for a in figure.axes[0].get_children() if isinstance(a, PixelImage)]
+    return cells.pixels
+
+
 def test_small_confusion_matrix_writes_every_cell_and_class_name():
     matrix = np.array([[5, 1], [0, 4]])
+    assert cell_labels(matrix.astype(float), 5.0, normalized=False) == [
+        ("5", "white"),
+        ("1", "black"),
+        ("0", "0.65"),  # zeros fade
+        ("4", "white"),
+    ]
+    assert [text for text, _ in cell_labels(normalize_rows(matrix), 1.0, normalized=True)] == [
+        "0.83",
+        "0.17",
+        "0",
+        "1.00",
+    ]
     figure = plot_confusion(matrix, ["cat", "dog"])
-    assert cell_texts(figure) == ["5", "1", "0", "4"]
     ax = figure.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["cat", "dog"]
     assert "10 images, 2 classes" in ax.get_title()
-    normalized = plot_confusion(matrix, ["cat", "dog"], normalized=True)
-    assert cell_texts(normalized) == ["0.83", "0.17", "0", "1.00"]
+    pixels = cells_in(figure)
+    side = pixels.shape[0] // 2
+    assert pixels.shape[:2] == (2 * side, 2 * side)  # whole pixels per cell
+    assert round(ax.get_window_extent().width) == 2 * side  # filling the axes exactly
+    dark, light = pixels[:side, :side, :3], pixels[:side, side:, :3]  # "5" and "1"
+    assert dark.max() == 255 and light.min() < 60  # white and black numbers stamped in
 
 
 def test_hundred_class_confusion_matrix_builds_without_cell_numbers():
@@ -39,7 +57,10 @@ def test_hundred_class_confusion_matrix_builds_without_cell_numbers():
     names = [f"class {k}" for k in range(100)]
     figure = plot_confusion(matrix, names, normalized=True)
     ax = figure.axes[0]
-    assert cell_texts(figure) == []
+    pixels = cells_in(figure)
+    cell = pixels.shape[0] // 100
+    assert pixels.shape[:2] == (100 * cell, 100 * cell)
+    assert len(np.unique(pixels[:cell, :cell].reshape(-1, 4), axis=0)) == 1  # no number, no line
     labels = ax.get_yticklabels()
     assert [t.get_text() for t in labels] == names
     assert 4.0 <= labels[0].get_fontsize() < 9.0  # shrunk, still legible
@@ -105,3 +126,18 @@ def test_roc_figure_accepts_curves_keyed_by_class_name():
     assert labels[:3] == ["neg (AUC 1.000)", "pos (AUC 1.000)", "micro-average (AUC 1.000)"]
     only_neg = plot_roc({0: curves[0]}, ["neg", "pos"]).axes[0]
     assert "no curve (absent from the test set): pos" in only_neg.get_title()
+
+
+def test_long_class_names_and_an_outside_legend_still_fit_the_figure():
+    names = [f"a long class name {k}" for k in range(12)]
+    matrix = np.diag(np.full(12, 30)) + 1
+    y = np.repeat(np.arange(12), 5)
+    probabilities = np.eye(12)[y] * 0.5 + 0.5 / 12
+    for figure in (plot_confusion(matrix, names), plot_roc(roc_curves(y, probabilities), names)):
+        renderer = figure.canvas.get_renderer()
+        W, H = figure.bbox.width, figure.bbox.height
+        for ax in figure.axes:
+            box = ax.get_tightbbox(renderer)
+            assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= W and box.y1 <= H
+        main = figure.axes[0].get_window_extent(renderer)
+        assert abs(main.width - main.height) < 2  # square cells, an equal-aspect ROC

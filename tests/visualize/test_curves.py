@@ -89,3 +89,25 @@ def test_per_epoch_loss_needs_no_epoch_axis_and_a_flat_rate_says_constant():
     assert [t.get_text() for t in top.get_xticklabels()] == ["1", "2", "3"]
     flat = plot_lr(np.arange(5), np.full(5, 0.001)).axes[0]
     assert flat.get_title() == "Learning rate (constant 0.001)" and flat.get_ylim() == (0, 0.002)
+
+
+def inside(figure) -> bool:
+    """Whether every axes' ticks, labels, title and legend lie within the figure."""
+    renderer = figure.canvas.get_renderer()
+    W, H = figure.bbox.width, figure.bbox.height
+    boxes = [ax.get_tightbbox(renderer) for ax in figure.axes]
+    return all(b.x0 >= 0 and b.y0 >= 0 and b.x1 <= W and b.y1 <= H for b in boxes)
+
+
+def test_curve_figures_fit_their_labels_into_the_figure_without_a_layout_engine():
+    iterations = np.arange(1, 4691)
+    losses = 2.3 * np.exp(-iterations / 300) + 0.05
+    figures = [
+        plot_loss(iterations, losses, np.arange(938, 4691, 938), [0.2, 0.1, 0.08, 0.07, 0.06]),
+        plot_lr(iterations, 5e-4 * (1 + np.cos(np.pi * iterations / 4690))),
+        plot_accuracy(np.arange(1, 6), [0.9, 0.95, 0.97, 0.98, 0.99]),
+    ]
+    for figure in figures:
+        assert figure.get_layout_engine() is None and inside(figure)
+        ax = figure.axes[0]
+        assert ax.get_position().width > 0.7  # the axes fill what the labels leave

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from cnnlab.errors import ConfigError
-from cnnlab.visualize.panels import new_figure
+from cnnlab.visualize.panels import fit_axes, new_figure
 
 TRAIN_COLOR, VAL_COLOR, AVERAGE_COLOR = "tab:blue", "tab:orange", "tab:blue"
 MAX_MARKED_POINTS = 40  # draw point markers only when a line has at most this many points
@@ -137,6 +137,7 @@ def plot_loss(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best", fontsize="small")
+    fit_axes(ax)
     return figure
 
 
@@ -179,6 +180,7 @@ def plot_train_val(
     ax.grid(True, alpha=0.3)
     if ax.lines:
         ax.legend(loc="best", fontsize="small")
+    fit_axes(ax)
     return figure
 
 
@@ -222,4 +224,5 @@ def plot_lr(iterations: np.ndarray, lr: np.ndarray, *, xlabel: str = "iteration"
         ax.set_title(f"Learning rate (constant {finite[0]:.3g})")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, alpha=0.3)
+    fit_axes(ax)
     return figure

@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from matplotlib import colormaps
-from matplotlib.figure import Figure, SubFigure
+from matplotlib.figure import Figure
 from torch import nn
 
 from cnnlab.data.arrays import Split
 from cnnlab.errors import DataError, DataFormatError, ModelError
 from cnnlab.visualize.layers import conv_layers, find_layers
-from cnnlab.visualize.panels import new_figure, short, show_image
-from cnnlab.visualize.save import save_figure
+from cnnlab.visualize.mosaic import (
+    FRAME_GRAY,
+    rgb_images,
+    show_mosaic,
+    stamp,
+    text_inks,
+    zoom,
+    zoom_factor,
+)
+from cnnlab.visualize.panels import PAD_INCHES, new_figure, short, text_height, widest
+from cnnlab.visualize.save import PNG_DPI, save_figure
 from cnnlab.visualize.single_view import single_view
 
 MAX_CHANNELS = 16  # channels drawn per layer (the first ones)
 IMAGES_PER_PAGE = 10  # images per PNG; more go to feature_maps_2.png, ...
 MAX_DEFAULT_IMAGES = 10  # default images (one per class): at most this many classes, spread out
-PANEL_INCHES = 0.55
+PANEL_INCHES = 0.5  # side of each channel's map
+ROW_GAP = 6  # pixels between layer rows, and around their labels
+BLOCK_GAP = 14  # pixels between images
 FEATURE_MAP = "viridis"
 
 
@@ -58,7 +70,7 @@ def capture_activations(
 def tile_maps(stack: np.ndarray, gap: int = 1) -> np.ndarray:
     """Channel maps (C', h, w) side by side, each min-max scaled to [0, 1], NaN gaps between.
 
-    One image per layer row keeps the figure to a few axes however many channels it shows.
+    One array per layer row: a page is one mosaic however many channels it shows.
     """
     C, h, w = stack.shape
     low = stack.min(axis=(1, 2), keepdims=True)
@@ -70,35 +82,25 @@ def tile_maps(stack: np.ndarray, gap: int = 1) -> np.ndarray:
     return tiled
 
 
-def _draw_block(
-    panel: Figure | SubFigure,
-    image: np.ndarray,
-    maps: Sequence[tuple[str, np.ndarray]],
-    title: str,
-    max_channels: int,
-) -> None:
-    """One image's grid: the input on the left, then a row of channels per layer."""
-    L = len(maps)
-    M = max(min(max_channels, m.shape[0]) for _, m in maps)
-    grid = panel.add_gridspec(L, 2, width_ratios=[L, M])
-    input_ax = panel.add_subplot(grid[:, 0])
-    show_image(input_ax, image)
-    input_ax.set_title("input", fontsize=7)
+def layer_rows(stack: np.ndarray, max_channels: int) -> np.ndarray:
+    """uint8 RGB rows (N, h', w', 3): the first channels of (N, C', h, w) maps side by side, coloured.
+
+    Each map on its own scale (`tile_maps`), white gaps between, zoomed to about PANEL_INCHES.
+    """
+    N, C, h, w = stack.shape
     colours = colormaps[FEATURE_MAP].with_extremes(bad="white")
-    for row, (name, stack) in enumerate(maps):  # stack: (C', h, w)
-        C, h, w = stack.shape
-        shown = min(max_channels, C)
-        ax = panel.add_subplot(grid[row, 1])
-        gap = max(1, w // 8)
-        tiled = tile_maps(stack[:shown], gap)
-        ax.imshow(tiled, cmap=colours, vmin=0, vmax=1, interpolation="nearest")
-        ax.set_xlim(-0.5, M * (w + gap) - gap - 0.5)  # rows with fewer channels stay left-aligned
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_frame_on(False)
-        which = f"channels 0–{shown - 1} of {C}" if shown < C else f"{C} channels"
-        ax.set_ylabel(f"{name}\n{which}\n{h}×{w}", fontsize=7, rotation=0, ha="right", va="center")
-    panel.suptitle(title, fontsize=8, x=0.01, ha="left")
+    gap = max(1, w // 8)
+    tiled = np.stack([tile_maps(maps[:max_channels], gap) for maps in stack])  # (N, h, ·)
+    rows = colours(tiled, bytes=True)[..., :3]
+    return zoom(rows, zoom_factor(max(h, w), PANEL_INCHES * PNG_DPI))
+
+
+def layer_label(name: str, maps: np.ndarray, max_channels: int) -> str:
+    """Three lines naming a layer, the channels shown of its (N, C', h, w) maps, and their size."""
+    C, h, w = maps.shape[1:]
+    shown = min(max_channels, C)
+    which = f"channels 0–{shown - 1} of {C}" if shown < C else f"{C} channels"
+    return f"{name}\n{which}\n{h}×{w}"
 
 
 def plot_feature_maps(
@@ -108,10 +110,11 @@ def plot_feature_maps(
     *,
     max_channels: int = MAX_CHANNELS,
 ) -> Figure:
-    """A grid per image (N, C, H, W): the input, then the first channels of each layer's maps.
+    """A block per image (N, C, H, W): its title, the input, then the first channels of each layer.
 
     `activations` maps layer names to (N, C', h, w) arrays (in the order they are drawn);
-    each map is coloured on its own scale.
+    each map is coloured on its own scale. The page is one mosaic drawn pixel for pixel; the
+    labels that repeat in every block are drawn once and stamped, the titles are texts.
     """
     images = np.asarray(images)
     N = images.shape[0]
@@ -121,14 +124,53 @@ def plot_feature_maps(
             f"image: {N} images, {len(titles)} titles, layers "
             f"{ {k: v.shape for k, v in activations.items()} }"
         )
-    L = len(activations)
-    M = max(min(max_channels, a.shape[1]) for a in activations.values())
-    figure = new_figure((L + M) * PANEL_INCHES + 1.3, N * (L * PANEL_INCHES + 0.45))
-    blocks = [figure] if N == 1 else list(figure.subfigures(N, 1))
+    rows = [layer_rows(maps, max_channels) for maps in activations.values()]  # (N, h_l, w_l, 3)
+    labels = text_inks(
+        [layer_label(n, a, max_channels) for n, a in activations.items()], 7, "right"
+    )
+    body = sum(r.shape[1] for r in rows) + (len(rows) - 1) * ROW_GAP  # pixels
+    inputs = rgb_images(images)
+    inputs = zoom(inputs, zoom_factor(max(inputs.shape[1:3]), body))  # (N, s, s', 3)
+    (word,) = text_inks(["input"], 7)
+    blocks = [page_block(inputs[i], [r[i] for r in rows], labels, word) for i in range(N)]
+    heading = text_height(1, 8) + 2  # pixels above each block for its title
+    width = max(max(b.shape[1] for b in blocks), math.ceil(widest(titles, 8)) + 2)
+    page = np.full(
+        (N * (heading + blocks[0].shape[0] + BLOCK_GAP) - BLOCK_GAP, width, 4), 255, np.uint8
+    )  # RGBA, opaque white
     for i, block in enumerate(blocks):
-        maps = [(name, stack[i]) for name, stack in activations.items()]
-        _draw_block(block, images[i], maps, titles[i], max_channels)
+        y = i * (heading + block.shape[0] + BLOCK_GAP) + heading
+        page[y : y + block.shape[0], : block.shape[1], :3] = block
+    figure = new_figure(width / PNG_DPI + 2 * PAD_INCHES, page.shape[0] / PNG_DPI + 2 * PAD_INCHES)
+    pixels = show_mosaic(figure, page, PAD_INCHES, PAD_INCHES)
+    for i, title in enumerate(titles):
+        y = i * (heading + blocks[0].shape[0] + BLOCK_GAP)
+        figure.text(0, y, title, fontsize=8, ha="left", va="top", transform=pixels)
     return figure
+
+
+def page_block(
+    image: np.ndarray, rows: Sequence[np.ndarray], labels: Sequence[np.ndarray], word: np.ndarray
+) -> np.ndarray:
+    """One image's block (uint8 RGB): the `word` ink over the image (h, w, 3), then each layer's
+    row (h_l, w_l, 3) right of its label's ink (inks from `text_inks`)."""
+    h, w = image.shape[:2]
+    label_width = max(ink.shape[1] for ink in labels) + 2 * ROW_GAP
+    maps_x = w + 2 + label_width  # where the channel rows start
+    body = sum(r.shape[0] for r in rows) + (len(rows) - 1) * ROW_GAP
+    top = word.shape[0] + 2
+    block = np.full(
+        (top + max(body + 1, h + 2), maps_x + max(r.shape[1] for r in rows), 3), 255, np.uint8
+    )
+    stamp(block, word, (w + 2 - word.shape[1]) // 2, 0)
+    block[top : top + h + 2, : w + 2] = FRAME_GRAY
+    block[top + 1 : top + h + 1, 1 : w + 1] = image
+    y = top + 1
+    for row, ink in zip(rows, labels, strict=True):
+        block[y : y + row.shape[0], maps_x : maps_x + row.shape[1]] = row
+        stamp(block, ink, maps_x - ROW_GAP - ink.shape[1], y + (row.shape[0] - ink.shape[0]) // 2)
+        y += row.shape[0] + ROW_GAP
+    return block
 
 
 def default_images(labels: np.ndarray, num_classes: int) -> np.ndarray:

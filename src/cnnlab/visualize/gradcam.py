@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as nnf
+from matplotlib import colormaps
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
@@ -18,12 +19,15 @@ from torch import nn
 
 from cnnlab.errors import ModelError
 from cnnlab.visualize.misclassified import check_panels, prediction_title
-from cnnlab.visualize.panels import display_image, grid_shape, new_figure, panel_grid, show_image
+from cnnlab.visualize.mosaic import rgb_images, titled_grid, zoom, zoom_factor
+from cnnlab.visualize.panels import COLORBAR_ROOM, colorbar_at, grid_shape, new_figure
+from cnnlab.visualize.save import PNG_DPI
 from cnnlab.visualize.single_view import single_view
 
 HEAT_MAP = "jet"
 HEAT_ALPHA = 0.45
-PANEL_INCHES = 1.15
+PANEL_INCHES = 1.15  # side of each image and of its overlay
+MIN_WIDTH_INCHES = 4.6  # room for the title and the colour bar
 PAIRS_PER_ROW = 4  # each image is a pair of panels: the image, then its overlay
 
 
@@ -82,35 +86,65 @@ def plot_gradcam(
     maps = np.asarray(maps)
     ids = list(range(len(images))) if ids is None else list(ids)
     check_panels(images, maps, true, predicted, confidence, ids)
-    count = max(1, len(images))
-    rows, pairs = grid_shape(count, PAIRS_PER_ROW)
-    figure = new_figure(
-        max(2 * pairs * PANEL_INCHES + 0.9, 4.6), rows * (PANEL_INCHES + 0.35) + 0.7
-    )
     if len(images) == 0:
+        figure = new_figure(4.6, 2.2)
         figure.text(0.5, 0.5, "no images to explain", ha="center", va="center")
         return figure
-    axes = panel_grid(figure, 2 * len(images), rows, 2 * pairs)
+    _, pairs = grid_shape(len(images), PAIRS_PER_ROW)
+    pictures = rgb_images(images)  # (N, H, W, 3)
+    factor = zoom_factor(max(pictures.shape[1:3]), PANEL_INCHES * PNG_DPI)
+    pictures = zoom(pictures, factor)
+    tiles = np.stack([pictures, heat_overlay(pictures, maps, factor)], axis=1)  # (N, 2, h, w, 3)
+    titles = []
     for i in range(len(images)):
-        image_ax, overlay_ax = axes[2 * i], axes[2 * i + 1]
-        show_image(image_ax, images[i])
-        image_ax.set_title(
-            prediction_title(
-                ids[i], class_names[true[i]], class_names[predicted[i]], confidence[i]
-            ),
-            fontsize=7,
+        titles.append(
+            prediction_title(ids[i], class_names[true[i]], class_names[predicted[i]], confidence[i])
         )
-        base = display_image(images[i])
-        base = base if base.ndim == 2 else base.mean(axis=-1)  # gray underneath the heat
-        overlay_ax.imshow(base, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-        overlay_ax.imshow(
-            maps[i], cmap=HEAT_MAP, vmin=0, vmax=1, alpha=HEAT_ALPHA, interpolation="bilinear"
-        )
-        overlay_ax.set_title("Grad-CAM", fontsize=7)
-    scale = ScalarMappable(Normalize(0, 1), HEAT_MAP)  # the bar in full colour, not faded
-    figure.colorbar(scale, ax=axes, shrink=0.6, pad=0.01, label="relative importance")
+        titles.append("Grad-CAM")
     where = f" of {layer}" if layer else ""
-    figure.suptitle(
-        f"Grad-CAM{where}\nfor the predicted class of misclassified test images", fontsize=10
+    figure, box = titled_grid(
+        tiles.reshape(-1, *tiles.shape[2:]),
+        titles,
+        2 * pairs,
+        points=7,
+        suptitle=f"Grad-CAM{where}\nfor the predicted class of misclassified test images",
+        right=COLORBAR_ROOM,
+        min_width=MIN_WIDTH_INCHES,
     )
+    scale = ScalarMappable(Normalize(0, 1), HEAT_MAP)  # the bar in full colour, not faded
+    colorbar_at(figure, box, scale, "relative importance", shrink=0.6)
     return figure
+
+
+def heat_overlay(pictures: np.ndarray, maps: np.ndarray, factor: int) -> np.ndarray:
+    """uint8 RGB (N, h, w, 3): each picture in gray under its map (N, H, W) on the heat colours.
+
+    `pictures` are already zoomed by `factor`; the maps are zoomed smoothly (bilinear) to match.
+    """
+    gray = pictures.mean(axis=-1, keepdims=True, dtype=np.float32)  # (N, h, w, 1)
+    maps = np.asarray(maps, dtype=np.float32)
+    if factor > 1:
+        rows, columns = bilinear(maps.shape[1], factor), bilinear(maps.shape[2], factor)
+        heat = rows @ maps @ columns.T  # (N, H·f, W·f)
+    else:
+        heat = zoom(maps, factor)
+    heat = heat[:, : gray.shape[1], : gray.shape[2]]
+    colours = colormaps[HEAT_MAP]
+    table = colours(np.arange(colours.N))[:, :3].astype(np.float32) * 255  # (256, 3)
+    index = np.clip(heat * colours.N, 0, colours.N - 1).astype(np.intp)  # as the map indexes
+    blend = (1 - HEAT_ALPHA) * gray + HEAT_ALPHA * table[index]
+    return np.round(blend).astype(np.uint8)
+
+
+def bilinear(n: int, factor: int) -> np.ndarray:
+    """Weights (n·factor, n) that resize n samples `factor` times linearly, edges held.
+
+    The sample grid of `torch.nn.functional.interpolate(mode="bilinear", align_corners=False)`.
+    """
+    source = np.clip((np.arange(n * factor) + 0.5) / factor - 0.5, 0, n - 1)  # (n·f,)
+    low = np.floor(source).astype(np.intp)
+    high = np.minimum(low + 1, n - 1)
+    weights = np.zeros((n * factor, n), dtype=np.float32)
+    np.add.at(weights, (np.arange(n * factor), low), 1 - (source - low))
+    np.add.at(weights, (np.arange(n * factor), high), source - low)
+    return weights

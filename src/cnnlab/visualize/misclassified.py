@@ -8,11 +8,14 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from cnnlab.errors import DataFormatError
-from cnnlab.visualize.panels import grid_shape, new_figure, panel_grid, short, show_image
+from cnnlab.visualize.mosaic import rgb_images, titled_grid, zoom, zoom_factor
+from cnnlab.visualize.panels import grid_shape, new_figure, short
+from cnnlab.visualize.save import PNG_DPI
 
 MAX_SHOWN = 16  # mistakes drawn, most confident first
-PANEL_INCHES = 1.3
+PANEL_INCHES = 1.15  # side of each image
 TITLE_POINTS = 7.5
+MIN_WIDTH_INCHES = 3.6  # room for the title over a few mistakes
 
 
 def select_misclassified(
@@ -57,22 +60,23 @@ def plot_misclassified(
     images = np.asarray(images)
     ids = list(range(len(images))) if ids is None else list(ids)
     check_panels(images, true, predicted, confidence, ids)
-    count = max(1, len(images))
-    rows, columns = grid_shape(count, 8)
-    figure = new_figure(max(columns * PANEL_INCHES, 3.6), rows * (PANEL_INCHES + 0.3) + 0.6)
     if len(images) == 0:
+        figure = new_figure(3.6, 2.2)
         figure.text(0.5, 0.5, "no misclassified images", ha="center", va="center")
         return figure
-    axes = panel_grid(figure, count, rows, columns)
-    for i, ax in enumerate(axes):
-        show_image(ax, images[i])
-        ax.set_title(
-            prediction_title(
-                ids[i], class_names[true[i]], class_names[predicted[i]], confidence[i]
-            ),
-            fontsize=TITLE_POINTS,
-        )
-    figure.suptitle(
-        f"Misclassified test images\n({len(images)}, most confident first)", fontsize=10
+    _, columns = grid_shape(len(images), 8)
+    tiles = rgb_images(images)  # (N, H, W, 3)
+    tiles = zoom(tiles, zoom_factor(max(tiles.shape[1:3]), PANEL_INCHES * PNG_DPI))
+    titles = [
+        prediction_title(ids[i], class_names[true[i]], class_names[predicted[i]], confidence[i])
+        for i in range(len(images))
+    ]
+    figure, _ = titled_grid(
+        tiles,
+        titles,
+        columns,
+        points=TITLE_POINTS,
+        suptitle=f"Misclassified test images\n({len(images)}, most confident first)",
+        min_width=MIN_WIDTH_INCHES,
     )
     return figure

@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from cnnlab.visualize.panels import new_figure
+from cnnlab.visualize.panels import fit_axes, new_figure
 
 Curve = tuple[np.ndarray, np.ndarray, float]  # (fpr, tpr, auc); auc NaN when undefined
 MAX_CLASS_CURVES = 10  # beyond this many classes, only averages and the extremes are drawn
@@ -106,6 +106,7 @@ def plot_roc(
         ax.legend(loc="lower right", fontsize="small")
     else:
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", borderaxespad=0.0)
+    fit_axes(ax, square=True)
     return figure
 
 
