@@ -26,7 +26,6 @@ from cnnlab.visualize.mosaic import (
 )
 from cnnlab.visualize.panels import PAD_INCHES, new_figure, short, text_height, widest
 from cnnlab.visualize.save import PNG_DPI, save_figure
-from cnnlab.visualize.single_view import single_view
 
 MAX_CHANNELS = 16  # channels drawn per layer (the first ones)
 IMAGES_PER_PAGE = 10  # images per PNG; more go to feature_maps_2.png, ...
@@ -51,7 +50,7 @@ def capture_activations(
 
     handles = [module.register_forward_hook(hook_for(name)) for name, module in layers]
     try:
-        with torch.inference_mode(), single_view(model):
+        with torch.inference_mode():
             logits = model(images).float().cpu().numpy()
     finally:
         for handle in handles:

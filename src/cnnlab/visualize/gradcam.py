@@ -22,7 +22,6 @@ from cnnlab.visualize.misclassified import check_panels, prediction_title
 from cnnlab.visualize.mosaic import rgb_images, titled_grid, zoom, zoom_factor
 from cnnlab.visualize.panels import COLORBAR_ROOM, colorbar_at, grid_shape, new_figure
 from cnnlab.visualize.save import PNG_DPI
-from cnnlab.visualize.single_view import single_view
 
 HEAT_MAP = "jet"
 HEAT_ALPHA = 0.45
@@ -45,7 +44,7 @@ def grad_cam(
     captured: list[torch.Tensor] = []
     handle = layer.register_forward_hook(lambda module, inputs, output: captured.append(output))
     try:
-        with torch.inference_mode(False), torch.enable_grad(), single_view(model):
+        with torch.inference_mode(False), torch.enable_grad():
             inputs = images.detach().clone().requires_grad_(True)  # gradients flow even if frozen
             logits = model(inputs)  # (N, K)
             if not captured:
