@@ -1,7 +1,5 @@
 """`python -m cnnlab` (used by `torchrun -m cnnlab`)."""
 
-import sys
+from cnnlab.cli import run
 
-from cnnlab.cli import main
-
-sys.exit(main())
+run()

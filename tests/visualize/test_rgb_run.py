@@ -133,7 +133,7 @@ def copy_with_predictions(run_dir, tmp_path):
 def test_figures_read_evaluates_predictions_and_confusion_matrix(rgb_run, tmp_path):
     run_dir, _ = rgb_run
     copy, loaded, test, probabilities = copy_with_predictions(run_dir, tmp_path)
-    inputs = inputs_from_run(copy)
+    inputs = inputs_from_run(copy, vectors=True)
     np.testing.assert_array_equal(inputs.predictions.probabilities, probabilities)
     np.testing.assert_array_equal(inputs.predictions.predicted, np.zeros(len(test), np.int64))
     assert (

@@ -7,6 +7,7 @@ adds sets `func`, a callable taking the parsed arguments and returning an exit c
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 from cnnlab.errors import CnnlabError
@@ -40,8 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run() -> None:
+    """The `cnnlab` console script and `python -m cnnlab`: `main`, then exit with its code.
+
+    The process ends right after, so the objects it made are frozen out of the garbage
+    collector first: with torch loaded, the final collections at exit took 0.6-1 s.
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `cnnlab` console script."""
+    """Run one `cnnlab` verb with `argv` (default: the command line); its exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

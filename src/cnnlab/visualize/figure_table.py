@@ -29,7 +29,7 @@ from cnnlab.visualize.misclassified import plot_misclassified, select_misclassif
 from cnnlab.visualize.roc import plot_roc
 from cnnlab.visualize.save import save_figure
 
-VECTOR = ("png", "svg")  # line plots and ROC also as SVG
+VECTOR = ("png", "svg")  # line plots and ROC also as SVG, when vector copies are asked for
 
 
 class Skip(Exception):  # noqa: N818 - a figure skipped is an outcome, not a failure
@@ -49,6 +49,12 @@ class FigureInputs:
     metrics: dict | None = None  # evaluate's metrics of those predictions
     scratch_weights: Path | None = None  # a NumPy-engine run's best.npz
     model_name: str = "?"
+    vectors: bool = False  # also SVG copies of the line plots and ROC (cnnlab figures)
+
+    @property
+    def line_formats(self) -> tuple[str, ...]:
+        """The formats of line plots: PNG, and SVG when vector copies are asked for."""
+        return VECTOR if self.vectors else ("png",)
 
 
 def column(rows: Sequence[dict], key: str) -> np.ndarray:
@@ -84,7 +90,7 @@ def _loss(inputs: FigureInputs, out: Path) -> list[Path]:
         epoch = column(inputs.epochs, "epoch")
         train = column(inputs.epochs, "train_loss")
         figure = curves.plot_loss(epoch, train, epoch, val, xlabel="epoch")
-    return save_figure(figure, out / "loss", VECTOR)
+    return save_figure(figure, out / "loss", inputs.line_formats)
 
 
 def _train_val(metric: str) -> Callable[[FigureInputs, Path], list[Path]]:
@@ -96,7 +102,7 @@ def _train_val(metric: str) -> Callable[[FigureInputs, Path], list[Path]]:
         figure = plot(
             column(rows, "epoch"), column(rows, f"train_{metric}"), column(rows, f"val_{metric}")
         )
-        return save_figure(figure, out / metric, VECTOR)
+        return save_figure(figure, out / metric, inputs.line_formats)
 
     return draw
 
@@ -109,7 +115,7 @@ def _lr(inputs: FigureInputs, out: Path) -> list[Path]:
     else:
         rows = inputs.epochs
         figure = curves.plot_lr(column(rows, "epoch"), column(rows, "lr"), xlabel="epoch")
-    return save_figure(figure, out / "lr", VECTOR)
+    return save_figure(figure, out / "lr", inputs.line_formats)
 
 
 def _predictions(inputs: FigureInputs) -> Predictions:
@@ -141,7 +147,7 @@ def _confusion(normalized: bool) -> Callable[[FigureInputs, Path], list[Path]]:
 def _roc(inputs: FigureInputs, out: Path) -> list[Path]:
     predictions = _predictions(inputs)
     found = roc_curves(predictions.y_true, predictions.probabilities)
-    return save_figure(plot_roc(found, predictions.class_names), out / "roc", VECTOR)
+    return save_figure(plot_roc(found, predictions.class_names), out / "roc", inputs.line_formats)
 
 
 def _model(inputs: FigureInputs) -> nn.Module:

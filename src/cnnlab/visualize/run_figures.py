@@ -23,11 +23,14 @@ from cnnlab.visualize.figure_table import FIGURES, FigureInputs, Skip
 log = logging.getLogger(__name__)
 
 
-def write_figures(run_dir: Path, inputs: FigureInputs | None = None) -> list[Path]:
+def write_figures(
+    run_dir: Path, inputs: FigureInputs | None = None, *, vectors: bool = True
+) -> list[Path]:
     """Draw every figure of the table that `inputs` allow into `<run>/figures/`; the files
-    written. Without `inputs` they are read from the run directory (`inputs_from_run`)."""
+    written. Without `inputs` they are read from the run directory (`inputs_from_run`), and
+    the line plots and ROC get SVG copies too (unless `vectors=False`)."""
     run = RunDir(Path(run_dir))
-    inputs = inputs if inputs is not None else inputs_from_run(run.path)
+    inputs = inputs if inputs is not None else inputs_from_run(run.path, vectors=vectors)
     written: list[Path] = []
     for name, entry in FIGURES.items():
         if entry.draw is None:
@@ -46,6 +49,7 @@ def inputs_from_run(
     loaded: LoadedRun | None = None,
     test: Split | None = None,
     evaluated: EvalResult | None = None,
+    vectors: bool = False,
 ) -> FigureInputs:
     """A run's figure inputs read back: its curves, model, test split and saved predictions.
 
@@ -84,6 +88,7 @@ def inputs_from_run(
         metrics=metrics,
         scratch_weights=run.best_npz if run.best_npz.is_file() else None,
         model_name=config.model.name,
+        vectors=vectors,
     )
 
 
