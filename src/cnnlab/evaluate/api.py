@@ -2,7 +2,8 @@
 
 The test split of a run is scored once, here, on one numeric path (`predict_probabilities`,
 fp32, float64 softmax): `cnnlab train` hands its model and data to `evaluate_split`, and
-`cnnlab eval RUN` loads them and calls the same function. `record_evaluation` writes the
+`cnnlab eval RUN` loads them and calls the same function (same flip averaging, same
+precision). `record_evaluation` writes the
 result: for the run's own test split `metrics.json`, `predictions.csv` and train.log's one
 `test accuracy:` line; for another split or dataset `metrics-<tag>.json` and
 `predictions-<tag>.csv`, leaving the run's own result alone.
@@ -73,10 +74,17 @@ def evaluate_split(
     tta_flip: bool = False,
     device: str | torch.device = "cpu",
     batch_size: int | None = None,
+    precision: str = "fp32",
 ) -> EvalResult:
-    """Metrics and per-image probabilities of `model` on `split` (its images in order)."""
+    """Metrics and per-image probabilities of `model` on `split` (its images in order), with
+    the run's flip averaging and precision (`train.precision`)."""
     probabilities = predict_probabilities(
-        model, split.images, tta_flip=tta_flip, batch_size=batch_size, device=device
+        model,
+        split.images,
+        tta_flip=tta_flip,
+        batch_size=batch_size,
+        device=device,
+        precision=precision,
     )  # (N, K)
     return evaluation(probabilities, split.labels, class_names, dataset, split_name)
 
@@ -188,7 +196,8 @@ def evaluate_loaded(
     device: str | torch.device = "cpu",
     batch_size: int | None = None,
 ) -> EvalResult:
-    """`evaluate_split` of a loaded run's model, with the run's classes and flip averaging."""
+    """`evaluate_split` of a loaded run's model, with the run's classes, flip averaging and
+    precision: the numbers `cnnlab train` recorded, on the same machine."""
     return evaluate_split(
         loaded.model,
         split,
@@ -198,6 +207,7 @@ def evaluate_loaded(
         tta_flip=loaded.config.model.tta_flip,
         device=device,
         batch_size=batch_size,
+        precision=loaded.config.train.precision,
     )
 
 

@@ -39,6 +39,7 @@ def _predict(
         tta_flip=loaded.config.model.tta_flip,
         batch_size=batch_size,
         device=device,
+        precision=loaded.config.train.precision,
     )  # (N, K)
     unknown = np.full(len(ids), -1, dtype=np.int64)
     return Predictions(tuple(ids), probabilities, tuple(loaded.class_names), unknown)

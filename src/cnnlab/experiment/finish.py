@@ -53,6 +53,7 @@ def _final_train_accuracy(prepared: Prepared) -> tuple[float, int]:
         tta_flip=prepared.config.model.tta_flip,
         batch_size=prepared.config.train.eval_batch_size,
         device=prepared.device,
+        precision=prepared.config.train.precision,
     )  # (n, K)
     correct = probabilities.argmax(axis=1) == train.labels[positions]
     return float(np.mean(correct)), len(positions)
@@ -92,6 +93,7 @@ def finish(
             tta_flip=config.model.tta_flip,
             device=prepared.device,
             batch_size=config.train.eval_batch_size,
+            precision=config.train.precision,
         )
         final["test_eval_seconds"] = time.perf_counter() - started
         run.write_final(final)
