@@ -48,7 +48,7 @@ def main() -> int:
             if args.epochs:
                 overrides.append(f"train.epochs={args.epochs}")
             config = load_experiments(ROOT / path, overrides)[0]
-            result = train(config, quiet=True)
+            result = train(config, quiet=True, report=False)
             epoch_seconds = [row["epoch_seconds"] for row in result.history.epochs]
             rows.append(
                 (

@@ -19,7 +19,8 @@ NUMERIC = (False, False, False, True, True, True, True, True, True, True)
 
 def summary_metrics(final: dict[str, Any], test: dict[str, Any] | None) -> dict[str, Any]:
     """The key numbers of a run, from final_metrics.json and evaluate's metrics.json."""
-    metrics = {k: final[k] for k in ("train_seconds", "final_train_accuracy") if k in final}
+    keys = ("train_seconds", "final_train_accuracy", "test_eval_seconds")
+    metrics = {k: final[k] for k in keys if k in final}
     if test:
         metrics["test_accuracy"] = test.get("accuracy")
         metrics["test_f1"] = test.get("f1_macro")
