@@ -94,7 +94,7 @@ def test_training_in_a_notebook_asks_the_loop_for_a_bar(tmp_path, monkeypatch):
     ]  # fmt: skip
     for quiet in (False, True):
         (config,) = load_experiments(None, [*base, f"name=q{quiet}"])
-        experiment.train(config, quiet=quiet)
+        experiment.train(config, quiet=quiet, report=False)  # figures need no notebook
     assert seen == [True, False]
 
 
