@@ -237,8 +237,11 @@ def run_whole(data_dir: Path, out: Path, seed: int) -> Whole:
                "--epochs", "1", "--seed", str(seed), "--data-dir", str(data_dir),
                "--out", str(out), "--name", name]  # fmt: skip
     started = time.time()
-    printed = _run(command)
+    done = subprocess.run(command, capture_output=True, text=True)
     ended = time.time()
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:4])} ... failed:\n{done.stderr[-3000:]}")
+    printed = done.stderr  # the phase lines are progress, on stderr
     run = out / name
     with open(run / "metrics.csv", newline="", encoding="utf-8") as stream:
         training = sum(float(r["epoch_seconds"]) for r in csv.DictReader(stream))

@@ -7,6 +7,7 @@ ends with the run's one `test accuracy:` line.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -30,7 +31,8 @@ TRAIN_EVAL_IMAGES = 2048
 
 
 class Phases:
-    """Times the phases after training and says each one on the console."""
+    """Times the phases after training and says each one on the console (stderr, beside the
+    epoch lines: progress, not results; train.log keeps its result line last)."""
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
@@ -39,7 +41,7 @@ class Phases:
     def done(self, text: str) -> None:
         seconds = time.perf_counter() - self.started
         if not self.recorder.quiet:
-            print(f"{text} ({seconds:.1f}s)", flush=True)
+            print(f"{text} ({seconds:.1f}s)", file=sys.stderr, flush=True)
         self.started = time.perf_counter()
 
 
