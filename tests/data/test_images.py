@@ -230,3 +230,27 @@ def test_header_read_gives_height_width_and_mode():
     data = encode(Image.fromarray(random_rgb(30, 40)).convert("L"), "JPEG")
     assert read_image_size_and_mode(data, "x.jpg") == ((30, 40), "L")
     assert ".jpg" in IMAGE_EXTENSIONS and ".pgm" in IMAGE_EXTENSIONS
+
+
+def test_a_500x335_photo_among_500x375_ones_decodes_at_every_size():
+    """#19: the centre-crop box came out a hair negative (-3e-14) and Pillow refused it."""
+    photo = encode(Image.fromarray(random_rgb(335, 500, seed=3)), "JPEG", quality=90)
+    for size in ((32, 32), (64, 64), (224, 224), (375, 500)):
+        out = decode_image(photo, source="p.jpg", channels=3, size=size)
+        assert out.shape == (3, *size)
+
+
+def test_random_sizes_and_aspect_ratios_decode_at_32_64_224_and_native():
+    """A corpus of JPEGs and PNGs 50-1200 pixels a side, odd aspect ratios included."""
+    rng = np.random.default_rng(0)
+    for i in range(60):
+        h, w = (int(v) for v in rng.integers(50, 1201, 2))
+        if i % 4 == 0:
+            h = max(50, w // int(rng.integers(3, 8)))  # panoramas
+        ys, xs = np.indices((h, w))  # smooth content: quick to encode, like photos
+        pixels = np.stack([xs * 255 // w, ys * 255 // h, (xs + ys) % 256], -1).astype(np.uint8)
+        fmt = "JPEG" if i % 2 else "PNG"
+        data = encode(Image.fromarray(pixels), fmt)
+        for size in ((32, 32), (64, 64), (224, 224), (h, w)):
+            out = decode_image(data, source=f"{i}.{fmt.lower()}", channels=3, size=size)
+            assert out.shape == (3, *size), (h, w, size)

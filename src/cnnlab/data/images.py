@@ -173,7 +173,9 @@ def _resize(
         return img.resize((W, H), _RESAMPLE, box=region, reducing_gap=_REDUCING_GAP)
     s = _scale_for(src_w, src_h, size, resize)
     if resize == "crop":
-        box_w, box_h = W / s, H / s  # the source window that maps onto the target
+        # the source window that maps onto the target, never wider than the picture: W / s
+        # can come out a hair above src_w, which made the offset -3e-14 and Pillow refuse it
+        box_w, box_h = min(src_w, W / s), min(src_h, H / s)
         left, top = x0 + (src_w - box_w) / 2, y0 + (src_h - box_h) / 2
         box = (left, top, left + box_w, top + box_h)
         return img.resize((W, H), _RESAMPLE, box=box, reducing_gap=_REDUCING_GAP)
