@@ -107,3 +107,8 @@ def test_scratch_flags_are_typed_too():
     }
     (config,) = load_experiments(None, overrides)
     assert (config.name, config.train.epochs) == ("off", 2)
+
+
+def test_skip_bad_is_a_train_flag():
+    assert train_flags("--skip-bad").values["data.skip_bad"] is True
+    assert "data.skip_bad" not in train_flags().values  # the config's setting stands

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from cnnlab.config import ExperimentConfig, dump_config, load_experiments
+from cnnlab.config import ExperimentConfig, build_config, dump_config, load_experiments
 from cnnlab.errors import ConfigError
 
 
@@ -93,3 +93,25 @@ def test_bad_yaml_and_missing_file_name_the_file(tmp_path):
     bad.write_text("train: {epochs: [\n")
     with pytest.raises(ConfigError, match=r"bad\.yaml is not valid YAML"):
         load_experiments(bad)
+
+
+@pytest.mark.parametrize("value", [float("inf"), "1e400", float("-inf"), float("nan")])
+def test_learning_rates_must_be_finite(value):
+    with pytest.raises(ConfigError, match=r"optim\.lr: expected a (finite|positive) number"):
+        build_config({"optim": {"lr": value}})
+
+
+def test_a_key_given_twice_in_a_config_file_is_refused_with_its_lines(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text("optim:\n  lr: 0.1\n  momentum: 0.5\n  lr: 0.01\n")
+    with pytest.raises(ConfigError, match=r"key 'lr' appears twice .*lines 2 and 4"):
+        load_experiments(path)
+
+
+def test_image_size_of_one_number_is_a_square_and_huge_sizes_say_the_memory():
+    assert build_config({"data": {"image_size": 64}}).data.image_size == (64, 64)
+    assert build_config({"data": {"image_size": [32, 48]}}).data.image_size == (32, 48)
+    with pytest.raises(ConfigError, match=r"100000x100000 .* 27\.9 GiB per RGB image"):
+        build_config({"data": {"image_size": [100000, 100000]}})
+    with pytest.raises(ConfigError, match=r"positive \(H, W\) or one side, e.g. 64"):
+        build_config({"data": {"image_size": [0, 5]}})

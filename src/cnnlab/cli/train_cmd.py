@@ -29,6 +29,7 @@ FLAG_KEYS = {
     "out": "out",
     "name": "name",
     "tensorboard": "train.tensorboard",
+    "skip_bad": "data.skip_bad",
 }
 FLAG_PARSERS = {"classes": comma_list}  # flag -> its text to its value: "0,1,7" -> [0, 1, 7]
 
@@ -78,6 +79,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--device", help="auto, cpu, cuda, cuda:1, mps")
     group.add_argument("--out", help="parent directory of run directories (default runs)")
     group.add_argument("--name", help="run directory name")
+    group.add_argument(
+        "--skip-bad",
+        action="store_true",
+        default=None,  # None: leave the config's data.skip_bad as it is
+        help="skip images that cannot be read instead of failing (the report lists them)",
+    )
     group.add_argument(
         "--tensorboard",
         action="store_true",

@@ -26,6 +26,22 @@ def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
     _require(value in allowed, key, "one of " + ", ".join(allowed), value)
 
 
+MAX_IMAGE_SIDE = 4096  # pixels: far beyond what a convnet here trains on, and 48 MiB an RGB image
+
+
+def _check_image_size(size: tuple[int, int]) -> None:
+    """(H, W) within 1..MAX_IMAGE_SIDE, or a ConfigError saying the memory it would take."""
+    H, W = size
+    _require(H >= 1 and W >= 1, "data.image_size", "positive (H, W) or one side, e.g. 64", size)
+    if max(H, W) > MAX_IMAGE_SIDE:
+        gib = H * W * 3 / 2**30
+        raise ConfigError(
+            f"data.image_size: {H}x{W} is beyond the largest side cnnlab decodes to "
+            f"({MAX_IMAGE_SIDE}); it would take {gib:,.1f} GiB per RGB image as uint8 "
+            f"({gib * 1000:,.0f} GiB for 1,000 images); give (H, W) or one side, e.g. 64"
+        )
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Which images: the dataset, its subset and split, and their augmentation."""
@@ -38,7 +54,9 @@ class DataConfig:
     augment: str = ""  # e.g. "crop4,flip,cutout8"
     data_dir: str | None = None
     offline: bool = False
-    image_size: tuple[int, int] | None = None  # (H, W) for image folders; None = most common
+    # (H, W) for image folders, or one side for square images (64 = 64x64); None = the most
+    # common size in the folder
+    image_size: tuple[int, int] | int | None = None
     channels: int | None = None  # for image folders; None = from the images
     skip_bad: bool = False  # skip unreadable images instead of failing
 
@@ -56,6 +74,10 @@ class DataConfig:
             _require(self.val >= 1, "data.val", "a fraction in (0, 1) or a count >= 1", self.val)
         if self.channels is not None:
             _require(self.channels in (1, 3), "data.channels", "1 or 3", self.channels)
+        if isinstance(self.image_size, int):  # one side: a square
+            object.__setattr__(self, "image_size", (self.image_size, self.image_size))
+        if self.image_size is not None:
+            _check_image_size(self.image_size)
 
 
 @dataclass(frozen=True)

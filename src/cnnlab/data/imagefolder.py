@@ -216,7 +216,9 @@ def _decode_members(
             stop_on_error=not skip_bad,
         )  # fmt: skip
     except DataFormatError as e:
-        raise DataFormatError(f"{e} (pass skip_bad=True to skip unreadable images)") from e
+        raise DataFormatError(
+            f"{e} (to skip unreadable images: cnnlab train --skip-bad, or data.skip_bad: true)"
+        ) from e
 
 
 def _guess_settings(
