@@ -189,3 +189,22 @@ def test_watch_test_records_test_metrics_each_epoch_without_using_them(tmp_path)
     assert watched.history.best_epoch == plain.history.best_epoch
     best = rows[watched.history.best_epoch - 1]
     assert float(best["test_accuracy"]) == pytest.approx(watched.metrics["test_accuracy"])
+
+
+def test_a_set_up_failure_marks_the_run_failed_and_its_name_is_reused(tmp_path, capsys):
+    missing = tmp_path / "nowhere.yaml"
+    args = ["train", "--dataset", "mnist-sample", "--per-class", "4", "--classes", "0,1",
+            "--epochs", "1", "--device", "cpu", "--out", str(tmp_path), "--name", "again",
+            "--no-report"]  # fmt: skip
+    assert main([*args, "--model", str(missing)]) == 1
+    assert capsys.readouterr().err.startswith("cnnlab: error:")
+    status = json.loads((tmp_path / "again" / "status.json").read_text())
+    assert status["status"] == "failed" and "set-up failed" in status["reason"]
+    assert "nowhere.yaml" in status["reason"]
+    assert main([*args, "--model", "fc_only"]) == 0  # the failed run had nothing to resume
+    assert "replaced" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again"]
+    assert json.loads((tmp_path / "again" / "status.json").read_text())["status"] == "finished"
+    assert main([*args, "--model", "fc_only"]) == 0  # a finished run is never replaced
+    assert "is taken; this run is" in capsys.readouterr().err
+    assert (tmp_path / "again-2" / "status.json").is_file()

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import difflib
+import math
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -169,7 +169,7 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str] | Mapping[
     return result
 
 
-class UniqueKeyLoader(yaml.SafeLoader):
+class UniqueKeySafeLoader(yaml.SafeLoader):
     """PyYAML's safe loader, refusing a mapping that names a key twice (PyYAML keeps the last
     silently, so a config's earlier setting would vanish without a word)."""
 
@@ -201,7 +201,7 @@ def read_yaml(path: Path) -> dict:
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read config file {path}: {error}") from None
     try:
-        data = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=UniqueKeySafeLoader)  # a yaml.SafeLoader subclass
     except yaml.YAMLError as error:
         raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
     except RecursionError:

@@ -7,6 +7,7 @@ same objects are evaluated, drawn and reported (`experiment.finish`).
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from functools import partial
@@ -25,7 +26,7 @@ from cnnlab.experiment.prepare import Prepared, prepare
 from cnnlab.experiment.ranks import realign_schedule, writable_run
 from cnnlab.experiment.results import RunResult, summary_metrics
 from cnnlab.lrfind import LrFindResult
-from cnnlab.runs import SETTLED, Recorder, RunDir, new_run_dir
+from cnnlab.runs import SETTLED, Recorder, RunDir, claim_run_dir
 from cnnlab.runs.env import environment
 from cnnlab.training import distributed
 from cnnlab.training.device import resolve_device
@@ -191,7 +192,12 @@ def train(
         config = transfer.resolve_config(config)
     topology = topology_from_env()
     distributed.start(topology, resolve_device(config.train.device))
-    path = new_run_dir(Path(config.out), config.run_name).path if topology.is_main else None
+    path = None
+    if topology.is_main:
+        claimed, note = claim_run_dir(Path(config.out), config.run_name)
+        path = claimed.path
+        if note and not quiet:
+            print(f"cnnlab: {note}", file=sys.stderr, flush=True)
     run_path = Path(distributed.from_main(topology, str(path)))
     quiet = quiet or not topology.is_main
     try:
@@ -199,7 +205,7 @@ def train(
             recorder = Recorder(run, config.train.epochs, quiet)
             run.write_config(config)
             run.write_status("running", epoch=0, epochs=config.train.epochs)
-            prepared = prepare(config, topology, dataset)
+            prepared = _prepare_recorded(recorder, config, topology, dataset)
             env = environment(prepared.device, prepared.threads)
             run.write_env({**env, "world_size": topology.world_size})
             where = f"device {prepared.device}" + (
@@ -215,6 +221,21 @@ def train(
         distributed.stop(topology)
     result.run_dir = run_path
     return result
+
+
+def _prepare_recorded(
+    recorder: Recorder, config: ExperimentConfig, topology, dataset: Dataset | None
+) -> Prepared:
+    """`prepare`, with a failure (bad data, model file, download...) marked in status.json."""
+    try:
+        return prepare(config, topology, dataset)
+    except KeyboardInterrupt:
+        recorder.interrupted(0)
+        raise
+    except Exception as error:
+        text = " ".join(str(error).split()) or type(error).__name__
+        recorder.failed(f"set-up failed: {text}")
+        raise
 
 
 def _restore(prepared: Prepared, state: dict[str, Any], path: Path) -> History:

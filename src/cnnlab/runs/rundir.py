@@ -11,6 +11,7 @@ import io
 import json
 import math
 import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -272,6 +273,28 @@ class RunDir:
 
     def _write_json(self, path: Path, data: Any) -> None:
         write_text(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def claim_run_dir(parent: Path, name: str) -> tuple[RunDir, str | None]:
+    """A directory for a new run called `name`, and a note when it is not simply `parent/name`.
+
+    A run of that name that failed before its first checkpoint is replaced (there is nothing
+    in it to resume); any other taken name gives `name-2`, `name-3`...
+    """
+    existing = RunDir(Path(parent) / name)
+    if existing.path.is_dir() and not existing.last_checkpoint.is_file():
+        try:
+            failed = existing.read_status().get("status") == "failed"
+        except CnnlabError:
+            failed = False
+        if failed:
+            shutil.rmtree(existing.path)
+            existing.path.mkdir()
+            return existing, f"replaced {existing.path}: a failed run with no checkpoint"
+    run = new_run_dir(parent, name)
+    if run.path.name != name:
+        return run, f"{existing.path} is taken; this run is {run.path}"
+    return run, None
 
 
 def new_run_dir(parent: Path, name: str) -> RunDir:
