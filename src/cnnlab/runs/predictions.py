@@ -108,8 +108,11 @@ def read_predictions(path: Path) -> Predictions:
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(f"predictions file {path} does not exist")
-    with open(path, newline="", encoding="utf-8") as stream:
-        rows = list(csv.reader(stream))
+    try:
+        with open(path, newline="", encoding="utf-8") as stream:
+            rows = list(csv.reader(stream))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise DataFormatError(f"{path}: damaged, not a CSV of predictions: {error}") from None
     if not rows or tuple(rows[0][:3]) != FIXED_COLUMNS:
         raise DataFormatError(f"{path}: expected a header starting with {','.join(FIXED_COLUMNS)}")
     header = rows[0]
