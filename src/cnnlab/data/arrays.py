@@ -52,13 +52,15 @@ class Dataset:
     """A named dataset: class names and its splits ('train', optional 'val', 'test').
 
     `problems` lists items that could not be read and were skipped (file and reason), so a
-    profile or report can say what was lost.
+    profile or report can say what was lost; `notes` says how its splits were made where the
+    files did not say it (a held-out test split), for the log and the report.
     """
 
     name: str
     class_names: tuple[str, ...]
     splits: Mapping[str, Split]
     problems: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         unknown = set(self.splits) - set(SPLIT_NAMES)

@@ -1,4 +1,13 @@
-"""The dataset an experiment config describes: loaded, its classes chosen and its splits made."""
+"""The dataset an experiment config describes: loaded, given a held-out test split when its
+files have none, its classes chosen and its splits made.
+
+Image folders come as `train/` + `test/`, `train/` + `val/` + `test/`, `train/` + `val/`
+(the layout of most downloadable photo sets), `train/` alone, or `<class>/<image>` (which
+the reader splits by seed). Every one gets a test split before any training: `train/` +
+`val/` holds `val/` out as the test split, and `train/` alone holds out a stratified 20% of
+each class (from the seed). Validation, if asked for (`data.val`), is then drawn from what
+is left of `train/`, stratified. `Dataset.notes` says which rule applied.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +16,32 @@ from pathlib import Path
 from cnnlab.config import DataConfig
 from cnnlab.data import Dataset, load_dataset
 from cnnlab.data.subset import SubsetSpec, apply_subset
+
+
+HELD_OUT_FRACTION = 0.2  # of each class of a train-only folder, held out as the test split
+
+
+def with_test_split(dataset: Dataset, seed: int) -> Dataset:
+    """`dataset` with a test split: its own, its `val` split held out, or 20% of `train`."""
+    if "test" in dataset.splits or "train" not in dataset.splits:
+        return dataset
+    train = dataset.split("train")
+    if "val" in dataset.splits:
+        test = dataset.split("val")
+        note = (
+            f"{dataset.name}: no test split; its val split ({len(test)} images) is held out as "
+            f"the test split, and validation (data.val) is drawn from train"
+        )
+    else:
+        carved = apply_subset(dataset, SubsetSpec(val=HELD_OUT_FRACTION, seed=seed))
+        train, test = carved.split("train"), carved.split("val")
+        note = (
+            f"{dataset.name}: only a train split; {HELD_OUT_FRACTION:.0%} of each class "
+            f"({len(test)} images, drawn from seed {seed}) is held out as the test split"
+        )
+    splits = {"train": train, "test": test}
+    notes = (*dataset.notes, note)
+    return Dataset(dataset.name, dataset.class_names, splits, dataset.problems, notes)
 
 
 def load_configured(data: DataConfig, seed: int) -> Dataset:
@@ -20,6 +55,7 @@ def load_configured(data: DataConfig, seed: int) -> Dataset:
         skip_bad=data.skip_bad,
         seed=seed,
     )
+    dataset = with_test_split(dataset, seed)
     spec = SubsetSpec(
         classes=data.classes,
         per_class=data.per_class,

@@ -152,7 +152,7 @@ def apply_subset(dataset: Dataset, spec: SubsetSpec) -> Dataset:
             positions = np.flatnonzero(relabel[split.labels] >= 0)  # kept, in original order
             splits[name] = Split(split.images[positions], relabel[split.labels[positions]])
     ordered = {name: splits[name] for name in SPLIT_NAMES if name in splits}
-    return Dataset(dataset.name, class_names, ordered, dataset.problems)
+    return Dataset(dataset.name, class_names, ordered, dataset.problems, dataset.notes)
 
 
 def _sample_train(

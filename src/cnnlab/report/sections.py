@@ -228,7 +228,8 @@ def dataset_section(record: RunRecord, dataset: Dataset | None = None) -> Sectio
         text = profile_markdown(profile_dataset(dataset))
     except Exception as error:  # a dataset no longer at hand only costs this section
         return Section("Dataset", (Text(f"Dataset profile not available: {error}"),))
-    return Section("Dataset", (Markdown(text),))
+    notes = tuple(Text(f"Splits: {note}.") for note in dataset.notes)
+    return Section("Dataset", (*notes, Markdown(text)))
 
 
 def text_section(title: str, text: str | None, language: str, missing: str) -> Section:
