@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from cnnlab.config import load_experiments
@@ -26,6 +27,14 @@ RGB_CLASSES = (
 )  # fmt: skip
 RGB_SIZE = 16  # (H, W) of the RGB run's images
 GRAY_DATA = ("data.dataset=mnist-sample", "data.classes=[0,1,7]", "data.per_class=20")
+
+
+@pytest.fixture(autouse=True)
+def denormals_back_on():
+    """Training in-process flushes denormal floats for speed (`training.device.configure_cpu`,
+    a process-wide switch); switch it back after each test so later tests see IEEE floats."""
+    yield
+    torch.set_flush_denormal(False)
 
 
 @pytest.fixture
