@@ -244,3 +244,17 @@ def test_the_source_has_no_shell_eval_or_unrestricted_unpickling():
     for path in files:
         found += dangerous_calls(path.read_text(encoding="utf-8"), path.relative_to(SRC).as_posix())
     assert found == []
+
+
+def test_a_refused_checkpoint_never_suggests_loading_it_unsafely(tmp_path):
+    class Payload:
+        def __reduce__(self):
+            return (print, ("ran",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"model": Payload()}, path)
+    with pytest.raises(CnnlabError) as refused:
+        load_checkpoint(path)
+    message = str(refused.value)
+    assert "Unsupported global: GLOBAL print" in message
+    assert "weights_only=False" not in message and "\x1b" not in message

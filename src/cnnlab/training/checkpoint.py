@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,14 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
+        # torch's own text goes on to explain how to load the file anyway, unsafely: only
+        # the part that says what was found is passed on
+        found = re.search(r"Unsupported global: GLOBAL [\w.]+|Unsupported operand \d+", str(error))
+        what = found.group(0) if found else "an object that is not a tensor or plain value"
         raise TrainingError(
             f"checkpoint {path} was refused: it holds more than weights and plain values "
-            f"(loaded with weights_only=True): {str(error).splitlines()[0]}"
+            f"({what}); cnnlab reads checkpoints so that loading runs no code, and only "
+            f"loads files that cnnlab wrote"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as error:
         raise TrainingError(f"checkpoint {path} is unreadable or truncated: {error}") from None
