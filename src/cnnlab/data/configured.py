@@ -17,7 +17,6 @@ from cnnlab.config import DataConfig
 from cnnlab.data import Dataset, load_dataset
 from cnnlab.data.subset import SubsetSpec, apply_subset
 
-
 HELD_OUT_FRACTION = 0.2  # of each class of a train-only folder, held out as the test split
 
 
