@@ -7,10 +7,12 @@ one big-endian uint32 per dimension, then the values in C order, big-endian.
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -46,20 +48,83 @@ IDX_DTYPES = {
     0x0E: np.dtype(">f8"),
 }
 GZIP_MAGIC = b"\x1f\x8b"
+GZIP_CHUNK = 1 << 20  # compressed bytes read at a time
+MAX_IDX_BYTES = 2 << 30  # the largest IDX file read (2 GiB: 40 times full MNIST's images)
 
 
-def _file_bytes(path: Path) -> bytes:
-    """The file's content, gunzipped when it starts with the gzip magic (whatever its name)."""
+def _is_idx_start(head: bytes) -> bool:
+    """Whether 4 bytes can begin an IDX header: 0, 0, a known dtype code, >= 1 dimension."""
+    return not head[0] and not head[1] and head[2] in IDX_DTYPES and head[3] > 0
+
+
+def declared_size(head: bytes) -> int | None:
+    """The file size (header and data, bytes) an IDX header declares, or None while `head` is
+    too short to tell or is no IDX header (the parser then says what is wrong)."""
+    if len(head) < 4 or not _is_idx_start(head) or len(head) < 4 + 4 * head[3]:
+        return None
+    header_bytes = 4 + 4 * head[3]
+    shape = struct.unpack(f">{head[3]}I", head[4:header_bytes])
+    return header_bytes + int(np.prod(shape, dtype=object)) * IDX_DTYPES[head[2]].itemsize
+
+
+def _refuse_size(path: Path, size: int, max_bytes: int, what: str) -> None:
+    if size > max_bytes:
+        raise DataFormatError(
+            f"{path}: {what} {size:,} bytes, beyond the {max_bytes:,} bytes cnnlab reads from "
+            f"one IDX file; refused before reading it"
+        )
+
+
+def _gunzip_bounded(path: Path, stream: BinaryIO, max_bytes: int) -> bytes:
+    """The gzip stream inflated chunk by chunk, never past what its IDX header declares (plus
+    one byte, to notice a longer file) nor past `max_bytes`: a decompression bomb is refused as
+    soon as it outgrows its header, in memory bounded by the valid data."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    data = bytearray()
+    cap = 4 + 4 * 255  # the longest IDX header, until the header says more
+    pending = b""
+    while True:
+        if not pending and inflater.eof:  # another gzip member may follow, as in gzip files
+            pending = inflater.unused_data or stream.read(GZIP_CHUNK)
+            if not pending:
+                return bytes(data)
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        elif not pending:
+            pending = stream.read(GZIP_CHUNK)
+            if not pending:
+                raise EOFError("the file ends before the end of its gzip stream")
+        data += inflater.decompress(pending, cap + 1 - len(data))
+        pending = inflater.unconsumed_tail
+        if len(data) >= 4 and not _is_idx_start(data[:4]):
+            return bytes(data)  # not an IDX header: the parser names the fault
+        size = declared_size(bytes(data[: 4 + 4 * data[3]])) if len(data) >= 4 else None
+        if size is not None and cap < size:
+            _refuse_size(path, size, max_bytes, "its IDX header declares")
+            cap = size
+        if len(data) > cap:
+            raise DataFormatError(
+                f"{path}: the gzip stream inflates beyond the {cap:,} bytes its IDX header "
+                f"declares (a corrupt file or a decompression bomb); refused"
+            )
+
+
+def _file_bytes(path: Path, max_bytes: int = MAX_IDX_BYTES) -> bytes:
+    """The file's content, gunzipped when it starts with the gzip magic (whatever its name),
+    read no further than its IDX header declares and never past `max_bytes`."""
     try:
-        raw = path.read_bytes()
+        stream = open(path, "rb")
     except FileNotFoundError as exc:
         raise DatasetNotFoundError(f"IDX file {path} does not exist") from exc
-    if not raw.startswith(GZIP_MAGIC):
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataFormatError(f"{path}: corrupt gzip stream ({exc})") from exc
+    with stream:
+        gzipped = stream.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+        stream.seek(0)
+        if not gzipped:
+            _refuse_size(path, os.fstat(stream.fileno()).st_size, max_bytes, "it holds")
+            return stream.read()
+        try:
+            return _gunzip_bounded(path, stream, max_bytes)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataFormatError(f"{path}: corrupt gzip stream ({exc})") from exc
 
 
 def parse_idx(data: bytes, source: str) -> np.ndarray:
