@@ -5,12 +5,18 @@ in a fresh process so its peak memory (RSS) can be measured."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
+import os
 import struct
 import subprocess
 import sys
+import tarfile
 import time
+import zipfile
 from pathlib import Path
+
+from PIL import Image
 
 PROBE = """
 import json, resource, sys
@@ -64,3 +70,57 @@ def test_an_idx_header_declaring_an_absurd_size_is_refused_before_inflating(tmp_
     assert "its IDX header declares 6,000,000,000,016 bytes" in result["outcome"]
     assert "refused before reading it" in result["outcome"]
     assert seconds < 5 and result["peak_mib"] < 1024, (seconds, result)
+
+
+ARCHIVE_PROBE = """
+import json, resource, sys, time
+from pathlib import Path
+from cnnlab.data import load_dataset
+from cnnlab.errors import CnnlabError
+try:
+    load_dataset("imagefolder:" + sys.argv[1], offline=True)
+    outcome = "read"
+except CnnlabError as error:
+    outcome = str(error)
+peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"outcome": outcome, "peak_mib": peak_kib / 1024}))
+"""
+
+
+def archive_probe(path: Path, cache: Path) -> tuple[dict, float]:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", ARCHIVE_PROBE, str(path)],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "CNNLAB_CACHE": str(cache)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout), time.perf_counter() - started
+
+
+def test_zip_and_tar_gz_members_that_inflate_far_past_any_image_are_refused_unread(tmp_path):
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(png, "PNG")
+    zeros = bytes(256 << 20)  # 256 MiB: a member far bigger than any image
+    made = tmp_path / "zip.zip"
+    with zipfile.ZipFile(made, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for n in range(2):
+            archive.writestr(f"train/cat/{n}.png", png.getvalue())
+            archive.writestr(f"test/cat/{n}.png", png.getvalue())
+        archive.writestr("train/dog/bomb.png", zeros)
+        archive.writestr("test/dog/0.png", png.getvalue())
+    tarred = tmp_path / "tar.tar.gz"
+    with tarfile.open(tarred, "w:gz", compresslevel=1) as archive:
+        for name in ("train/cat/0.png", "test/cat/0.png", "test/dog/0.png"):
+            info = tarfile.TarInfo(name)
+            info.size = len(png.getvalue())
+            archive.addfile(info, io.BytesIO(png.getvalue()))
+        info = tarfile.TarInfo("train/dog/bomb.png")
+        info.size = len(zeros)
+        archive.addfile(info, io.BytesIO(zeros))
+    del zeros
+    for bomb in (made, tarred):
+        assert bomb.stat().st_size < 8 << 20
+        result, seconds = archive_probe(bomb, tmp_path / "cache")
+        assert "268,435,456 bytes uncompressed" in result["outcome"], result
+        assert "refused before reading it" in result["outcome"]
+        assert seconds < 5 and result["peak_mib"] < 1024, (bomb.name, seconds, result)

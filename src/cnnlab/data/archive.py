@@ -24,6 +24,9 @@ from cnnlab.errors import DataError, DataFormatError, DatasetNotFoundError, Unsa
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 PRELOAD_BYTES = 512 * 2**20  # tar member bytes kept in memory while listing an archive
+# The largest member read: an image file this big is a decompression bomb or nothing a
+# convnet here trains on (a 50-megapixel JPEG is about 20 MB)
+MAX_MEMBER_BYTES = 64 * 2**20
 _EXPECTED = "a folder, a .zip or a .tar / .tar.gz / .tgz / .tar.bz2 / .tar.xz archive"
 _DRIVE = re.compile(r"^[A-Za-z]:")
 # What a corrupt or truncated archive raises from zipfile / tarfile / gzip / bz2 / lzma.
@@ -78,9 +81,15 @@ class Container:
         return f"{name!r} in {self.path}"
 
     def read(self, name: str) -> bytes:
-        """The bytes of member `name`."""
+        """The bytes of member `name`; one bigger than `MAX_MEMBER_BYTES` is refused unread."""
         if name not in self._by_name:
             raise DataError(f"{self.path} has no file {name!r}")
+        size = self._by_name[name].size
+        if size > MAX_MEMBER_BYTES:  # a decompression bomb, or no image cnnlab would train on
+            raise DataFormatError(
+                f"{self.describe(name)} is {size:,} bytes uncompressed, beyond the "
+                f"{MAX_MEMBER_BYTES:,} bytes cnnlab reads for one image; refused before reading it"
+            )
         try:
             return self._read(name)
         except _ARCHIVE_ERRORS as e:
@@ -305,7 +314,7 @@ class TarContainer(Container):
                 raise DataFormatError(f"{path}: entry {name!r} appears twice")
             members.append(Member(name, info.size, int(round(info.mtime * 1e9))))
             self._infos[name] = info
-            if info.size <= budget:
+            if info.size <= min(budget, MAX_MEMBER_BYTES):
                 budget -= info.size
                 self._preloaded[name] = self._read(name)
         return members, directories
