@@ -258,3 +258,16 @@ def test_a_refused_checkpoint_never_suggests_loading_it_unsafely(tmp_path):
     message = str(refused.value)
     assert "Unsupported global: GLOBAL print" in message
     assert "weights_only=False" not in message and "\x1b" not in message
+
+
+def test_running_out_of_memory_is_a_clear_error_not_a_traceback(monkeypatch, capsys):
+    from cnnlab.cli import models_cmd
+
+    def allocate(args):
+        raise MemoryError("Unable to allocate 531. GiB for an array with shape (100000, 100000)")
+
+    monkeypatch.setattr(models_cmd, "run_models", allocate)
+    assert main(["models"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("cnnlab: error: out of memory: Unable to allocate 531. GiB")
+    assert "Traceback" not in err

@@ -64,6 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     except CnnlabError as error:
         print(f"cnnlab: error: {error}", file=sys.stderr)
         return 1
+    except MemoryError as error:  # NumPy's says what it asked for: "Unable to allocate 531 GiB..."
+        said = str(error) or "an allocation failed"
+        print(
+            f"cnnlab: error: out of memory: {said}; the files written so far are intact "
+            f"(check data.image_size, data.per_class or train.batch_size)",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         print("cnnlab: interrupted", file=sys.stderr)
         return 130
