@@ -9,6 +9,7 @@ file system with delayed allocation does).
 from __future__ import annotations
 
 import errno
+import json
 import os
 
 import matplotlib
@@ -89,6 +90,9 @@ def test_a_full_disk_at_a_checkpoint_names_the_file_and_keeps_the_previous_one(
     assert ".pt" in error.split("no space")[0]  # a checkpoint, named
     assert "previous version is intact" in error
 
+    status = json.loads((run / "status.json").read_text())  # the run says what happened
+    assert status["status"] == "failed" and "no space left" in status["reason"]
+    assert "cnnlab train --resume" in status["reason"]
     state = load_checkpoint(run / "last.pt")  # the epoch-1 checkpoint, whole
     assert [row["epoch"] for row in state["history"]["epochs"]] == [1]
     assert load_checkpoint(run / "best.pt")["epoch"] == 1

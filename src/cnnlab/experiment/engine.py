@@ -19,7 +19,7 @@ import torch
 from cnnlab import transfer
 from cnnlab.config import ExperimentConfig
 from cnnlab.data import Dataset
-from cnnlab.errors import TrainingError
+from cnnlab.errors import CnnlabError, TrainingError
 from cnnlab.experiment import faults, tensorboard
 from cnnlab.experiment.finish import finish
 from cnnlab.experiment.prepare import Prepared, prepare
@@ -125,6 +125,9 @@ def _fit(
         if faults.is_out_of_memory(error):
             batch_size = config.train.batch_size
             faults.fail_out_of_memory(run, history, error, batch_size, prepared.device)
+        raise
+    except CnnlabError as error:  # a write that failed (a full disk): the last checkpoint stands
+        faults.mark_failed(recorder, str(error), len(history.epochs))
         raise
     finally:
         if writer is not None:

@@ -11,8 +11,8 @@ from typing import Any, NoReturn
 
 import torch
 
-from cnnlab.errors import TrainingError
-from cnnlab.runs import RunDir
+from cnnlab.errors import CnnlabError, TrainingError
+from cnnlab.runs import Recorder, RunDir
 from cnnlab.training.loop import History
 
 
@@ -61,3 +61,15 @@ def fail_out_of_memory(
         f"run {run.path} {reason}; try a smaller train.batch_size; the last checkpoint is "
         f"intact (resume with: cnnlab train --resume {run.path})"
     ) from error
+
+
+def mark_failed(recorder: Recorder, reason: str, epoch: int) -> None:
+    """Mark the run failed with `reason`, if the disk still takes the few bytes that needs."""
+    text = " ".join(reason.split()) + f"; resume with: cnnlab train --resume {recorder.run.path}"
+    try:
+        recorder.failed(text, epoch)
+    except (CnnlabError, OSError):  # the full disk refused a new file: reuse status.json's
+        try:
+            recorder.run.overwrite_status("failed", reason=text, epoch=epoch)
+        except OSError:
+            pass  # nothing more can be written; the error itself still reaches the user

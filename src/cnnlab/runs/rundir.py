@@ -180,6 +180,16 @@ class RunDir:
         assert status in STATUSES, status
         self._write_json(self.status_path, {"status": status, **details})
 
+    def overwrite_status(self, status: str, **details: Any) -> None:
+        """status.json rewritten in place, for when the disk is full: the file's own block is
+        reused where an atomic write would need a new one (a crash mid-write could leave it
+        damaged, which its reader then says)."""
+        assert status in STATUSES, status
+        text = (json.dumps({"status": status, **details}, indent=2, default=str) + "\n").encode()
+        with open(self.status_path, "r+b") as stream:
+            stream.write(text)
+            stream.truncate()
+
     def read_status(self) -> dict[str, Any]:
         """status.json ({"status": "unknown"} when there is none yet)."""
         return self._read_json(self.status_path) or {"status": "unknown"}
