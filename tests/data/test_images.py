@@ -254,3 +254,11 @@ def test_random_sizes_and_aspect_ratios_decode_at_32_64_224_and_native():
         for size in ((32, 32), (64, 64), (224, 224), (h, w)):
             out = decode_image(data, source=f"{i}.{fmt.lower()}", channels=3, size=size)
             assert out.shape == (3, *size), (h, w, size)
+
+
+def test_a_non_image_is_refused_without_python_object_reprs():
+    with pytest.raises(DataFormatError) as refused:
+        decode_image(b"plain text, not pixels", source="notes.jpg", channels=3, size=(8, 8))
+    message = str(refused.value)
+    assert message.startswith("cannot decode notes.jpg as an image:")
+    assert "object at 0x" not in message and "BytesIO" not in message

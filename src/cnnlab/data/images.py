@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -41,8 +42,12 @@ _RESAMPLE = Image.Resampling.BILINEAR
 _REDUCING_GAP = 3.0
 
 
+_OBJECT_REPR = re.compile(r" ?<[\w.]+ object at 0x[0-9a-fA-F]+>")  # Pillow names its BytesIO
+
+
 def _decode_error(source: str, reason: object) -> DataFormatError:
-    return DataFormatError(f"cannot decode {source} as an image: {reason}")
+    text = _OBJECT_REPR.sub("", str(reason))  # never "<_io.BytesIO object at 0x...>"
+    return DataFormatError(f"cannot decode {source} as an image: {text}")
 
 
 def _bomb_error(source: str, width: int, height: int, max_pixels: int) -> DataFormatError:
