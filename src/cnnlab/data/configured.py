@@ -43,9 +43,9 @@ def with_test_split(dataset: Dataset, seed: int) -> Dataset:
     return Dataset(dataset.name, dataset.class_names, splits, dataset.problems, notes)
 
 
-def load_configured(data: DataConfig, seed: int) -> Dataset:
-    """`data.dataset` with its class subset, per-class count and validation split (from `seed`)."""
-    dataset = load_dataset(
+def load_files(data: DataConfig, seed: int) -> Dataset:
+    """`data.dataset` as its files hold it: where `data` says to look, decoded as it says."""
+    return load_dataset(
         data.dataset,
         data_dir=Path(data.data_dir) if data.data_dir else None,
         offline=data.offline,
@@ -54,7 +54,11 @@ def load_configured(data: DataConfig, seed: int) -> Dataset:
         skip_bad=data.skip_bad,
         seed=seed,
     )
-    dataset = with_test_split(dataset, seed)
+
+
+def load_configured(data: DataConfig, seed: int) -> Dataset:
+    """`data.dataset` with its class subset, per-class count and validation split (from `seed`)."""
+    dataset = with_test_split(load_files(data, seed), seed)
     spec = SubsetSpec(
         classes=data.classes,
         per_class=data.per_class,

@@ -11,6 +11,7 @@ result: for the run's own test split `metrics.json`, `predictions.csv` and train
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnlab.data import Dataset, Split, load_dataset
-from cnnlab.data.configured import load_configured
+from cnnlab.data import Dataset, Split
+from cnnlab.data.configured import load_configured, load_files
 from cnnlab.data.subset import SubsetSpec, apply_subset
 from cnnlab.errors import DataError
 from cnnlab.evaluate.inference import predict_probabilities
@@ -119,17 +120,9 @@ def record_evaluation(run: RunDir, result: EvalResult, tag: str | None = None) -
 
 def _other_dataset(loaded: LoadedRun, name: str) -> Dataset:
     """Dataset `name` restricted to the run's classes (by name), decoded at the run's shape."""
-    data = loaded.config.data
     C, H, W = loaded.in_shape
-    dataset = load_dataset(
-        name,
-        data_dir=Path(data.data_dir) if data.data_dir else None,
-        offline=data.offline,
-        channels=C,
-        image_size=(H, W),
-        skip_bad=data.skip_bad,
-        seed=loaded.config.train.seed,
-    )
+    where = dataclasses.replace(loaded.config.data, dataset=name, channels=C, image_size=(H, W))
+    dataset = load_files(where, loaded.config.train.seed)
     missing = [c for c in loaded.class_names if c not in dataset.class_names]
     if missing:
         raise DataError(
@@ -157,6 +150,11 @@ def evaluation_split(loaded: LoadedRun, dataset: str | None, split: str) -> tupl
     own = dataset is None or dataset == loaded.config.data.dataset
     name = loaded.config.data.dataset if own else dataset
     data = run_data(loaded) if own else _other_dataset(loaded, dataset)
+    return name, pick_split(loaded, name, data, split)
+
+
+def pick_split(loaded: LoadedRun, name: str, data: Dataset, split: str) -> Split:
+    """`data`'s split `split`, refused with the reason when the run cannot be evaluated on it."""
     if split not in data.splits:
         raise DataError(
             f"dataset {name!r} (as configured in run {loaded.path}) has no {split!r} split; "
@@ -170,7 +168,7 @@ def evaluation_split(loaded: LoadedRun, dataset: str | None, split: str) -> tupl
             f"dataset {name!r} has images of shape {chosen.image_shape} (C, H, W), but run "
             f"{loaded.path} takes {tuple(loaded.in_shape)}"
         )
-    return name, chosen
+    return chosen
 
 
 def test_model(

@@ -208,7 +208,8 @@ def train(
             recorder = Recorder(run, config.train.epochs, quiet)
             run.write_config(config)
             run.write_status("running", epoch=0, epochs=config.train.epochs)
-            prepared = _prepare_recorded(recorder, config, topology, dataset)
+            with recorder.setting_up():
+                prepared = prepare(config, topology, dataset)
             env = environment(prepared.device, prepared.threads)
             run.write_env({**env, "world_size": topology.world_size})
             where = f"device {prepared.device}" + (
@@ -226,21 +227,6 @@ def train(
         distributed.stop(topology)
     result.run_dir = run_path
     return result
-
-
-def _prepare_recorded(
-    recorder: Recorder, config: ExperimentConfig, topology, dataset: Dataset | None
-) -> Prepared:
-    """`prepare`, with a failure (bad data, model file, download...) marked in status.json."""
-    try:
-        return prepare(config, topology, dataset)
-    except KeyboardInterrupt:
-        recorder.interrupted(0)
-        raise
-    except Exception as error:
-        text = " ".join(str(error).split()) or type(error).__name__
-        recorder.failed(f"set-up failed: {text}")
-        raise
 
 
 def _restore(prepared: Prepared, state: dict[str, Any], path: Path) -> History:

@@ -14,8 +14,8 @@ from cnnlab.data import Dataset
 from cnnlab.data.augment import AugmentSpec
 from cnnlab.data.configured import load_configured
 from cnnlab.data.loader import BatchLoader, channel_stats
-from cnnlab.models.architecture import build_net, describe, seeded
-from cnnlab.models.classifier import Classifier, Normalize, safe_std
+from cnnlab.models.architecture import classifier_from_record, describe, seeded
+from cnnlab.models.classifier import Classifier, safe_std
 from cnnlab.training import distributed
 from cnnlab.training.device import (
     configure_cpu,
@@ -53,10 +53,14 @@ def build_classifier(
     config: ExperimentConfig, in_shape: tuple[int, int, int], num_classes: int, mean, std
 ) -> Classifier:
     """The configured network behind a normalisation step, initialised from the run's seed."""
-    architecture = describe(config.model.name, config.model.options)
+    record = {
+        "architecture": describe(config.model.name, config.model.options),
+        "in_shape": list(in_shape),
+        "mean": np.asarray(mean).tolist(),
+        "std": safe_std(std).tolist(),
+    }  # what its checkpoints will hold: built the way `load_run` builds it back
     with seeded(config.train.seed):
-        net = build_net(architecture, in_shape, num_classes)
-    return Classifier(Normalize(mean, safe_std(std)), net, architecture, in_shape)
+        return classifier_from_record(record, num_classes)
 
 
 def configured_model(config: ExperimentConfig, dataset: Dataset) -> Classifier:

@@ -10,6 +10,7 @@ from cnnlab.evaluate import (
     EvalResult,
     evaluate_loaded,
     evaluation_split,
+    pick_split,
     record_evaluation,
     run_data,
 )
@@ -38,16 +39,12 @@ def evaluate(
     return result.metrics
 
 
-def _evaluate_and_draw(
-    run: RunDir, loaded: LoadedRun, device: str
-) -> tuple[Dataset, EvalResult | None]:
+def _evaluate_and_draw(run: RunDir, loaded: LoadedRun, device: str) -> tuple[Dataset, EvalResult]:
     """Evaluate a loaded run on its own test split, record it and draw its figures."""
     name, data = loaded.config.data.dataset, run_data(loaded)
-    test = data.splits.get("test")
-    result = None
-    if test is not None and len(test):
-        result = evaluate_loaded(loaded, test, name, device=device)
-        record_evaluation(run, result)
+    test = pick_split(loaded, name, data, "test")
+    result = evaluate_loaded(loaded, test, name, device=device)
+    record_evaluation(run, result)
     inputs = inputs_from_run(run.path, device, loaded=loaded, test=test, evaluated=result)
     write_figures(run.path, inputs)
     return data, result

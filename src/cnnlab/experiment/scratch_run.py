@@ -38,8 +38,9 @@ from cnnlab.data.loader import channel_stats
 from cnnlab.errors import ConfigError
 from cnnlab.evaluate import EvalResult, evaluation, record_evaluation
 from cnnlab.experiment.results import summary_metrics
+from cnnlab.models.classifier import safe_std
 from cnnlab.report import write_report
-from cnnlab.runs import Recorder, RunDir, new_run_dir
+from cnnlab.runs import Recorder, new_run_dir
 from cnnlab.runs.env import cpu_model, git_revision
 from cnnlab.scratch.losses import softmax
 from cnnlab.scratch.models import MODELS, build_model
@@ -226,7 +227,7 @@ def _weights(model, normalize: Normalize, class_names) -> dict[str, np.ndarray]:
 
 
 def _evaluate(
-    run: RunDir, solver: Solver, dataset: Dataset, config: ExperimentConfig
+    solver: Solver, dataset: Dataset, config: ExperimentConfig
 ) -> tuple[dict[str, float], EvalResult | None]:
     """(final weights' train accuracy, the test evaluation) of the best parameters, recorded."""
     train = dataset.split("train")
@@ -251,11 +252,12 @@ def train(config: ExperimentConfig, *, quiet: bool = False, report: bool = True)
     run.write_config(config)
     run.write_status("running", epoch=0, epochs=config.train.epochs)
     run.write_env(environment(config.train.threads, str(options["dtype"])))
-    dataset = load_configured(config.data, config.train.seed)
-    train_split, val_split = dataset.split("train"), dataset.split("val")
-    mean, std = channel_stats(train_split)
-    normalize = Normalize(mean, np.where(std > 0, std, 1.0), np.dtype(options["dtype"]))
-    model = build_model(name, train_split.image_shape, dataset.num_classes, **options)
+    with recorder.setting_up():
+        dataset = load_configured(config.data, config.train.seed)
+        train_split, val_split = dataset.split("train"), dataset.split("val")
+        mean, std = channel_stats(train_split)
+        normalize = Normalize(mean, safe_std(std), np.dtype(options["dtype"]))
+        model = build_model(name, train_split.image_shape, dataset.num_classes, **options)
     run.log(
         f"run {run.path.name}: {config.model.name} on {config.data.dataset}, NumPy engine, {options['dtype']}"
     )
@@ -290,7 +292,7 @@ def train(config: ExperimentConfig, *, quiet: bool = False, report: bool = True)
         recorder.trained(
             history.stopped, len(history.epochs), history.best_epoch, "val_accuracy", seconds
         )
-        final, result = _evaluate(run, solver, dataset, config)
+        final, result = _evaluate(solver, dataset, config)
     final["train_seconds"] = seconds
     run.write_final(final)
     run.log(

@@ -6,7 +6,8 @@ with a `kind` that picks its builder in `BUILDERS`:
 - `model`: a registered name, or a user class `PATH.py:CLASS`, with its options;
 - `spec`: a layer list, kept whole, so the spec file may move or change after training;
 - `transfer`: the backbone's own record, the input shape and class count it was built for,
-  the name of its old head, the input adapter and whether the backbone is frozen.
+  the name of its old head, the size the input adapter resizes to (if any) and whether the
+  backbone is frozen.
 
 Loading a run therefore needs `models` alone, never the run or file it was fine-tuned from.
 """
@@ -54,7 +55,6 @@ def transfer_record(
     backbone_in_shape: Shape,
     backbone_classes: int,
     head: str,
-    channels: int,
     size: tuple[int, int] | None,
     frozen: bool,
 ) -> Record:
@@ -65,7 +65,6 @@ def transfer_record(
         "backbone_in_shape": list(backbone_in_shape),
         "backbone_classes": int(backbone_classes),
         "head": head,
-        "channels": int(channels),
         "size": list(size) if size is not None else None,
         "frozen": bool(frozen),
     }
@@ -98,7 +97,7 @@ def _transfer(record: Record, in_shape: Shape, num_classes: int) -> nn.Module:
     size = tuple(record["size"]) if record.get("size") is not None else None
     frozen = bool(record.get("frozen", False))
     net = TransferNet(
-        InputAdapter(record["channels"], size),
+        InputAdapter(record["backbone_in_shape"][0], size),  # to the backbone's channels
         body,
         nn.Linear(old_head.in_features, num_classes),
         frozen=frozen,

@@ -123,7 +123,7 @@ def read_predictions(path: Path) -> Predictions:
         )
     class_names = tuple(name[len(PROB_PREFIX) :] for name in header[3:])
     index = {name: k for k, name in enumerate(class_names)}
-    ids, predicted, y_true, probabilities = [], [], [], []
+    ids, y_true, probabilities = [], [], []
     for line, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise DataFormatError(f"{path}, line {line}: {len(row)} fields, expected {len(header)}")
@@ -138,7 +138,6 @@ def read_predictions(path: Path) -> Predictions:
         except ValueError:
             raise DataFormatError(f"{path}, line {line}: a probability is not a number") from None
         ids.append(_parse_id(row[0]))
-        predicted.append(index[row[1]])
         y_true.append(index[row[2]] if row[2] != "" else -1)
     return Predictions(
         ids=tuple(ids),

@@ -7,8 +7,9 @@ quiet). Checkpoints are the engine's own (.pt or .npz).
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +86,19 @@ class Recorder:
         """Mark the run failed with its reason (the last checkpoint, if any, stays)."""
         self.run.write_status("failed", reason=reason, epoch=epoch)
         self.run.log(f"failed: {reason}")
+
+    @contextlib.contextmanager
+    def setting_up(self) -> Iterator[None]:
+        """Around the work before the first step (data, model, download): a failure there is
+        marked in status.json (`failed`, with the reason), a Ctrl-C as `interrupted`."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            self.interrupted(0)
+            raise
+        except Exception as error:
+            self.failed(f"set-up failed: {' '.join(str(error).split()) or type(error).__name__}")
+            raise
 
     def interrupted(self, epoch: int) -> None:
         """A hard stop: back to the last saved epoch."""

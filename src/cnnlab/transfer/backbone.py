@@ -27,6 +27,7 @@ from cnnlab.errors import ConfigError
 from cnnlab.models import build_model
 from cnnlab.models.architecture import describe
 from cnnlab.runs import RunDir, load_run
+from cnnlab.runs.rundir import CHECKPOINTS
 from cnnlab.transfer.weights import (
     IMAGENET_CLASSES,
     IMAGENET_MEAN,
@@ -41,7 +42,6 @@ from cnnlab.transfer.weights import (
 )
 
 IMAGENET = "imagenet"  # model.pretrained: the official torchvision weights of model.name
-CHECKPOINTS = ("best", "last")
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,6 @@ def backbone_record(
         backbone.in_shape,
         backbone.num_classes,
         head,
-        backbone.in_shape[0],
         size,
         strategy == "linear-probe",
     )

@@ -260,9 +260,14 @@ FIGURES: dict[str, FigureEntry] = {
 }
 
 
+def _entry_name(stem: str) -> str:
+    """The table entry a file stem belongs to: itself, or feature_maps for feature_maps_2."""
+    return stem if stem in FIGURES else stem.rstrip("0123456789").rstrip("_")
+
+
 def caption(stem: str) -> str:
     """A figure's caption: its table entry's, else its name in words (feature_maps_2 → page 2)."""
-    base = stem.rstrip("0123456789").rstrip("_") if stem not in FIGURES else stem
+    base = _entry_name(stem)
     if base in FIGURES:
         return FIGURES[base].caption + (f" (page {stem[len(base) + 1 :]})" if base != stem else "")
     return stem.replace("_", " ").replace("-", " ").capitalize()
@@ -270,6 +275,5 @@ def caption(stem: str) -> str:
 
 def order(stem: str) -> tuple[int, str]:
     """Sort key of a figure file's stem: the table's order, unknown figures last by name."""
-    names = list(FIGURES)
-    base = stem.rstrip("0123456789").rstrip("_") if stem not in FIGURES else stem
+    names, base = list(FIGURES), _entry_name(stem)
     return (names.index(base) if base in FIGURES else len(names), stem)

@@ -57,7 +57,7 @@ def inputs_from_run(
     them already (`cnnlab eval` evaluated the model a moment ago).
     """
     run = RunDir(Path(run_dir))
-    config = run.read_config()  # a clear error when this is not a run directory
+    config = loaded.config if loaded else run.read_config()  # errors when this is no run
     try:
         loaded = loaded or load_run(run.path, device=device)
         test = test if test is not None else run_data(loaded).splits.get("test")
