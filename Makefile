@@ -35,6 +35,7 @@ bench: setup
 stress: setup
 	$(BIN)/python benchmarks/stress_kill.py
 	$(BIN)/python benchmarks/fuzz_readers.py
+	$(BIN)/python benchmarks/stress_inputs.py
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -115,6 +115,10 @@ class Reader:
     read: Callable[[Any, Box], object]
 
 
+# What a refusal must never show: a Python object repr, or torch's unsafe reload advice.
+UNSAID = (" object at 0x", "weights_only=False")
+
+
 @dataclass(frozen=True)
 class Outcome:
     kind: str  # "ok", "refused", "other", "escaped", "hang"
@@ -135,8 +139,8 @@ def attempt(reader: Reader, example: Any, seconds: float = DEFAULT_SECONDS) -> O
             kind, detail = "ok", ""
         except CnnlabError as error:
             kind, detail = "refused", f"{type(error).__name__}: {error}"
-            if not str(error).strip():
-                kind = "other"  # a refusal must say why
+            if not str(error).strip() or any(bad in str(error) for bad in UNSAID):
+                kind = "other"  # a refusal must say why, in words meant for people
         except Hang as error:
             kind, detail = "hang", str(error)
         except Exception as error:  # noqa: BLE001 - exactly what the fuzzer looks for

@@ -25,6 +25,10 @@ class DataFormatError(DataError, ValueError):
     """A data file exists but does not hold what its format promises (truncated, bad magic...)."""
 
 
+class DataTooLargeError(DataError):
+    """Reading a dataset would take more memory than `data.max_gib` allows (or than there is)."""
+
+
 class UnsafeDataError(DataError):
     """A file tries something a dataset must never do (code in a pickle, a path outside the target)."""
 

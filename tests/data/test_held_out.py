@@ -33,8 +33,9 @@ def photo_folder(root: Path, splits: dict[str, int]) -> Path:
     [
         ({"train": 10, "val": 3}, 6, "its val split (6 images) is held out as the test split"),
         ({"train": 10}, 4, "20% of each class (4 images, drawn from seed 0) is held out"),
+        ({".": 10}, 4, "no test or val split; 20% of each class (4 images, drawn from seed 0)"),
     ],
-    ids=["train+val", "train-only"],
+    ids=["train+val", "train-only", "flat"],
 )
 def test_the_test_split_is_held_out_before_training_and_said(
     tmp_path, monkeypatch, capsys, splits, test_images, rule

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from cnnlab.data import imagefolder, images
+from cnnlab.data.configured import with_test_split
 from cnnlab.data.imagefolder import load_imagefolder
 from cnnlab.data.images import decode_image
 from cnnlab.errors import DataFormatError, DatasetNotFoundError, UnsafeDataError
@@ -173,13 +174,12 @@ CLASS_ONLY = {f"{c}/{i:02d}.png": ("RGB", (8, 8), "PNG") for c, n in [("a", 10),
               for i in range(n)}  # fmt: skip
 
 
-def test_class_only_layout_is_split_stratified_and_deterministic(tmp_path):
+def test_class_only_layout_is_all_train_and_held_out_by_seed_in_the_experiment(tmp_path):
     files = build(CLASS_ONLY)
     source = make_source(tmp_path, "zip", files)
-    first = load_imagefolder(source, test_fraction=0.2, seed=3, cache_dir=None, workers=1)
-    again = load_imagefolder(source, test_fraction=0.2, seed=3, cache_dir=None, workers=1)
-    other = load_imagefolder(source, test_fraction=0.2, seed=4, cache_dir=None, workers=1)
-    assert first.class_names == ("a", "b")
+    read = load_imagefolder(source, cache_dir=None, workers=1)
+    assert read.class_names == ("a", "b") and list(read.splits) == ["train"]
+    first, again, other = (with_test_split(read, seed) for seed in (3, 3, 4))
     assert np.bincount(first.split("train").labels).tolist() == [8, 4]
     assert np.bincount(first.split("test").labels).tolist() == [2, 1]
     for split in ("train", "test"):

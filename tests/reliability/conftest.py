@@ -19,7 +19,7 @@ from cnnlab.config import load_experiments
 from cnnlab.training import load_checkpoint
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-if str(BENCHMARKS) not in sys.path:  # fuzz_harness, fuzz_formats, stress_kill
+if str(BENCHMARKS) not in sys.path:  # fuzz_harness, fuzz_formats, stress_kill, stress_inputs
     sys.path.insert(0, str(BENCHMARKS))
 
 TINY = (

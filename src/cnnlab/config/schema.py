@@ -26,6 +26,7 @@ def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
     _require(value in allowed, key, "one of " + ", ".join(allowed), value)
 
 
+DEFAULT_MAX_GIB = 8.0  # data.max_gib: most GiB one dataset's decoded images may take
 MAX_IMAGE_SIDE = 4096  # pixels: far beyond what a convnet here trains on, and 48 MiB an RGB image
 
 
@@ -59,9 +60,16 @@ class DataConfig:
     image_size: tuple[int, int] | int | None = None
     channels: int | None = None  # for image folders; None = from the images
     skip_bad: bool = False  # skip unreadable images instead of failing
+    # GiB: the most memory one dataset's decoded images, or any one file inflated to read
+    # them, may take; a bigger load is refused before it starts, saying what it would need
+    max_gib: float = DEFAULT_MAX_GIB
 
     def __post_init__(self) -> None:
         _require(bool(self.dataset), "data.dataset", "a dataset name", self.dataset)
+        _require(
+            isinstance(self.max_gib, (int, float)) and 0 < self.max_gib <= 1024,
+            "data.max_gib", "GiB in (0, 1024], e.g. 8", self.max_gib,
+        )  # fmt: skip
         if self.per_class is not None:
             _require(self.per_class >= 1, "data.per_class", "an integer >= 1", self.per_class)
         if self.fraction is not None:

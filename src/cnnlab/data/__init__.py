@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from cnnlab.data.arrays import Dataset, Split
+from cnnlab.data.arrays import DEFAULT_MAX_BYTES, Dataset, Split, byte_size
 from cnnlab.data.catalog import (
     DATASETS,
     IMAGEFOLDER_PREFIX,
@@ -22,6 +22,7 @@ from cnnlab.data.catalog import (
 )
 from cnnlab.data.forms import FileForm, LoadRequest
 from cnnlab.data.locate import Found, cache_root, download, locate, not_found_error
+from cnnlab.errors import DataTooLargeError
 
 __all__ = [
     "DATASETS",
@@ -74,14 +75,15 @@ def load_dataset(
     image_size: tuple[int, int] | None = None,
     skip_bad: bool = False,
     use_cache: bool = True,
-    seed: int = 0,
+    max_bytes: int = DEFAULT_MAX_BYTES,
     datasets: Mapping[str, DatasetFormat] = DATASETS,
 ) -> Dataset:
     """Load dataset `name` as uint8 arrays, finding (or downloading) it first.
 
-    `channels`, `image_size` and `skip_bad` apply to image folders; `seed` fixes the
-    train/test split of a folder that has no split directories. `datasets` is the table
-    the name is looked up in.
+    `channels`, `image_size` and `skip_bad` apply to image folders (one without split folders
+    is all `train`); `max_bytes` bounds the
+    decoded images and any one file inflated to read them. `datasets` is the table the name
+    is looked up in. Running out of memory while reading is a DataTooLargeError.
     """
     info, path = lookup(name, datasets)
     found = find_dataset(
@@ -94,6 +96,14 @@ def load_dataset(
         image_size=image_size,
         skip_bad=skip_bad,
         cache_dir=cache_root(environ) if use_cache else None,
-        seed=seed,
+        max_bytes=max_bytes,
     )
-    return info.form(found.form).load(found.path, request)
+    try:
+        return info.form(found.form).load(found.path, request)
+    except MemoryError as error:  # NumPy's says what it asked for: "Unable to allocate ..."
+        raise DataTooLargeError(
+            f"out of memory reading dataset {name!r} from {found.path}: "
+            f"{str(error) or 'an allocation failed'}; this machine has less free memory than "
+            f"data.max_gib ({byte_size(max_bytes)}) allows: lower data.image_size, or "
+            f"data.max_gib to what is free"
+        ) from error

@@ -8,9 +8,32 @@ from types import MappingProxyType
 
 import numpy as np
 
-from cnnlab.errors import DataFormatError
+from cnnlab.config.schema import DEFAULT_MAX_GIB
+from cnnlab.errors import DataFormatError, DataTooLargeError
 
 SPLIT_NAMES = ("train", "val", "test")
+DEFAULT_MAX_BYTES = int(DEFAULT_MAX_GIB * 2**30)  # what a loader reads at most, unless told
+
+
+def byte_size(count: float) -> str:
+    """A size for people: "812 bytes", "4.2 MiB", "531.0 GiB"."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:,.1f} {unit}"
+    return f"{count:,.0f} bytes"
+
+
+def check_within(what: str, need: int, max_bytes: int, other_fix: str = "") -> None:
+    """Refuse, before any allocation, a load that would take more than `max_bytes`;
+    `other_fix` is a remedy beside raising the limit, e.g. "lower data.image_size"."""
+    if need > max_bytes:
+        fixes = "raise data.max_gib if this machine has the memory" + (
+            f", or {other_fix}" if other_fix else ""
+        )
+        raise DataTooLargeError(
+            f"{what} would take {byte_size(need)}, beyond data.max_gib "
+            f"({byte_size(max_bytes)}); refused before reading it ({fixes})"
+        )
 
 
 @dataclass(frozen=True)

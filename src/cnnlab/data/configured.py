@@ -2,10 +2,10 @@
 files have none, its classes chosen and its splits made.
 
 Image folders come as `train/` + `test/`, `train/` + `val/` + `test/`, `train/` + `val/`
-(the layout of most downloadable photo sets), `train/` alone, or `<class>/<image>` (which
-the reader splits by seed). Every one gets a test split before any training: `train/` +
-`val/` holds `val/` out as the test split, and `train/` alone holds out a stratified 20% of
-each class (from the seed). Validation, if asked for (`data.val`), is then drawn from what
+(the layout of most downloadable photo sets), `train/` alone, or `<class>/<image>` (read as
+a train split). Every one gets a test split before any training: `train/` + `val/` holds
+`val/` out as the test split, and `train/` alone or a flat folder holds out a stratified 20%
+of each class (from the seed). Validation, if asked for (`data.val`), is then drawn from what
 is left of `train/`, stratified. `Dataset.notes` says which rule applied.
 """
 
@@ -35,7 +35,7 @@ def with_test_split(dataset: Dataset, seed: int) -> Dataset:
         carved = apply_subset(dataset, SubsetSpec(val=HELD_OUT_FRACTION, seed=seed))
         train, test = carved.split("train"), carved.split("val")
         note = (
-            f"{dataset.name}: only a train split; {HELD_OUT_FRACTION:.0%} of each class "
+            f"{dataset.name}: no test or val split; {HELD_OUT_FRACTION:.0%} of each class "
             f"({len(test)} images, drawn from seed {seed}) is held out as the test split"
         )
     splits = {"train": train, "test": test}
@@ -43,7 +43,7 @@ def with_test_split(dataset: Dataset, seed: int) -> Dataset:
     return Dataset(dataset.name, dataset.class_names, splits, dataset.problems, notes)
 
 
-def load_files(data: DataConfig, seed: int) -> Dataset:
+def load_files(data: DataConfig) -> Dataset:
     """`data.dataset` as its files hold it: where `data` says to look, decoded as it says."""
     return load_dataset(
         data.dataset,
@@ -52,13 +52,13 @@ def load_files(data: DataConfig, seed: int) -> Dataset:
         channels=data.channels,
         image_size=data.image_size,
         skip_bad=data.skip_bad,
-        seed=seed,
+        max_bytes=int(data.max_gib * 2**30),
     )
 
 
 def load_configured(data: DataConfig, seed: int) -> Dataset:
     """`data.dataset` with its class subset, per-class count and validation split (from `seed`)."""
-    dataset = with_test_split(load_files(data, seed), seed)
+    dataset = with_test_split(load_files(data), seed)
     spec = SubsetSpec(
         classes=data.classes,
         per_class=data.per_class,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnlab.data import cifar, idx
-from cnnlab.data.arrays import Dataset
+from cnnlab.data.arrays import DEFAULT_MAX_BYTES, Dataset
 from cnnlab.errors import DataFormatError
 
 
@@ -27,7 +27,7 @@ class LoadRequest:
     image_size: tuple[int, int] | None = None  # image folders: (H, W); None: the most common
     skip_bad: bool = False  # image folders: skip unreadable images instead of raising
     cache_dir: Path | None = None  # image folders: where decoded arrays are kept; None: nowhere
-    seed: int = 0  # image folders without split folders: fixes the train/test split
+    max_bytes: int = DEFAULT_MAX_BYTES  # the decoded images, or any one inflated file, at most
 
 
 Finder = Callable[[Path], Path | None]  # a candidate path -> the files to read there, or None
@@ -50,7 +50,7 @@ def _idx_folder(directory: Path) -> Path | None:
 
 
 def _load_idx(directory: Path, request: LoadRequest) -> Dataset:
-    return idx.load_idx_dataset(directory, request.name, request.class_names)
+    return idx.load_idx_dataset(directory, request.name, request.class_names, request.max_bytes)
 
 
 def _load_cifar10(path: Path, request: LoadRequest) -> Dataset:
@@ -71,8 +71,8 @@ def _load_image_folder(path: Path, request: LoadRequest) -> Dataset:
         size=request.image_size,
         cache_dir=request.cache_dir,
         skip_bad=request.skip_bad,
-        seed=request.seed,
         name=request.name,
+        max_bytes=request.max_bytes,
     )
     expected = request.class_names
     if expected is not None and tuple(dataset.class_names) != tuple(expected):

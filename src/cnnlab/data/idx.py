@@ -17,7 +17,7 @@ from typing import BinaryIO
 import numpy as np
 
 from cnnlab.atomic import write_bytes
-from cnnlab.data.arrays import Dataset, Split
+from cnnlab.data.arrays import DEFAULT_MAX_BYTES, Dataset, Split, check_within
 from cnnlab.errors import DataFormatError, DatasetNotFoundError
 
 MNIST_CLASSES = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
@@ -49,7 +49,6 @@ IDX_DTYPES = {
 }
 GZIP_MAGIC = b"\x1f\x8b"
 GZIP_CHUNK = 1 << 20  # compressed bytes read at a time
-MAX_IDX_BYTES = 2 << 30  # the largest IDX file read (2 GiB: 40 times full MNIST's images)
 
 
 def _is_idx_start(head: bytes) -> bool:
@@ -67,15 +66,7 @@ def declared_size(head: bytes) -> int | None:
     return header_bytes + int(np.prod(shape, dtype=object)) * IDX_DTYPES[head[2]].itemsize
 
 
-def _refuse_size(path: Path, size: int, max_bytes: int, what: str) -> None:
-    if size > max_bytes:
-        raise DataFormatError(
-            f"{path}: {what} {size:,} bytes, beyond the {max_bytes:,} bytes cnnlab reads from "
-            f"one IDX file; refused before reading it"
-        )
-
-
-def _gunzip_bounded(path: Path, stream: BinaryIO, max_bytes: int) -> bytes:
+def _gunzip_bounded(path: Path, stream: BinaryIO, max_bytes: int) -> bytearray:
     """The gzip stream inflated chunk by chunk, never past what its IDX header declares (plus
     one byte, to notice a longer file) nor past `max_bytes`: a decompression bomb is refused as
     soon as it outgrows its header, in memory bounded by the valid data."""
@@ -87,7 +78,7 @@ def _gunzip_bounded(path: Path, stream: BinaryIO, max_bytes: int) -> bytes:
         if not pending and inflater.eof:  # another gzip member may follow, as in gzip files
             pending = inflater.unused_data or stream.read(GZIP_CHUNK)
             if not pending:
-                return bytes(data)
+                return data
             inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
         elif not pending:
             pending = stream.read(GZIP_CHUNK)
@@ -96,10 +87,10 @@ def _gunzip_bounded(path: Path, stream: BinaryIO, max_bytes: int) -> bytes:
         data += inflater.decompress(pending, cap + 1 - len(data))
         pending = inflater.unconsumed_tail
         if len(data) >= 4 and not _is_idx_start(data[:4]):
-            return bytes(data)  # not an IDX header: the parser names the fault
+            return data  # not an IDX header: the parser names the fault
         size = declared_size(bytes(data[: 4 + 4 * data[3]])) if len(data) >= 4 else None
         if size is not None and cap < size:
-            _refuse_size(path, size, max_bytes, "its IDX header declares")
+            check_within(f"{path}: the {size:,} bytes its IDX header declares", size, max_bytes)
             cap = size
         if len(data) > cap:
             raise DataFormatError(
@@ -108,7 +99,7 @@ def _gunzip_bounded(path: Path, stream: BinaryIO, max_bytes: int) -> bytes:
             )
 
 
-def _file_bytes(path: Path, max_bytes: int = MAX_IDX_BYTES) -> bytes:
+def _file_bytes(path: Path, max_bytes: int) -> bytearray:
     """The file's content, gunzipped when it starts with the gzip magic (whatever its name),
     read no further than its IDX header declares and never past `max_bytes`."""
     try:
@@ -119,15 +110,18 @@ def _file_bytes(path: Path, max_bytes: int = MAX_IDX_BYTES) -> bytes:
         gzipped = stream.read(len(GZIP_MAGIC)) == GZIP_MAGIC
         stream.seek(0)
         if not gzipped:
-            _refuse_size(path, os.fstat(stream.fileno()).st_size, max_bytes, "it holds")
-            return stream.read()
+            size = os.fstat(stream.fileno()).st_size
+            check_within(f"{path}: its {size:,} bytes", size, max_bytes)
+            data = bytearray(size)  # read in place: a writable buffer the array can keep
+            del data[stream.readinto(data) :]  # in place, should the file have shrunk
+            return data
         try:
             return _gunzip_bounded(path, stream, max_bytes)
         except (OSError, EOFError, zlib.error) as exc:
             raise DataFormatError(f"{path}: corrupt gzip stream ({exc})") from exc
 
 
-def parse_idx(data: bytes, source: str) -> np.ndarray:
+def parse_idx(data: bytes | bytearray, source: str) -> np.ndarray:
     """The array held by the IDX bytes `data`, native-endian; `source` names it in errors."""
     if len(data) < 4:
         raise DataFormatError(
@@ -160,13 +154,17 @@ def parse_idx(data: bytes, source: str) -> np.ndarray:
             f"{dtype.name}, got {got}"
         )
     values = np.frombuffer(data, dtype=dtype, count=expected // dtype.itemsize, offset=header_bytes)
-    return values.astype(dtype.newbyteorder("="), copy=True).reshape(shape)  # writable copy
+    native = values.astype(dtype.newbyteorder("="), copy=False)  # a view for bytes: no copy
+    if not native.flags.writeable:  # a bytes object: copy into an array of our own
+        native = native.copy()
+    return native.reshape(shape)
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """The array in IDX file `path` (raw or gzip, detected by magic bytes), native-endian."""
+def read_idx(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
+    """The array in IDX file `path` (raw or gzip, detected by magic bytes), native-endian;
+    a file bigger than `max_bytes`, or whose header declares more, is refused unread."""
     path = Path(path)
-    return parse_idx(_file_bytes(path), str(path))
+    return parse_idx(_file_bytes(path, max_bytes), str(path))
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -217,10 +215,10 @@ def find_idx_files(directory: Path) -> dict[str, Path] | None:
     return None
 
 
-def _load_split(images_path: Path, labels_path: Path, num_classes: int) -> Split:
+def _load_split(images_path: Path, labels_path: Path, num_classes: int, max_bytes: int) -> Split:
     """One split from an images file (N, H, W) uint8 and a labels file (N,) of integers."""
-    images = read_idx(images_path)  # (N, H, W)
-    labels = read_idx(labels_path)  # (N,)
+    images = read_idx(images_path, max_bytes)  # (N, H, W)
+    labels = read_idx(labels_path, max_bytes)  # (N,)
     if images.ndim != 3 or images.dtype != np.uint8:
         raise DataFormatError(
             f"{images_path}: expected uint8 images of shape (N, H, W), got shape "
@@ -244,8 +242,11 @@ def _load_split(images_path: Path, labels_path: Path, num_classes: int) -> Split
     return Split(images[:, None], labels.astype(np.int64))  # (N, 1, H, W)
 
 
-def load_idx_dataset(directory: Path, name: str, class_names: Sequence[str]) -> Dataset:
-    """Load the train and test splits of an MNIST-like dataset from its four IDX files."""
+def load_idx_dataset(
+    directory: Path, name: str, class_names: Sequence[str], max_bytes: int = DEFAULT_MAX_BYTES
+) -> Dataset:
+    """Load the train and test splits of an MNIST-like dataset from its four IDX files, none
+    of which may hold (or declare) more than `max_bytes`."""
     directory = Path(directory)
     if not directory.is_dir():
         raise DatasetNotFoundError(
@@ -261,7 +262,7 @@ def load_idx_dataset(directory: Path, name: str, class_names: Sequence[str]) -> 
         )
     num_classes = len(class_names)
     splits = {
-        split: _load_split(paths[images], paths[labels], num_classes)
+        split: _load_split(paths[images], paths[labels], num_classes, max_bytes)
         for split, (images, labels) in SPLIT_FILES.items()
     }
     return Dataset(name=name, class_names=tuple(class_names), splits=splits)

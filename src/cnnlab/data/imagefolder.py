@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnlab.data.archive import ARCHIVE_SUFFIXES, Container, open_container
-from cnnlab.data.arrays import SPLIT_NAMES, Dataset, Split
+from cnnlab.data.arrays import DEFAULT_MAX_BYTES, SPLIT_NAMES, Dataset, Split, check_within
 from cnnlab.data.images import (
     DECODE_CHUNK,
     GRAYSCALE_MODES,
@@ -54,7 +54,6 @@ class _Layout:
 
     class_names: tuple[str, ...]
     splits: dict[str, list[tuple[str, int]]]  # in (label, name) order
-    has_split_folders: bool  # False: the <class>/<image> form, to be split into train/test
 
 
 @dataclass(frozen=True)
@@ -170,26 +169,7 @@ def _read_layout(container: Container) -> _Layout:
     for items in splits.values():
         items.sort(key=lambda item: (item[1], item[0]))
     ordered = {split: splits[split] for split in SPLIT_NAMES if split in splits}  # train first
-    return _Layout(class_names, ordered, by_split)
-
-
-def _stratified_split(
-    items: list[tuple[str, int]], test_fraction: float, seed: int
-) -> dict[str, list[tuple[str, int]]]:
-    """Train/test by class: round(test_fraction * n) of each class's n images go to test."""
-    rng = np.random.default_rng(seed)
-    labels = np.array([label for _, label in items])
-    train_idx, test_idx = [], []
-    for label in np.unique(labels):
-        idx = np.flatnonzero(labels == label)
-        n_test = min(len(idx) - 1, round(test_fraction * len(idx)))  # keep >= 1 for training
-        chosen = rng.permutation(idx)
-        test_idx.extend(chosen[:n_test])
-        train_idx.extend(chosen[n_test:])
-    splits = {"train": [items[i] for i in sorted(train_idx)]}
-    if test_idx:
-        splits["test"] = [items[i] for i in sorted(test_idx)]
-    return splits
+    return _Layout(class_names, ordered)
 
 
 def _chunks(container: Container, names: list[str]) -> Iterator[list[tuple[int, str, bytes]]]:
@@ -206,9 +186,16 @@ def _chunks(container: Container, names: list[str]) -> Iterator[list[tuple[int, 
 
 
 def _decode_members(
-    container: Container, names: list[str], settings: _Settings, workers: int, skip_bad: bool
-) -> tuple[np.ndarray, list[Header | None], list[str | None]]:
-    """Decode members `names` in parallel: (N, C, H, W) images, headers, errors (None = fine)."""
+    container: Container, names: list[str], settings: _Settings, workers: int, skip_bad: bool,
+    max_bytes: int,
+) -> tuple[np.ndarray, list[Header | None], list[str | None]]:  # fmt: skip
+    """Decode members `names` in parallel: (N, C, H, W) images, headers, errors (None = fine);
+    refused before the first image when the decoded arrays would pass `max_bytes`."""
+    (height, width), channels = settings.size, settings.channels
+    check_within(
+        f"{container.path}: {len(names):,} images decoded to {channels}x{height}x{width}",
+        len(names) * channels * height * width, max_bytes, "lower data.image_size",
+    )  # fmt: skip
     try:
         return decode_many(
             _chunks(container, names), len(names), channels=settings.channels,
@@ -254,19 +241,23 @@ def _final_settings(
 
 def _decode_layout(
     container: Container, layout: _Layout, channels: int | None, size: tuple[int, int] | None,
-    resize: str, skip_bad: bool, workers: int, name: str,
+    resize: str, skip_bad: bool, workers: int, name: str, max_bytes: int,
 ) -> Dataset:  # fmt: skip
     """Decode every image of `layout` into a Dataset, choosing default settings from headers."""
     assert next(iter(layout.splits)) == "train"  # so names[:n_train] are the train images
     names = [n for items in layout.splits.values() for n, _ in items]
     n_train = len(layout.splits["train"])
     settings = _guess_settings(container, names[:n_train], channels, size, resize)
-    images, headers, errors = _decode_members(container, names, settings, workers, skip_bad)
+    images, headers, errors = _decode_members(
+        container, names, settings, workers, skip_bad, max_bytes
+    )
     if size is None and all(h is None for h in headers[:n_train]):
         raise DataFormatError(f"{container.path}: no train image could be decoded")
     final = _final_settings(headers, headers[:n_train], channels, size, resize)
     if final != settings:  # the sample was not representative: decode again, rarely needed
-        images, headers, errors = _decode_members(container, names, final, workers, skip_bad)
+        images, headers, errors = _decode_members(
+            container, names, final, workers, skip_bad, max_bytes
+        )
     ok = np.array([e is None for e in errors], dtype=bool)
     splits, start = {}, 0
     for split, items in layout.splits.items():
@@ -379,9 +370,7 @@ def _available_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _check_request(
-    channels: int | None, size: tuple[int, int] | None, resize: str, test_fraction: float
-) -> None:
+def _check_request(channels: int | None, size: tuple[int, int] | None, resize: str) -> None:
     if channels not in (None, 1, 3):
         raise ConfigError(f"channels must be 1, 3 or None (from the images), got {channels!r}")
     if size is not None and (
@@ -390,8 +379,6 @@ def _check_request(
         raise ConfigError(f"size must be (height, width) positive ints or None, got {size!r}")
     if resize not in RESIZE_MODES:
         raise ConfigError(f"resize must be one of {list(RESIZE_MODES)}, got {resize!r}")
-    if not 0.0 <= test_fraction < 1.0:
-        raise ConfigError(f"test_fraction must be in [0, 1), got {test_fraction!r}")
 
 
 def load_imagefolder(
@@ -402,27 +389,27 @@ def load_imagefolder(
     resize: str = "crop",
     cache_dir: Path | None,
     skip_bad: bool = False,
-    test_fraction: float = 0.2,
-    seed: int = 0,
     workers: int | None = None,
     name: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Dataset:
     """Load an image folder (a directory, .zip or .tar[.gz]) as a Dataset of uint8 arrays.
 
     channels / size default to the images' own (1 if all are grayscale; the most common train
-    (H, W)). Without split folders, images are split stratified into train/test by
-    `test_fraction` and `seed`. With `cache_dir`, decoded arrays are reused until a file or a
+    (H, W)). Without split folders every image is in `train` (the experiment holds a test split
+    out: `data.configured.with_test_split`). With `cache_dir`, decoded arrays are reused until a file or a
     setting changes. `skip_bad` skips unreadable images, listing them in `Dataset.problems`.
+    Decoded arrays that would pass `max_bytes` are refused before decoding starts.
     """
     size = tuple(size) if size is not None else None  # type: ignore[assignment]
-    _check_request(channels, size, resize, test_fraction)
+    _check_request(channels, size, resize)
     path = Path(path)
     name = name or _default_name(path)
     if workers is None:
         workers = _available_cores()
     request = {
         "channels": channels, "size": size, "resize": resize,
-        "test_fraction": test_fraction, "seed": seed, "skip_bad": skip_bad,
+        "skip_bad": skip_bad,
     }  # fmt: skip
     entry = None
     if cache_dir is not None and path.is_file():  # an archive: no need to list it for the key
@@ -437,10 +424,9 @@ def load_imagefolder(
             if cached is not None:
                 return cached
         layout = _read_layout(container)
-        if not layout.has_split_folders:
-            split = _stratified_split(layout.splits["train"], test_fraction, seed)
-            layout = _Layout(layout.class_names, split, False)
-        dataset = _decode_layout(container, layout, channels, size, resize, skip_bad, workers, name)
+        dataset = _decode_layout(
+            container, layout, channels, size, resize, skip_bad, workers, name, max_bytes
+        )
     if entry is not None:
         _write_cache(entry, dataset, path)
     return dataset

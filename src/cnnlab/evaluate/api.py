@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from cnnlab.data import Dataset, Split
-from cnnlab.data.configured import load_configured, load_files
+from cnnlab.data.configured import load_configured, load_files, with_test_split
 from cnnlab.data.subset import SubsetSpec, apply_subset
 from cnnlab.errors import DataError
 from cnnlab.evaluate.inference import predict_probabilities
@@ -122,7 +122,7 @@ def _other_dataset(loaded: LoadedRun, name: str) -> Dataset:
     """Dataset `name` restricted to the run's classes (by name), decoded at the run's shape."""
     C, H, W = loaded.in_shape
     where = dataclasses.replace(loaded.config.data, dataset=name, channels=C, image_size=(H, W))
-    dataset = load_files(where, loaded.config.train.seed)
+    dataset = with_test_split(load_files(where), loaded.config.train.seed)
     missing = [c for c in loaded.class_names if c not in dataset.class_names]
     if missing:
         raise DataError(

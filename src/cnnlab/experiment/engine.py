@@ -216,10 +216,7 @@ def train(
                 f", {topology.world_size} processes" if topology.enabled else ""
             )
             run.log(f"run {run.path.name}: {config.model.name} on {config.data.dataset}, {where}")
-            sizes = ", ".join(f"{name} {len(s)}" for name, s in prepared.dataset.splits.items())
-            run.log(f"data: {sizes}; classes {list(prepared.class_names)}")
-            for note in prepared.dataset.notes:  # how a held-out test split was made
-                recorder.say(note)
+            recorder.data(prepared.dataset)
             result = _run(
                 prepared, recorder, History(), on_epoch=on_epoch, report=report, lr_find=lr_find
             )

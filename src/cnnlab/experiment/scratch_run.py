@@ -261,10 +261,7 @@ def train(config: ExperimentConfig, *, quiet: bool = False, report: bool = True)
     run.log(
         f"run {run.path.name}: {config.model.name} on {config.data.dataset}, NumPy engine, {options['dtype']}"
     )
-    sizes = ", ".join(f"{split} {len(part)}" for split, part in dataset.splits.items())
-    run.log(f"data: {sizes}; classes {list(dataset.class_names)}")
-    for note in dataset.notes:  # how a held-out test split was made
-        recorder.say(note)
+    recorder.data(dataset)
     solver: Solver
 
     def on_epoch(row: dict[str, Any], improved: bool) -> None:

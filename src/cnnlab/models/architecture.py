@@ -125,7 +125,9 @@ def build_net(record: Record, in_shape: Shape, num_classes: int) -> nn.Module:
     try:
         return BUILDERS[kind](record, tuple(in_shape), int(num_classes))
     except (KeyError, TypeError, ValueError) as error:
-        raise ModelError(f"architecture record of kind {kind!r} is malformed: {error!r}") from None
+        raise ModelError(
+            f"architecture record of kind {kind!r} is malformed: {type(error).__name__}: {error}"
+        ) from None
 
 
 @contextlib.contextmanager

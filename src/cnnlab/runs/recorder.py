@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cnnlab.data import Dataset
 from cnnlab.errors import TrainingError
 from cnnlab.runs.rundir import RunDir
 
@@ -46,6 +47,21 @@ class Recorder:
         self.run.log(line)
         if not self.quiet:
             print(line, file=sys.stderr, flush=True)
+
+    def data(self, dataset: Dataset) -> None:
+        """The data a run trains on: its splits and classes logged; how a held-out test split
+        was made, and which unreadable images were skipped, said on the console too."""
+        sizes = ", ".join(f"{name} {len(part)}" for name, part in dataset.splits.items())
+        self.run.log(f"data: {sizes}; classes {list(dataset.class_names)}")
+        for note in dataset.notes:
+            self.say(note)
+        if dataset.problems:
+            shown = "; ".join(dataset.problems[:3])
+            more = f"; and {len(dataset.problems) - 3} more" if len(dataset.problems) > 3 else ""
+            self.say(
+                f"{dataset.name}: skipped {len(dataset.problems)} unreadable image(s) "
+                f"(data.skip_bad), listed in the report's dataset profile: {shown}{more}"
+            )
 
     def epoch(
         self,
