@@ -27,7 +27,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=run_list)
 
     profile = verbs.add_parser("profile", help="sizes, balance, pixels, duplicates, leakage")
-    profile.add_argument("name", help=", ".join(info.display_name for info in DATASETS.values()))
+    names = ", ".join(info.display_name for info in DATASETS.values())
+    profile.add_argument("name", help=f"{names}, or a folder or archive PATH")
     add_dataset_arguments(profile)
     profile.add_argument("--out", type=Path, help="where to save profile.md and examples.png")
     profile.set_defaults(func=run_profile)

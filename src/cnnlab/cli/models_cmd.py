@@ -6,7 +6,7 @@ import argparse
 
 import yaml
 
-from cnnlab.data.catalog import dataset_shape
+from cnnlab.data.catalog import dataset_shape, lookup
 from cnnlab.errors import ConfigError
 
 DEFAULT_CLASSES = 10  # when neither --dataset nor --classes says
@@ -75,6 +75,19 @@ def run_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def dataset_input(name: str) -> tuple[tuple[int, int, int], int]:
+    """(C, H, W) and class count of dataset `name`: from the table for a named one, from its
+    decoded images (cached) for a folder or an archive."""
+    _, path = lookup(name)
+    if path is None:
+        return dataset_shape(name)
+    from cnnlab.data import load_dataset  # heavy imports load when a folder is read
+
+    data = load_dataset(name, offline=True)
+    first = next(iter(data.splits.values()))
+    return first.image_shape, data.num_classes
+
+
 def run_summary(args: argparse.Namespace) -> int:
     """Build the model for the given input and print its layer table."""
     from cnnlab.models import (  # heavy imports load when the verb runs
@@ -85,7 +98,7 @@ def run_summary(args: argparse.Namespace) -> int:
     )
 
     if args.dataset:
-        in_shape, classes = dataset_shape(args.dataset)
+        in_shape, classes = dataset_input(args.dataset)
     elif args.input:
         in_shape, classes = parse_input_shape(args.input), DEFAULT_CLASSES
     else:

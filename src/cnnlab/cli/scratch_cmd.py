@@ -49,7 +49,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--offline", action="store_true", help="never download data")
     train.add_argument("--no-report", action="store_true", help="skip figures and the report")
     group = train.add_argument_group("common settings (shortcuts for config keys)")
-    group.add_argument("--dataset", help="cifar10, mnist, fashion-mnist, imagefolder:PATH...")
+    group.add_argument(
+        "--dataset", help="cifar10, mnist, fashion-mnist, a folder or archive PATH..."
+    )
     group.add_argument("--data-dir", help="directory searched first for datasets")
     group.add_argument("--per-class", type=int, help="training images per class")
     group.add_argument("--val", type=int, help="validation images drawn from train (default 1000)")

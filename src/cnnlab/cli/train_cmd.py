@@ -54,7 +54,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     group = parser.add_argument_group("common settings (shortcuts for config keys)")
     group.add_argument(
-        "--dataset", help="mnist, fashion-mnist, cifar10, mnist-sample, imagefolder:PATH"
+        "--dataset",
+        help="mnist, fashion-mnist, cifar10, mnist-sample, or an image folder or archive: "
+        "PATH or imagefolder:PATH",
     )
     group.add_argument("--classes", help="class indices or names, e.g. 0,1,7")
     group.add_argument("--per-class", type=int, help="training images per class")

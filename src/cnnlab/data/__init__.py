@@ -1,7 +1,8 @@
 """Datasets: sources in their real formats, where they are found, subsets and batches.
 
 `load_dataset(name)` is the one entry point from a name (`mnist`, `fashion-mnist`,
-`cifar10`, `mnist-sample`, `imagefolder:PATH`) to a `Dataset` of uint8 arrays. Every name
+`cifar10`, `mnist-sample`, `imagefolder:PATH`, or a bare folder or archive path) to a
+`Dataset` of uint8 arrays. Every name
 goes through one table, `DATASETS` (catalog.py): to add a dataset format, add an entry there.
 """
 

@@ -2,26 +2,30 @@
 
 To add a dataset format, add an entry to `DATASETS` below; nothing else needs to change.
 
-A name is either a table key (`mnist`) or, for an entry that `takes_path`, `key:PATH`
-(`imagefolder:~/pets`). Everything else in cnnlab.data (finding, downloading, loading, the
+A name is a table key (`mnist`), for an entry that `takes_path` `key:PATH`
+(`imagefolder:~/pets`), or else an existing path (`my-photos.zip`, `pets/`), read exactly as
+`imagefolder:PATH`. Everything else in cnnlab.data (finding, downloading, loading, the
 not-found error, `cnnlab data list`) reads these entries and knows no dataset by name.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from cnnlab.data import idx
+from cnnlab.data.archive import ARCHIVE_SUFFIXES
 from cnnlab.data.cifar import CIFAR10_CLASSES
 from cnnlab.data.forms import CIFAR10_BATCHES, IDX, IMAGE_FOLDER, FileForm
 from cnnlab.data.sample import SAMPLE_DIR
-from cnnlab.errors import DataError
+from cnnlab.errors import DataError, DatasetNotFoundError
 
 PATH_SEPARATOR = ":"  # between an entry's name and the path it reads: imagefolder:PATH
-IMAGEFOLDER_PREFIX = "imagefolder" + PATH_SEPARATOR
+PATH_DATASET = "imagefolder"  # the entry a bare path (a folder or an archive) is read as
+IMAGEFOLDER_PREFIX = PATH_DATASET + PATH_SEPARATOR
 
 
 @dataclass(frozen=True)
@@ -186,7 +190,8 @@ DATASETS: dict[str, DatasetFormat] = {
     ),
     "imagefolder": DatasetFormat(
         name="imagefolder",
-        description="any folder, .zip or .tar[.gz] of <split>/<class>/<image> or <class>/<image>",
+        description="any folder, .zip or .tar[.gz] of <split>/<class>/<image> or <class>/<image>"
+        " (or just its PATH)",
         forms=(IMAGE_FOLDER,),
         class_names=None,
         image_shape=None,
@@ -195,17 +200,52 @@ DATASETS: dict[str, DatasetFormat] = {
 }
 
 
+def looks_like_path(name: str) -> bool:
+    """Whether `name` reads as a path rather than a dataset name: it has a path separator, a
+    leading `~` or `.`, or ends in an archive suffix."""
+    separators = {"/", os.sep, os.altsep or "/"}
+    return (
+        any(sep in name for sep in separators)
+        or name.startswith(("~", "."))
+        or name.lower().endswith(ARCHIVE_SUFFIXES)
+    )
+
+
 def lookup(
     name: str, datasets: Mapping[str, DatasetFormat] = DATASETS
 ) -> tuple[DatasetFormat, Path | None]:
-    """The entry `name` refers to in `datasets` and, for `key:PATH`, the path; else an error
-    listing the names there are."""
+    """The entry `name` refers to in `datasets` and, for `key:PATH` or a bare path, the path.
+
+    A table name (`mnist`, `imagefolder:PATH`) wins; any other name that is an existing path
+    (a folder, .zip, .tar...) is read as `imagefolder:PATH` (`./mnist` reads the folder).
+    Anything else is an error listing the names there are and saying a path works too.
+    """
     key, separator, path = name.partition(PATH_SEPARATOR)
     info = datasets.get(key)
-    if info is None or info.takes_path != bool(separator):
-        known = ", ".join(entry.display_name for entry in datasets.values())
-        raise DataError(f"unknown dataset {name!r}; known datasets: {known}")
-    return info, Path(path).expanduser() if separator else None
+    if info is not None and info.takes_path == bool(separator):
+        return info, Path(path).expanduser() if separator else None
+    bare = Path(name).expanduser()
+    if PATH_DATASET in datasets and name.strip() and bare.exists():
+        return datasets[PATH_DATASET], bare
+    raise _unknown_name(name, bare, datasets)
+
+
+def _unknown_name(name: str, bare: Path, datasets: Mapping[str, DatasetFormat]) -> DataError:
+    """The error for a name that is neither in `datasets` nor an existing path."""
+    known = ", ".join(entry.display_name for entry in datasets.values())
+    if PATH_DATASET not in datasets:
+        return DataError(f"unknown dataset {name!r}; known datasets: {known}")
+    paths = (
+        f"a path to an image folder or an archive ({', '.join(ARCHIVE_SUFFIXES[:4])}, ...) "
+        f"works as well, alone or as {IMAGEFOLDER_PREFIX}PATH"
+    )
+    if name.strip() and looks_like_path(name):
+        where = "" if bare.is_absolute() else f" (relative to {Path.cwd()})"
+        return DatasetNotFoundError(
+            f"dataset {name!r}: the path {bare}{where} does not exist; {paths}; "
+            f"known datasets: {known}"
+        )
+    return DataError(f"unknown dataset {name!r}; known datasets: {known}; {paths}")
 
 
 def dataset_info(name: str, datasets: Mapping[str, DatasetFormat] = DATASETS) -> DatasetFormat:
