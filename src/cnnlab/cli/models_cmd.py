@@ -6,6 +6,7 @@ import argparse
 
 import yaml
 
+from cnnlab.data import load_dataset
 from cnnlab.data.catalog import dataset_shape, lookup
 from cnnlab.errors import ConfigError
 
@@ -81,8 +82,6 @@ def dataset_input(name: str) -> tuple[tuple[int, int, int], int]:
     _, path = lookup(name)
     if path is None:
         return dataset_shape(name)
-    from cnnlab.data import load_dataset  # heavy imports load when a folder is read
-
     data = load_dataset(name, offline=True)
     first = next(iter(data.splits.values()))
     return first.image_shape, data.num_classes
