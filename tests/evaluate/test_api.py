@@ -14,7 +14,7 @@ from cnnlab.cli import eval_cmd
 from cnnlab.config import load_experiments
 from cnnlab.data import load_dataset
 from cnnlab.errors import CnnlabError, DataError, DataFormatError
-from cnnlab.evaluate import evaluate_run, predict, run_data, test_model
+from cnnlab.evaluate import InputMismatchWarning, evaluate_run, predict, run_data, test_model
 from cnnlab.evaluate.inputs import to_gray
 from cnnlab.runs import RunDir, load_run
 from cnnlab.runs.predictions import read_predictions
@@ -188,7 +188,8 @@ def test_rgb_ten_class_run(rgb_run, copy_run, tmp_path, monkeypatch):
     assert metrics["top_k"].keys() == {"1", "3", "5"}
     assert log_lines(run)[-1] == f"test accuracy: {metrics['accuracy']:.4f}"
     gray = to_gray(np.full((2, 3, 16, 16), 128, dtype=np.uint8))[:, 0]  # (2, 16, 16)
-    results = predict(run, gray)  # grayscale (N, H, W) replicated to RGB
+    with pytest.warns(InputMismatchWarning, match="low contrast"):  # flat gray: said, not refused
+        results = predict(run, gray)  # grayscale (N, H, W) replicated to RGB
     assert len(results) == 2 and results[0][2].shape == (10,)
 
 

@@ -64,10 +64,11 @@ def test_a_folder_is_read_recursively_in_sorted_order(tmp_path):
     (tmp_path / "notes.txt").write_text("not an image")
     files = image_files(tmp_path)
     assert [image_id for image_id, _ in files] == ["a.png", "b.png", "sub/c.png"]
-    decoded = images_from_files([path for _, path in files], (3, 8, 8))
+    decoded, sizes = images_from_files([path for _, path in files], (3, 8, 8))
     np.testing.assert_array_equal(decoded, images[[1, 0, 2]])  # PNG is lossless
+    assert sizes == [(8, 8)] * 3
     assert image_files(tmp_path / "sub" / "c.png") == [("c.png", tmp_path / "sub" / "c.png")]
-    gray = images_from_files([tmp_path / "a.png"], (1, 8, 8))
+    gray, _ = images_from_files([tmp_path / "a.png"], (1, 8, 8))
     np.testing.assert_array_equal(gray, to_gray(images[1:2]))
 
 

@@ -12,7 +12,7 @@ from cnnlab.cli import main
 
 FILES = (
     "config.yaml", "status.json", "final_metrics.json", "metrics.json", "metrics.csv",
-    "iterations.csv", "predictions.csv", "best.pt", "last.pt",
+    "iterations.csv", "predictions.csv", "best.pt", "last.pt", "input_stats.json",
 )  # fmt: skip
 VERBS = ("resume", "eval", "report", "predict")
 FIGURE_FILES = ("config.yaml", "metrics.json", "metrics.csv", "iterations.csv", "predictions.csv",

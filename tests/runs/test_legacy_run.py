@@ -41,6 +41,11 @@ def test_a_legacy_run_evaluates_draws_and_reports(legacy, capsys):
     report = (legacy / "report.md").read_text(encoding="utf-8")
     assert f"| test accuracy | {metrics['accuracy']:.4f} |" in report
     assert "| train accuracy (evaluated weights) | 0.6250 |" in report  # 0.1's train_accuracy
+    capsys.readouterr()
+    out = legacy / "predictions-of-files.csv"
+    assert main(["predict", str(legacy), "--images", "mnist-sample", "--out", str(out)]) == 0
+    note = capsys.readouterr().err  # no input_stats.json in a 0.1 run: not checked, no error
+    assert note.startswith("cnnlab: note:") and "no input_stats.json" in note
 
 
 def test_a_legacy_transfer_run_names_what_to_do(legacy, capsys):

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 PER_CLASS_ROWS = 20  # the per-class table is printed for at most this many classes
+FORMAT_CHOICES = ("predictions", "leaderboard")  # the keys of evaluate.FORMATS
+LEADERBOARD_HELP = (
+    "leaderboard: exactly id,label with the predicted class index, in the dataset's canonical "
+    "test order (the index in the official test file; a folder's files in sorted order)"
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -20,13 +26,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--dataset", help="another dataset with the run's class names")
     evaluate.add_argument("--split", default="test", help="train, val or test (default test)")
     evaluate.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
+    evaluate.add_argument(
+        "--format",
+        choices=FORMAT_CHOICES,
+        default="predictions",
+        help="predictions (default): predictions.csv only; " + LEADERBOARD_HELP + ", written "
+        "as leaderboard.csv beside predictions.csv",
+    )
     evaluate.set_defaults(func=run_eval)
 
     predict_parser = subparsers.add_parser(
         "predict",
         help="predict classes for images with a run's best checkpoint",
-        description="Write id,label,true_label,prob_<class>... for a folder or file of images, "
-        "or for the test split of a dataset name.",
+        description="Write id,label,true_label,prob_<class>... (or a leaderboard's id,label) for "
+        "a folder or file of images, or for the test split of a dataset name. The images are "
+        "compared with the run's training images first: a 'cnnlab: warning:' line says each "
+        "way they differ (inverted, darker, low contrast, resized) and what to do.",
     )
     predict_parser.add_argument("run", type=Path, help="run directory")
     predict_parser.add_argument(
@@ -42,6 +57,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="CSV to write (default predictions.csv)",
     )
     predict_parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
+    predict_parser.add_argument(
+        "--invert",
+        action="store_true",
+        help="feed 255 - pixel: dark-on-light images (a digit drawn on paper) for a run "
+        "trained on light-on-dark ones (MNIST), or the other way round",
+    )
+    predict_parser.add_argument(
+        "--format",
+        choices=FORMAT_CHOICES,
+        default="predictions",
+        help="predictions (default): id,label,true_label,prob_<class>... with class names; "
+        + LEADERBOARD_HELP,
+    )
     predict_parser.set_defaults(func=run_predict)
 
 
@@ -77,11 +105,13 @@ def run_eval(args: argparse.Namespace) -> int:
     from cnnlab.runs import RunDir
     from cnnlab.runs.rundir import output_tag
 
-    metrics = evaluate(args.run, args.dataset, args.split, device=args.device)
+    leaderboard = args.format == "leaderboard"
+    metrics = evaluate(args.run, args.dataset, args.split, args.device, leaderboard)
     print(metrics_table(metrics))
     run = RunDir(args.run)
     tag = output_tag(args.dataset, args.split, run.read_config().data.dataset)
     names = (run.test_metrics_path(tag).name, run.predictions_path(tag).name)
+    names += (run.leaderboard_path(tag).name,) if leaderboard else ()
     figures = " and figures/" if tag is None else ""
     print(f"wrote {', '.join(names)}{figures} in {args.run}")
     return 0
@@ -91,8 +121,19 @@ def run_predict(args: argparse.Namespace) -> int:
     """Predict for image files, or for a dataset's test split when --images is not a path."""
     from cnnlab.evaluate import predict_to_csv  # heavy imports load when the verb runs
 
-    count, accuracy = predict_to_csv(args.run, args.images, args.out, device=args.device)
-    if accuracy is not None:
-        print(f"{args.images} test accuracy: {accuracy:.4f}")
-    print(f"wrote {count} predictions to {args.out}")
+    done = predict_to_csv(
+        args.run,
+        args.images,
+        args.out,
+        device=args.device,
+        invert=args.invert,
+        output_format=args.format,
+    )
+    for note in done.notes:
+        print(f"cnnlab: note: {note}", file=sys.stderr)
+    for warning in done.warnings:
+        print(f"cnnlab: warning: {warning}", file=sys.stderr)
+    if done.accuracy is not None:
+        print(f"{args.images} test accuracy: {done.accuracy:.4f}")
+    print(f"wrote {len(done.predictions.ids)} predictions to {args.out} ({args.format})")
     return 0

@@ -15,6 +15,7 @@ from cnnlab.evaluate.api import (
     evaluation_split,
     pick_split,
     record_evaluation,
+    require_all_classes,
     run_data,
     test_model,
 )
@@ -25,10 +26,12 @@ from cnnlab.evaluate.metrics import (
     roc_curves,
     sample_losses,
 )
-from cnnlab.evaluate.predict import predict, predict_to_csv
+from cnnlab.evaluate.predict import FORMATS, InputMismatchWarning, predict, predict_to_csv
 
 __all__ = [
+    "FORMATS",
     "EvalResult",
+    "InputMismatchWarning",
     "compute_metrics",
     "evaluate_loaded",
     "evaluate_run",
@@ -41,6 +44,7 @@ __all__ = [
     "predict_probabilities",
     "predict_to_csv",
     "record_evaluation",
+    "require_all_classes",
     "roc_curves",
     "run_data",
     "sample_losses",

@@ -118,7 +118,7 @@ def record_evaluation(run: RunDir, result: EvalResult, tag: str | None = None) -
         run.log_test_accuracy(result.accuracy)
 
 
-def _other_dataset(loaded: LoadedRun, name: str) -> Dataset:
+def _other_dataset(loaded: LoadedRun, name: str, whole: bool = False) -> Dataset:
     """Dataset `name` restricted to the run's classes (by name), decoded at the run's shape."""
     C, H, W = loaded.in_shape
     where = dataclasses.replace(loaded.config.data, dataset=name, channels=C, image_size=(H, W))
@@ -130,6 +130,12 @@ def _other_dataset(loaded: LoadedRun, name: str) -> Dataset:
             f"was trained on {list(loaded.class_names)}; missing from {name!r}: {missing}"
         )
     if tuple(dataset.class_names) != tuple(loaded.class_names):
+        if whole:
+            raise DataError(
+                f"a leaderboard file needs every test image of {name!r} labelled with its "
+                f"classes {list(dataset.class_names)}, but run {loaded.path} predicts "
+                f"{list(loaded.class_names)}"
+            )
         dataset = apply_subset(dataset, SubsetSpec(classes=tuple(loaded.class_names)))
     return dataset
 
@@ -145,11 +151,31 @@ def run_data(loaded: LoadedRun) -> Dataset:
     return data
 
 
-def evaluation_split(loaded: LoadedRun, dataset: str | None, split: str) -> tuple[str, Split]:
-    """(dataset name, split) to evaluate on, checked against the run's classes and shape."""
+def require_all_classes(loaded: LoadedRun) -> None:
+    """Refuse a leaderboard file from a run trained on some classes of its own dataset: its
+    test split lacks the others and its class indices are renumbered."""
+    classes = loaded.config.data.classes
+    if classes is not None:
+        raise DataError(
+            f"a leaderboard file needs every test image of {loaded.config.data.dataset!r} with "
+            f"its own class indices, but run {loaded.path} was trained on a class subset "
+            f"(data.classes {list(classes)}): its test split holds only those, renumbered"
+        )
+
+
+def evaluation_split(
+    loaded: LoadedRun, dataset: str | None, split: str, *, whole: bool = False
+) -> tuple[str, Split]:
+    """(dataset name, split) to evaluate on, checked against the run's classes and shape.
+
+    `whole`: refuse unless the split is all of the dataset's split in its files' order, with
+    the dataset's own class indices (what a leaderboard file's rows are).
+    """
     own = dataset is None or dataset == loaded.config.data.dataset
     name = loaded.config.data.dataset if own else dataset
-    data = run_data(loaded) if own else _other_dataset(loaded, dataset)
+    if whole and own:
+        require_all_classes(loaded)
+    data = run_data(loaded) if own else _other_dataset(loaded, dataset, whole)
     return name, pick_split(loaded, name, data, split)
 
 

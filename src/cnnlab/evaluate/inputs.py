@@ -4,7 +4,8 @@ Arrays: (N, C, H, W) or (N, H, W, C) or grayscale (N, H, W); uint8 in 0..255 or 
 [0, 1]. Their (H, W) must be the run's (arrays are never resized); the channel count is
 converted between 1 and 3 (RGB -> gray with Pillow's ITU-R 601-2 luminance, gray -> RGB by
 replication), any other count is refused. Files are decoded with `decode_image`, which also
-converts channels and resizes (shorter side, then centre crop).
+converts channels and resizes (shorter side, then centre crop). `invert` turns dark-on-light
+images into light-on-dark ones (and back) for a run trained on the other polarity.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlab.data.images import IMAGE_EXTENSIONS, decode_image
+from cnnlab.data.images import IMAGE_EXTENSIONS, decode_image_with_header
 from cnnlab.errors import DataError, DataFormatError
 
 _LUMA = (19595, 38470, 7471)  # Pillow's convert("L") weights, scaled by 2**16
@@ -106,10 +107,22 @@ def image_files(source: Path | str | Sequence[Path | str]) -> list[tuple[str, Pa
     return files
 
 
-def images_from_files(files: Sequence[Path], in_shape: tuple[int, int, int]) -> np.ndarray:
-    """Decode image files to (N, C, H, W) uint8 of the run's shape (converted and resized)."""
+def images_from_files(
+    files: Sequence[Path], in_shape: tuple[int, int, int]
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Decode image files to (N, C, H, W) uint8 of the run's shape (converted and resized), with
+    each file's original (H, W)."""
     C, H, W = in_shape
     images = np.empty((len(files), C, H, W), dtype=np.uint8)
+    sizes = []
     for i, path in enumerate(files):
-        images[i] = decode_image(Path(path).read_bytes(), source=str(path), channels=C, size=(H, W))
-    return images
+        images[i], (size, _) = decode_image_with_header(
+            Path(path).read_bytes(), source=str(path), channels=C, size=(H, W)
+        )
+        sizes.append(size)
+    return images, sizes
+
+
+def invert(images: np.ndarray) -> np.ndarray:
+    """Negative images: 255 - pixel for uint8, 1 - value for floats in [0, 1]."""
+    return 255 - images if images.dtype == np.uint8 else 1.0 - images

@@ -22,7 +22,7 @@ from cnnlab.data import Dataset
 from cnnlab.errors import CnnlabError, TrainingError
 from cnnlab.experiment import faults, tensorboard
 from cnnlab.experiment.finish import finish
-from cnnlab.experiment.prepare import Prepared, prepare
+from cnnlab.experiment.prepare import Prepared, prepare, training_input_stats
 from cnnlab.experiment.ranks import realign_schedule, writable_run
 from cnnlab.experiment.results import RunResult, summary_metrics
 from cnnlab.lrfind import LrFindResult
@@ -217,6 +217,7 @@ def train(
             )
             run.log(f"run {run.path.name}: {config.model.name} on {config.data.dataset}, {where}")
             recorder.data(prepared.dataset)
+            run.write_input_stats(training_input_stats(config, prepared.dataset))
             result = _run(
                 prepared, recorder, History(), on_epoch=on_epoch, report=report, lr_find=lr_find
             )

@@ -13,6 +13,7 @@ from cnnlab.config import ExperimentConfig
 from cnnlab.data import Dataset
 from cnnlab.data.augment import AugmentSpec
 from cnnlab.data.configured import load_configured
+from cnnlab.data.input_stats import InputStats, input_stats, original_size
 from cnnlab.data.loader import BatchLoader, channel_stats
 from cnnlab.models.architecture import classifier_from_record, describe, seeded
 from cnnlab.models.classifier import Classifier, safe_std
@@ -26,6 +27,10 @@ from cnnlab.training.device import (
 )
 from cnnlab.training.distributed import SINGLE, Topology
 from cnnlab.training.optim import build_optimizer, build_schedule
+
+# The training images' input statistics (input_stats.json) are measured on at most this many
+# of them, drawn once from the seed: the per-image spreads they hold need no more.
+INPUT_STATS_IMAGES = 4096
 
 
 @dataclass
@@ -131,3 +136,11 @@ def train_sample(dataset: Dataset, limit: int, seed: int) -> np.ndarray:
     if count <= limit:
         return np.arange(count)
     return np.sort(np.random.default_rng(seed).choice(count, size=limit, replace=False))
+
+
+def training_input_stats(config: ExperimentConfig, dataset: Dataset) -> InputStats:
+    """The statistics `predict` compares its images with, of (a sample of) the training split."""
+    train = dataset.split("train")
+    positions = train_sample(dataset, INPUT_STATS_IMAGES, config.train.seed)
+    original = original_size(config.data, train.image_shape[1:])
+    return input_stats(train.images[positions], original)

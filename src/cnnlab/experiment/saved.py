@@ -12,6 +12,7 @@ from cnnlab.evaluate import (
     evaluation_split,
     pick_split,
     record_evaluation,
+    require_all_classes,
     run_data,
 )
 from cnnlab.report import write_report
@@ -21,21 +22,30 @@ from cnnlab.visualize import inputs_from_run, write_figures
 
 
 def evaluate(
-    run_dir: Path, dataset: str | None = None, split: str = "test", device: str = "cpu"
+    run_dir: Path,
+    dataset: str | None = None,
+    split: str = "test",
+    device: str = "cpu",
+    leaderboard: bool = False,
 ) -> dict:
     """`cnnlab eval`: metrics and predictions into the run; figures too for its own test split.
 
-    The model and data are loaded once and used for both.
+    The model and data are loaded once and used for both. `leaderboard` also writes
+    leaderboard.csv (`id,label`, class indices, the split's whole in its order).
     """
     run = RunDir(Path(run_dir))
     loaded = load_run(run.path, "best", device=device)
     tag = output_tag(dataset, split, loaded.config.data.dataset)
     if tag is None:
+        if leaderboard:
+            require_all_classes(loaded)
         _, result = _evaluate_and_draw(run, loaded, device)
-        return result.metrics
-    name, chosen = evaluation_split(loaded, dataset, split)
-    result = evaluate_loaded(loaded, chosen, name, split, device=device)
-    record_evaluation(run, result, tag)
+    else:
+        name, chosen = evaluation_split(loaded, dataset, split, whole=leaderboard)
+        result = evaluate_loaded(loaded, chosen, name, split, device=device)
+        record_evaluation(run, result, tag)
+    if leaderboard:
+        run.write_leaderboard(result.predictions, tag)
     return result.metrics
 
 

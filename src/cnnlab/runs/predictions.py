@@ -1,8 +1,10 @@
-"""predictions.csv: `id,label` (the leaderboard format), `true_label`, then `prob_<class>` columns.
+"""predictions.csv: `id,label`, `true_label`, then `prob_<class>` columns; and the leaderboard
+form, exactly `id,label` with `label` the predicted class *index*.
 
 `id` is the 0-based index in the evaluated split, or the file name when predicting on files;
-`label` and `true_label` are class names (`true_label` empty when unknown); probabilities are
-written with 6 decimals. The csv module quotes class names holding commas, quotes or newlines.
+in predictions.csv `label` and `true_label` are class names (`true_label` empty when unknown);
+probabilities are written with 6 decimals. The csv module quotes class names holding commas,
+quotes or newlines.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from cnnlab.atomic import write_text
 from cnnlab.errors import DataFormatError
 
 FIXED_COLUMNS = ("id", "label", "true_label")
+LEADERBOARD_COLUMNS = ("id", "label")
 PROB_PREFIX = "prob_"
 DECIMALS = 6
 
@@ -97,6 +100,20 @@ def save_predictions(path: Path, predictions: Predictions) -> Path:
     p = predictions
     y_true = p.y_true if len(p.y_true) == len(p.ids) else None
     return write_predictions(path, p.ids, p.probabilities, p.class_names, y_true)
+
+
+def leaderboard_text(predictions: Predictions) -> str:
+    """`id,label` rows in the order of `predictions.ids`, `label` the predicted class index."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(LEADERBOARD_COLUMNS)
+    writer.writerows(zip(predictions.ids, predictions.predicted.tolist(), strict=True))
+    return buffer.getvalue()
+
+
+def save_leaderboard(path: Path, predictions: Predictions) -> Path:
+    """Write `predictions` as a leaderboard submission (`id,label`, class indices) atomically."""
+    return write_text(Path(path), leaderboard_text(predictions))
 
 
 def _parse_id(text: str) -> int | str:

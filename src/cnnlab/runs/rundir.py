@@ -13,7 +13,7 @@ import math
 import re
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,14 @@ import yaml
 
 from cnnlab.atomic import write_text
 from cnnlab.config import ExperimentConfig, build_config, dump_config
+from cnnlab.data.input_stats import InputStats
 from cnnlab.errors import CnnlabError
-from cnnlab.runs.predictions import Predictions, read_predictions, save_predictions
+from cnnlab.runs.predictions import (
+    Predictions,
+    read_predictions,
+    save_leaderboard,
+    save_predictions,
+)
 from cnnlab.training.checkpoint import load_checkpoint, save_checkpoint
 
 STATUSES = ("running", "finished", "early_stopped", "diverged", "interrupted", "failed")
@@ -85,6 +91,10 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def output_tag(dataset: str | None, split: str, own_dataset: str) -> str | None:
     """None for the run's own test split, else the tag of `metrics-<tag>.json` and friends."""
     own = dataset is None or dataset == own_dataset
@@ -115,6 +125,7 @@ class RunDir:
     report_md = property(lambda self: self.path / "report.md")
     report_html = property(lambda self: self.path / "report.html")
     profile_path = property(lambda self: self.path / "data_profile.md")
+    input_stats_path = property(lambda self: self.path / "input_stats.json")
     tensorboard = property(lambda self: self.path / "tensorboard")
     best_checkpoint = property(lambda self: self.path / "best.pt")
     last_checkpoint = property(lambda self: self.path / "last.pt")
@@ -142,6 +153,10 @@ class RunDir:
     def predictions_path(self, tag: str | None = None) -> Path:
         """predictions.csv (the run's own test split) or predictions-<tag>.csv."""
         return self.path / ("predictions.csv" if tag is None else f"predictions-{tag}.csv")
+
+    def leaderboard_path(self, tag: str | None = None) -> Path:
+        """leaderboard.csv (the run's own test split) or leaderboard-<tag>.csv."""
+        return self.path / ("leaderboard.csv" if tag is None else f"leaderboard-{tag}.csv")
 
     def exists(self) -> bool:
         """Whether this looks like a run: a directory with a config.yaml."""
@@ -207,6 +222,33 @@ class RunDir:
     def read_final(self) -> dict[str, Any]:
         return self._read_json(self.final_path) or {}
 
+    # -- input_stats.json ----------------------------------------------------------------
+    def write_input_stats(self, stats: InputStats) -> None:
+        """input_stats.json: the training images' pixel statistics, for `predict`'s checks."""
+        self._write_json(self.input_stats_path, asdict(stats))
+
+    def read_input_stats(self) -> InputStats | None:
+        """input_stats.json (None for runs made before it existed); damaged: an error naming it."""
+        data = self._read_json(self.input_stats_path)
+        if data is None:
+            return None
+        names = [f.name for f in fields(InputStats)]
+        if not isinstance(data, dict) or sorted(data) != sorted(names):
+            raise CnnlabError(
+                f"{self.input_stats_path}: damaged; expected a JSON object with keys {names}"
+            )
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        for name, value in values.items():
+            items = value if isinstance(value, tuple) else (value,)
+            if (value is None and name == "original_size") or all(_finite(v) for v in items):
+                continue
+            raise CnnlabError(
+                f"{self.input_stats_path}: damaged; {name} must be a finite number or a list "
+                f"of them, got {value!r}"
+            )
+        stats = InputStats(**values)
+        return stats
+
     # -- metrics.csv, iterations.csv -----------------------------------------------------
     def write_epochs(self, rows: Sequence[dict[str, Any]]) -> None:
         write_text(self.metrics_path, csv_text(rows, EPOCH_COLUMNS))
@@ -233,6 +275,10 @@ class RunDir:
 
     def write_predictions(self, predictions: Predictions, tag: str | None = None) -> Path:
         return save_predictions(self.predictions_path(tag), predictions)
+
+    def write_leaderboard(self, predictions: Predictions, tag: str | None = None) -> Path:
+        """leaderboard.csv (or leaderboard-<tag>.csv): `id,label` with class indices."""
+        return save_leaderboard(self.leaderboard_path(tag), predictions)
 
     def read_predictions(self, tag: str | None = None) -> Predictions | None:
         """predictions.csv (or predictions-<tag>.csv); None before the run is evaluated."""
