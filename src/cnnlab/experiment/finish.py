@@ -81,6 +81,7 @@ def finish(
         "train_seconds": train_seconds,
         "final_train_accuracy": accuracy,
         "final_train_images": images,
+        "split_sizes": {name: len(split) for name, split in prepared.dataset.splits.items()},
     }
     run.log(f"train accuracy (evaluated weights, {images} training images): {accuracy:.4f}")
     test = prepared.dataset.splits.get("test")

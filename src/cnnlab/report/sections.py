@@ -17,7 +17,6 @@ from cnnlab.data.configured import load_configured
 from cnnlab.data.profile import profile_dataset, profile_markdown
 from cnnlab.models import summarize, summary_markdown
 from cnnlab.models.classifier import Classifier
-from cnnlab.report.diagnosis import diagnose
 from cnnlab.report.document import (
     Block,
     Bullets,
@@ -90,8 +89,8 @@ def summary_section(record: RunRecord) -> Section:
 
 
 def diagnosis_section(record: RunRecord) -> Section:
-    """The findings read off the curves."""
-    findings = diagnose(record.epochs, record.num_classes, record.status)
+    """The findings read off the curves and the evaluated accuracies."""
+    findings = record.diagnosis()
     return Section(
         "Diagnosis",
         (
