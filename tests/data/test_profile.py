@@ -56,7 +56,9 @@ def test_profile_says_the_normalisation_a_model_applies():
     mean = dataset.split("train").images.astype(np.float64).mean(axis=(0, 2, 3)) / 255
     assert "## Preprocessing" in text
     assert "mean " + "/".join(f"{v:.4f}" for v in mean) in text
-    only_test = Dataset("t", ("a",), {"test": Split(dataset.split("test").images[:1], np.zeros(1, int))})
+    only_test = Dataset(
+        "t", ("a",), {"test": Split(dataset.split("test").images[:1], np.zeros(1, int))}
+    )
     assert "No train split: no normalisation statistics." in profile_markdown(
         profile_dataset(only_test)
     )

@@ -158,7 +158,9 @@ def test_evaluated_weights_above_the_running_figure_are_a_note():
 def test_a_gap_within_sampling_noise_is_not_a_finding():
     evaluated = Evaluated(train_accuracy=0.9, train_images=20, test_accuracy=0.7, test_images=15)
     assert kinds(diagnose(evaluated_rows(0.9), num_classes=3, evaluated=evaluated)) == ["healthy"]
-    evaluated = Evaluated(train_accuracy=0.9, train_images=2000, test_accuracy=0.7, test_images=1500)
+    evaluated = Evaluated(
+        train_accuracy=0.9, train_images=2000, test_accuracy=0.7, test_images=1500
+    )
     assert "overfitting" in kinds(diagnose(evaluated_rows(0.9), num_classes=3, evaluated=evaluated))
 
 
@@ -188,7 +190,9 @@ def test_validation_and_test_disagreement():
         train_accuracy=0.93, train_images=2048, test_accuracy=0.7, test_images=1000,
         val_images=1000, epoch=5,
     )  # fmt: skip
-    findings = diagnose(evaluated_rows(0.93, val_accuracy=0.92), num_classes=10, evaluated=evaluated)
+    findings = diagnose(
+        evaluated_rows(0.93, val_accuracy=0.92), num_classes=10, evaluated=evaluated
+    )
     assert "val_test_gap" in kinds(findings)
     message = next(f.message for f in findings if f.kind == "val_test_gap")
     assert "0.920 on validation but 0.700 on test (1000 validation, 1000 test images)" in message

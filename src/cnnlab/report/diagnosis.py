@@ -184,8 +184,8 @@ def _train_gap(row: Mapping, evaluated: Evaluated) -> Finding | None:
         return Finding(
             "note",
             f"Training accuracy: {measured}. That running figure averages weights that were "
-            "still improving, over augmented batches (data.augment) with dropout on; a gap "
-            "this way round is expected early in training or with strong augmentation.",
+            "still improving, in training mode (with any augmentation and dropout); a gap this "
+            "way round is expected early in training or with strong augmentation.",
             epoch,
         )
     return Finding(
@@ -237,9 +237,9 @@ def _evaluated_underfitting(evaluated: Evaluated, num_classes: int | None) -> Fi
     scores = f"{train:.3f} on training images" + (
         f" and {test:.3f} on the test set" if test is not None else ""
     )
-    near = test is not None and test <= baseline + max(GAP / 2, NOISE_Z * math.sqrt(
-        _variance(baseline, evaluated.test_images)
-    ))
+    near = test is not None and test <= baseline + max(
+        GAP / 2, NOISE_Z * math.sqrt(_variance(baseline, evaluated.test_images))
+    )
     verdict = (
         "the test accuracy is no better than that: the model learned next to nothing"
         if near
