@@ -208,7 +208,7 @@ def train(
         with writable_run(topology, RunDir(run_path)) as run:
             recorder = Recorder(run, config.train.epochs, quiet)
             run.write_config(config)
-            run.write_status("running", epoch=0, epochs=config.train.epochs)
+            recorder.started()
             with recorder.setting_up():
                 prepared = prepare(config, topology, dataset)
                 source = model_source(config.model.name, config.model.options)
