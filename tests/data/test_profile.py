@@ -45,11 +45,30 @@ def test_profile_counts_stats_duplicates_and_leaks():
     assert train.duplicate_images == 1 and test.duplicate_images == 0
     assert profile.leaked == {"test": 1}
     assert profile.problems == ("bad.jpg: cannot decode",)
+    assert profile.total == 9 and abs(profile.share(train) - 100 * 6 / 9) < 1e-9
+    np.testing.assert_allclose(profile.normalize_mean, images.mean(axis=(0, 2, 3)) / 255)
+    np.testing.assert_allclose(profile.normalize_std, images.std(axis=(0, 2, 3)) / 255)
+
+
+def test_profile_says_the_normalisation_a_model_applies():
+    dataset = tiny_dataset()
+    text = profile_markdown(profile_dataset(dataset))
+    mean = dataset.split("train").images.astype(np.float64).mean(axis=(0, 2, 3)) / 255
+    assert "## Preprocessing" in text
+    assert "mean " + "/".join(f"{v:.4f}" for v in mean) in text
+    only_test = Dataset(
+        "t", ("a",), {"test": Split(dataset.split("test").images[:1], np.zeros(1, int))}
+    )
+    assert "No train split: no normalisation statistics." in profile_markdown(
+        profile_dataset(only_test)
+    )
 
 
 def test_profile_markdown_has_every_section():
     text = profile_markdown(profile_dataset(tiny_dataset()))
-    assert "| train | 6 | 3×4×5 | uint8 |" in text
+    assert "| train | 6 | 66.7 % | 3×4×5 | uint8 |" in text
+    assert "| test | 3 | 33.3 % | 3×4×5 | uint8 |" in text
+    assert "9 images in all: train 66.7 %, test 33.3 %." in text
     assert "| 0 | cat | 4 | 1 |" in text and "| 1 | dog | 2 | 2 |" in text
     assert "test images identical to a train image: 1" in text
     assert "unreadable or missing items skipped: 1" in text
@@ -64,8 +83,10 @@ def test_example_grid_writes_png(tmp_path):
 def test_cli_profile_of_embedded_sample(tmp_path, capsys):
     assert main(["data", "profile", "mnist-sample", "--offline", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "| train | 2,000 | 1×28×28 | uint8 | 0 | 255 |" in out
-    assert "| test | 500 | 1×28×28 | uint8 | 0 | 255 |" in out
+    assert "| train | 2,000 | 80.0 % | 1×28×28 | uint8 | 0 | 255 |" in out
+    assert "| test | 500 | 20.0 % | 1×28×28 | uint8 | 0 | 255 |" in out
+    assert "2,500 images in all: train 80.0 %, test 20.0 %." in out
+    assert "channel with the train split's statistics: mean 0.1" in out
     assert (tmp_path / "profile.md").read_text().startswith("# Dataset profile: mnist-sample")
     assert (tmp_path / "examples.png").stat().st_size > 1000
 

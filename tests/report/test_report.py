@@ -26,6 +26,7 @@ SECTIONS = (
     "Metrics",
     "Figures",
     "Model",
+    "Preprocessing",
     "Dataset",
     "Configuration",
     "Training log",

@@ -110,6 +110,22 @@ class AugmentSpec:
         tokens += [f"cutout{self.cutout}"] if self.cutout else []
         return ",".join(tokens) or "none"
 
+    def describe(self) -> str:
+        """In words, for a report: what happens to each training image."""
+        parts = [f"a random crop after {self.crop_padding} pixels of zero padding"] * bool(
+            self.crop_padding
+        )
+        parts += [f"a random shift of up to ±{self.translate} pixels, zero filled"] * bool(
+            self.translate
+        )
+        parts += ["a random horizontal flip (probability 1/2)"] * self.flip
+        parts += [f"a {self.cutout}×{self.cutout} square zeroed at a random place"] * bool(
+            self.cutout
+        )
+        if not parts:
+            return "none: training images are used as they are"
+        return f"{'; '.join(parts)} (`{self.to_string()}`, training batches only)"
+
 
 def augment_batch(
     images: torch.Tensor, spec: AugmentSpec, generator: torch.Generator

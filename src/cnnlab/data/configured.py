@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnnlab.config import DataConfig
-from cnnlab.data import Dataset, load_dataset
+from cnnlab.data import IMAGEFOLDER_PREFIX, Dataset, load_dataset
+from cnnlab.data.images import DEFAULT_RESIZE, RESIZE_RULES
 from cnnlab.data.subset import SubsetSpec, apply_subset
 
 HELD_OUT_FRACTION = 0.2  # of each class of a train-only folder, held out as the test split
@@ -67,3 +68,25 @@ def load_configured(data: DataConfig, seed: int) -> Dataset:
         seed=seed,
     )
     return dataset if spec.is_identity else apply_subset(dataset, spec)
+
+
+def image_folder_rule(
+    dataset: str, image_size: object = None, channels: object = None
+) -> str | None:
+    """How `cnnlab train` decodes an image folder's pictures, in words (None for other data)."""
+    if not str(dataset).startswith(IMAGEFOLDER_PREFIX):
+        return None
+    size = (
+        "the most common size among the training images"
+        if image_size is None
+        else f"data.image_size = {image_size}"
+    )
+    colour = (
+        "1 channel if every image is grayscale, else 3 (RGB)"
+        if channels is None
+        else f"data.channels = {channels}"
+    )
+    return (
+        f"decoded to {colour}, at {size}; each picture {RESIZE_RULES[DEFAULT_RESIZE]}; "
+        "transparency is composited onto black"
+    )

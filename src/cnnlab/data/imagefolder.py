@@ -23,6 +23,7 @@ from cnnlab.data.archive import ARCHIVE_SUFFIXES, Container, open_container
 from cnnlab.data.arrays import DEFAULT_MAX_BYTES, SPLIT_NAMES, Dataset, Split, check_within
 from cnnlab.data.images import (
     DECODE_CHUNK,
+    DEFAULT_RESIZE,
     GRAYSCALE_MODES,
     IMAGE_EXTENSIONS,
     RESIZE_MODES,
@@ -386,7 +387,7 @@ def load_imagefolder(
     *,
     channels: int | None = None,
     size: tuple[int, int] | None = None,
-    resize: str = "crop",
+    resize: str = DEFAULT_RESIZE,
     cache_dir: Path | None,
     skip_bad: bool = False,
     workers: int | None = None,

@@ -30,7 +30,14 @@ from cnnlab.errors import ConfigError, DataFormatError
 IMAGE_EXTENSIONS = (
     ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"
 )  # fmt: skip
-RESIZE_MODES = ("crop", "stretch", "pad")
+# how an image folder's pictures are brought to the dataset's (H, W), in words
+RESIZE_RULES = {
+    "crop": "scaled (bilinear) to cover H×W keeping the aspect ratio, then centre-cropped",
+    "stretch": "scaled (bilinear) to exactly H×W, the aspect ratio not kept",
+    "pad": "scaled (bilinear) to fit inside H×W keeping the aspect ratio, then zero padded",
+}
+RESIZE_MODES = tuple(RESIZE_RULES)
+DEFAULT_RESIZE = "crop"  # what `cnnlab train` uses for image folders
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own warning limit: ~0.25 GiB of RGBA
 Header = tuple[tuple[int, int], str]  # ((H, W), Pillow mode)
 GRAYSCALE_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
@@ -198,7 +205,7 @@ def decode_image_with_header(
     source: str,
     channels: int,
     size: tuple[int, int],
-    resize: str = "crop",
+    resize: str = DEFAULT_RESIZE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> tuple[np.ndarray, tuple[tuple[int, int], str]]:
     """`decode_image` plus the header's ((H, W), mode), so a caller needs no second parse."""
@@ -230,7 +237,7 @@ def decode_image(
     source: str,
     channels: int,
     size: tuple[int, int],
-    resize: str = "crop",
+    resize: str = DEFAULT_RESIZE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> np.ndarray:
     """Decode encoded image bytes into a (channels, H, W) uint8 array of `size` (H, W).
@@ -275,7 +282,7 @@ def decode_many(
     *,
     channels: int,
     size: tuple[int, int],
-    resize: str = "crop",
+    resize: str = DEFAULT_RESIZE,
     workers: int = 1,
     stop_on_error: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,

@@ -1,4 +1,5 @@
-"""The questions a write-up must answer about its data: sizes, balance, pixels, duplicates, leaks."""
+"""The questions a write-up must answer about its data: sizes and shares, balance, pixels,
+duplicates, leaks, and the normalisation a model trained on it applies."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnlab.data.arrays import Dataset, Split
+from cnnlab.data.loader import channel_stats
 
 STATS_CHUNK = 4096  # images per chunk when accumulating pixel statistics
 
@@ -38,6 +40,18 @@ class DatasetProfile:
     splits: tuple[SplitProfile, ...]
     leaked: dict[str, int]  # split name -> its images that also appear in train
     problems: tuple[str, ...]
+    # per channel, of pixels / 255 in the train split: what a new model normalises by
+    normalize_mean: tuple[float, ...] | None = None
+    normalize_std: tuple[float, ...] | None = None
+
+    @property
+    def total(self) -> int:
+        """Images in all splits together."""
+        return sum(split.size for split in self.splits)
+
+    def share(self, split: SplitProfile) -> float:
+        """`split`'s share of all images, in percent (0 for an empty dataset)."""
+        return 100.0 * split.size / self.total if self.total else 0.0
 
 
 def image_digests(images: np.ndarray) -> list[bytes]:
@@ -98,6 +112,10 @@ def profile_dataset(dataset: Dataset) -> DatasetProfile:
         profile_split(name, split, dataset.num_classes, digests[name])
         for name, split in dataset.splits.items()
     )
+    train = dataset.splits.get("train")
+    mean = std = None
+    if train is not None and len(train):
+        mean, std = (tuple(float(v) for v in values) for values in channel_stats(train))
     return DatasetProfile(
         name=dataset.name,
         class_names=tuple(dataset.class_names),
@@ -105,6 +123,8 @@ def profile_dataset(dataset: Dataset) -> DatasetProfile:
         splits=splits,
         leaked=leaked,
         problems=tuple(dataset.problems),
+        normalize_mean=mean,
+        normalize_std=std,
     )
 
 
@@ -112,19 +132,42 @@ def _per_channel(values: tuple, fmt: str) -> str:
     return "/".join(format(v, fmt) for v in values)
 
 
+def normalisation_lines(profile: DatasetProfile) -> list[str]:
+    """What a model trained on this data does to each pixel before its first layer."""
+    if profile.normalize_mean is None or profile.normalize_std is None:
+        return ["", "No train split: no normalisation statistics."]
+    mean = _per_channel(profile.normalize_mean, ".4f")
+    std = _per_channel(profile.normalize_std, ".4f")
+    return [
+        "",
+        "## Preprocessing",
+        "",
+        "A model trained on this data (`cnnlab train`) takes pixels / 255 and normalises each "
+        f"channel with the train split's statistics: mean {mean}, std {std} "
+        "(a constant channel, std 0, is only centred). A pretrained backbone keeps the "
+        "statistics of its own training data.",
+    ]
+
+
 def profile_markdown(profile: DatasetProfile) -> str:
     """The profile as Markdown tables (also readable as plain text in a terminal)."""
     lines = [f"# Dataset profile: {profile.name}", ""]
-    lines += ["| split | samples | image shape | dtype | min | max | mean | std | duplicates |"]
-    lines += ["| --- | ---: | --- | --- | --- | --- | --- | --- | ---: |"]
+    lines += [
+        "| split | samples | share | image shape | dtype | min | max | mean | std | duplicates |"
+    ]
+    lines += ["| --- | ---: | ---: | --- | --- | --- | --- | --- | --- | ---: |"]
     for split in profile.splits:
         shape = "×".join(str(d) for d in split.image_shape)
         lines.append(
-            f"| {split.name} | {split.size:,} | {shape} | {profile.dtype} | "
+            f"| {split.name} | {split.size:,} | {profile.share(split):.1f} % | {shape} | "
+            f"{profile.dtype} | "
             f"{_per_channel(split.pixel_min, 'd')} | {_per_channel(split.pixel_max, 'd')} | "
             f"{_per_channel(split.pixel_mean, '.2f')} | {_per_channel(split.pixel_std, '.2f')} | "
             f"{split.duplicate_images:,} |"
         )
+    shares = ", ".join(f"{split.name} {profile.share(split):.1f} %" for split in profile.splits)
+    lines += ["", f"{profile.total:,} images in all: {shares}."]
+    lines += normalisation_lines(profile)
     lines += ["", f"## Classes ({len(profile.class_names)})", ""]
     header = " | ".join(split.name for split in profile.splits)
     lines += [f"| # | class | {header} |", "| ---: | --- |" + " ---: |" * len(profile.splits)]

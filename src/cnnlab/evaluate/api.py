@@ -5,7 +5,7 @@ fp32, float64 softmax): `cnnlab train` hands its model and data to `evaluate_spl
 `cnnlab eval RUN` loads them and calls the same function (same flip averaging, same
 precision). `record_evaluation` writes the
 result: for the run's own test split `metrics.json`, `predictions.csv` and train.log's one
-`test accuracy:` line; for another split or dataset `metrics-<tag>.json` and
+`test accuracy:` line (and README.md's key results); for another split or dataset `metrics-<tag>.json` and
 `predictions-<tag>.csv`, leaving the run's own result alone.
 """
 
@@ -27,6 +27,7 @@ from cnnlab.evaluate.inference import predict_probabilities
 from cnnlab.evaluate.metrics import compute_metrics
 from cnnlab.runs.load import LoadedRun, load_run
 from cnnlab.runs.predictions import Predictions
+from cnnlab.runs.readme import refresh_readme
 from cnnlab.runs.rundir import RunDir, output_tag
 
 
@@ -116,6 +117,7 @@ def record_evaluation(run: RunDir, result: EvalResult, tag: str | None = None) -
     run.write_predictions(result.predictions, tag)
     if tag is None:
         run.log_test_accuracy(result.accuracy)
+        refresh_readme(run)  # its key results
 
 
 def _other_dataset(loaded: LoadedRun, name: str, whole: bool = False) -> Dataset:

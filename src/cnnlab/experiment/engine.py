@@ -26,6 +26,7 @@ from cnnlab.experiment.prepare import Prepared, prepare, training_input_stats
 from cnnlab.experiment.ranks import realign_schedule, writable_run
 from cnnlab.experiment.results import RunResult, summary_metrics
 from cnnlab.lrfind import LrFindResult
+from cnnlab.models.source import model_source
 from cnnlab.runs import SETTLED, Recorder, RunDir, claim_run_dir
 from cnnlab.runs.env import environment
 from cnnlab.training import distributed
@@ -207,9 +208,12 @@ def train(
         with writable_run(topology, RunDir(run_path)) as run:
             recorder = Recorder(run, config.train.epochs, quiet)
             run.write_config(config)
-            run.write_status("running", epoch=0, epochs=config.train.epochs)
+            recorder.started()
             with recorder.setting_up():
                 prepared = prepare(config, topology, dataset)
+                source = model_source(config.model.name, config.model.options)
+                if source is not None:  # the report shows it even after the file changes
+                    run.write_model_source(source)
             env = environment(prepared.device, prepared.threads)
             run.write_env({**env, "world_size": topology.world_size})
             where = f"device {prepared.device}" + (

@@ -13,6 +13,7 @@ import torch
 
 from cnnlab.errors import CnnlabError, TrainingError
 from cnnlab.runs import Recorder, RunDir
+from cnnlab.runs.readme import refresh_readme
 from cnnlab.training.loop import History
 
 
@@ -29,6 +30,7 @@ def save_interrupted(
     batch = history.partial_epoch["batch"] if history.partial_epoch else 0
     where = f"epoch {done + 1}, batch {batch}/{batches}" if batch else f"after epoch {done}"
     run.write_status("interrupted", epoch=done, batch=batch, signal=signal_name)
+    refresh_readme(run)
     message = (
         f"interrupted by {signal_name} in {where}; saved {run.last_checkpoint}; "
         f"resume with: cnnlab train --resume {run.path}"
@@ -57,6 +59,7 @@ def fail_out_of_memory(
     )
     run.write_status("failed", reason=reason, epoch=len(history.epochs))
     run.log(f"failed: {reason}")
+    refresh_readme(run)
     raise TrainingError(
         f"run {run.path} {reason}; try a smaller train.batch_size; the last checkpoint is "
         f"intact (resume with: cnnlab train --resume {run.path})"

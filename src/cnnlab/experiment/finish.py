@@ -21,6 +21,7 @@ from cnnlab.lrfind import LrFindResult
 from cnnlab.lrfind.output import write_lr_find
 from cnnlab.report import write_report
 from cnnlab.runs import Recorder, RunDir
+from cnnlab.runs.readme import refresh_readme
 from cnnlab.training.loop import History
 from cnnlab.visualize import FIGURES, FigureInputs, write_figures
 
@@ -81,6 +82,7 @@ def finish(
         "train_seconds": train_seconds,
         "final_train_accuracy": accuracy,
         "final_train_images": images,
+        "split_sizes": {name: len(split) for name, split in prepared.dataset.splits.items()},
     }
     run.log(f"train accuracy (evaluated weights, {images} training images): {accuracy:.4f}")
     test = prepared.dataset.splits.get("test")
@@ -104,6 +106,7 @@ def finish(
     else:
         run.write_final(final)
         run.log("no test split: the run is not evaluated")
+        refresh_readme(run)  # with the evaluated training accuracy
     if report:
         _draw_and_report(prepared, run, history, result, lr_find, phases)
     return summary_metrics(final, result.metrics if result else None)

@@ -250,7 +250,7 @@ def train(config: ExperimentConfig, *, quiet: bool = False, report: bool = True)
     run = new_run_dir(Path(config.out), config.run_name)
     recorder = Recorder(run, config.train.epochs, quiet)
     run.write_config(config)
-    run.write_status("running", epoch=0, epochs=config.train.epochs)
+    recorder.started()
     run.write_env(environment(config.train.threads, str(options["dtype"])))
     with recorder.setting_up():
         dataset = load_configured(config.data, config.train.seed)

@@ -8,7 +8,7 @@ summary and the dataset profile of a single-run report are computed.
 """
 
 from cnnlab.report.compare import write_comparison
-from cnnlab.report.diagnosis import Finding, diagnose
+from cnnlab.report.diagnosis import Evaluated, Finding, diagnose
 from cnnlab.report.sections import run_document, write_report
 
-__all__ = ["Finding", "diagnose", "run_document", "write_comparison", "write_report"]
+__all__ = ["Evaluated", "Finding", "diagnose", "run_document", "write_comparison", "write_report"]

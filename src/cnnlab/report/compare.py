@@ -6,7 +6,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from cnnlab.report.diagnosis import diagnose
 from cnnlab.report.document import Bullets, Document, Image, Section, Table, Text, number, seconds
 from cnnlab.report.figures import Curve, curves_figure, save_png
 from cnnlab.report.html import write_html
@@ -103,7 +102,7 @@ def comparison_document(run_dirs: Sequence[Path], out_dir: Path) -> Document:
     findings = [
         (f"**{label}**: {finding.message}", finding.kind)
         for record, label in zip(records, labels, strict=True)
-        for finding in diagnose(record.epochs, record.num_classes, record.status)
+        for finding in record.diagnosis()
     ]
     best = max(
         (

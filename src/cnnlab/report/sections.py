@@ -10,14 +10,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import numpy as np
-
 from cnnlab.data import Dataset
 from cnnlab.data.configured import load_configured
 from cnnlab.data.profile import profile_dataset, profile_markdown
-from cnnlab.models import summarize, summary_markdown
 from cnnlab.models.classifier import Classifier
-from cnnlab.report.diagnosis import diagnose
 from cnnlab.report.document import (
     Block,
     Bullets,
@@ -33,8 +29,9 @@ from cnnlab.report.document import (
 )
 from cnnlab.report.html import write_html
 from cnnlab.report.markdown import write_markdown
+from cnnlab.report.model_sections import model_of, model_section, preprocessing_section
 from cnnlab.report.sources import RunRecord, check_run_dirs, read_run
-from cnnlab.runs import RunDir, load_run
+from cnnlab.runs import RunDir
 from cnnlab.visualize.figure_table import caption
 
 MOST_CONFUSED = 10  # class pairs listed
@@ -90,8 +87,8 @@ def summary_section(record: RunRecord) -> Section:
 
 
 def diagnosis_section(record: RunRecord) -> Section:
-    """The findings read off the curves."""
-    findings = diagnose(record.epochs, record.num_classes, record.status)
+    """The findings read off the curves and the evaluated accuracies."""
+    findings = record.diagnosis()
     return Section(
         "Diagnosis",
         (
@@ -163,55 +160,6 @@ def figures_section(record: RunRecord) -> Section:
     return Section("Figures", tuple(Image(path, caption(path.stem)) for path in record.figures))
 
 
-def npz_model_section(record: RunRecord, path: Path) -> Section:
-    """A scratch run's parameters from its .npz weights: name, shape and count of each."""
-    try:
-        with np.load(path, allow_pickle=False) as weights:
-            shapes = {
-                n[len("params.") :]: weights[n].shape
-                for n in weights.files
-                if n.startswith("params.")
-            }
-    except (OSError, ValueError) as error:
-        return Section("Model", (Text(f"Model summary not available: {path}: {error}"),))
-    rows = tuple(
-        (f"`{name}`", "×".join(map(str, shape)), f"{int(np.prod(shape)):,}")
-        for name, shape in shapes.items()
-    )
-    total = sum(int(np.prod(shape)) for shape in shapes.values())
-    intro = Text(
-        f"`{record.model_name}` (NumPy scratch engine) from `{path.name}`: {total:,} parameters."
-    )
-    return Section("Model", (intro, Table(("parameter", "shape", "count"), rows, ("l", "l", "r"))))
-
-
-def _model_table(record: RunRecord, model: Classifier, source: str, classes: int | None) -> Section:
-    """The per-layer table of `model`, introduced by where it came from."""
-    rows = summarize(model.net, model.in_shape)
-    shape = "×".join(map(str, model.in_shape))
-    count = f", {classes} classes" if classes else ""
-    intro = Text(f"`{record.model_name}` from `{source}`: input {shape}{count}.")
-    table, _, notes = summary_markdown(rows).partition("\n\n")
-    return Section("Model", (intro, Markdown(table), Bullets(tuple(notes.splitlines()))))
-
-
-def model_section(record: RunRecord, model: Classifier | None = None) -> Section:
-    """The per-layer table of the run's model: the one given, else rebuilt from best.pt (or last.pt)."""
-    run = RunDir(record.path)
-    if model is not None:
-        return _model_table(record, model, run.best_checkpoint.name, record.num_classes)
-    if run.best_npz.is_file() and not run.best_checkpoint.is_file():
-        return npz_model_section(record, run.best_npz)
-    errors = []
-    for which in ("best", "last"):
-        try:
-            loaded = load_run(record.path, which=which)
-            return _model_table(record, loaded.model, f"{which}.pt", len(loaded.class_names))
-        except Exception as error:  # any failure only costs this section, not the report
-            errors.append(f"{which}.pt: {error}")
-    return Section("Model", (Text("Model summary not available: " + "; ".join(errors)),))
-
-
 def dataset_section(record: RunRecord, dataset: Dataset | None = None) -> Section:
     """The dataset profile: of the data given, else the run's saved one, else of the data loaded
     offline (never downloading)."""
@@ -241,6 +189,7 @@ def run_document(
 ) -> Document:
     """The report of the run in `run_dir`, whatever parts of it exist (model and data if given)."""
     record = read_run(Path(run_dir))
+    run_model = model_of(record, model)
     subtitle = (
         f"{record.model_name} on {record.dataset_name} · {status_text(record)} · "
         f"test accuracy {number(record.test_accuracy)}"
@@ -253,7 +202,8 @@ def run_document(
             diagnosis_section(record),
             metrics_section(record),
             figures_section(record),
-            model_section(record, model),
+            model_section(record, run_model),
+            preprocessing_section(record, run_model),
             dataset_section(record, dataset),
             text_section(
                 "Configuration", record.config_text, "yaml", "No config.yaml in this run."

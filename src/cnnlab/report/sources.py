@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import yaml
 
 from cnnlab.errors import CnnlabError
+from cnnlab.report.diagnosis import Evaluated, Finding, diagnose
 from cnnlab.runs import RunDir
 from cnnlab.visualize.figure_table import order
 
@@ -83,11 +84,36 @@ class RunRecord:
         return self.metrics.get("f1_macro") if self.metrics else None
 
     @property
+    def evaluated(self) -> Evaluated:
+        """What the evaluated weights scored on training and test images, for the diagnosis."""
+        supports = [entry.get("support") for entry in (self.metrics or {}).get("per_class") or ()]
+        supports = [s for s in supports if isinstance(s, int | float)]
+        sizes = self.final.get("split_sizes") or {}
+        return Evaluated(
+            train_accuracy=self.final_train_accuracy,
+            train_images=_count(self.final.get("final_train_images")),
+            test_accuracy=self.test_accuracy,
+            test_images=_count((self.metrics or {}).get("num_samples")),
+            majority=max(supports) / sum(supports) if supports and sum(supports) else None,
+            epoch=_count(self.status.get("best_epoch")),
+            val_images=_count(sizes.get("val") if isinstance(sizes, dict) else None),
+        )
+
+    def diagnosis(self) -> list[Finding]:
+        """The diagnosis of this run: its curves, status and evaluated accuracies."""
+        return diagnose(self.epochs, self.num_classes, self.status, self.evaluated)
+
+    @property
     def train_seconds(self) -> float | None:
         if self.final.get("train_seconds") is not None:
             return self.final["train_seconds"]
         times = [row.get("epoch_seconds") for row in self.epochs]
         return sum(t for t in times if t is not None) if times else None
+
+
+def _count(value: Any) -> int | None:
+    """A positive count read from JSON, else None."""
+    return int(value) if isinstance(value, int | float) and value > 0 else None
 
 
 def figure_files(folder: Path) -> tuple[Path, ...]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from cnnlab.data import Dataset
 from cnnlab.errors import TrainingError
+from cnnlab.runs.readme import refresh_readme
 from cnnlab.runs.rundir import RunDir
 
 
@@ -41,6 +42,11 @@ class Recorder:
     run: RunDir
     epochs: int  # planned epochs, for "epoch 3/10"
     quiet: bool = False
+
+    def started(self) -> None:
+        """A new run: status `running` at epoch 0, and its README."""
+        self.run.write_status("running", epoch=0, epochs=self.epochs)
+        refresh_readme(self.run)
 
     def say(self, line: str) -> None:
         """A line into train.log and, unless quiet, onto the console (stderr)."""
@@ -82,6 +88,7 @@ class Recorder:
         """Training ended normally (`finished` or `early_stopped`)."""
         self.run.log(f"best epoch {best_epoch} by {monitor}; training took {seconds:.1f}s")
         self.run.write_status(status, epoch=epochs, best_epoch=best_epoch)
+        refresh_readme(self.run)
 
     def diverged(
         self, iterations: Sequence[dict[str, Any]], epoch: int, lr: float
@@ -90,6 +97,7 @@ class Recorder:
         iteration = iterations[-1]["iteration"] if iterations else 0
         self.run.write_iterations(iterations)
         self.run.write_status("diverged", epoch=epoch, iteration=iteration)
+        refresh_readme(self.run)
         self.run.log(
             f"diverged: the loss became NaN, infinite or exploded near iteration {iteration}; stopped"
         )
@@ -102,6 +110,7 @@ class Recorder:
         """Mark the run failed with its reason (the last checkpoint, if any, stays)."""
         self.run.write_status("failed", reason=reason, epoch=epoch)
         self.run.log(f"failed: {reason}")
+        refresh_readme(self.run)
 
     @contextlib.contextmanager
     def setting_up(self) -> Iterator[None]:
@@ -119,6 +128,7 @@ class Recorder:
     def interrupted(self, epoch: int) -> None:
         """A hard stop: back to the last saved epoch."""
         self.run.write_status("interrupted", epoch=epoch)
+        refresh_readme(self.run)
         self.run.log(
             f"interrupted after epoch {epoch}; resume with: cnnlab train --resume {self.run.path}"
         )

@@ -23,6 +23,7 @@ from cnnlab.atomic import write_text
 from cnnlab.config import ExperimentConfig, build_config, dump_config
 from cnnlab.data.input_stats import InputStats
 from cnnlab.errors import CnnlabError
+from cnnlab.models.source import ModelSource
 from cnnlab.runs.predictions import (
     Predictions,
     read_predictions,
@@ -51,6 +52,7 @@ EPOCH_COLUMNS = (
 ITERATION_COLUMNS = ("iteration", "epoch", "loss", "lr", "val_loss", "val_accuracy")
 RESULT_PREFIX = "test accuracy: "  # train.log's last line once the run is evaluated
 CHECKPOINTS = ("best", "last")
+MODEL_SOURCE_FILES = {"python": "model_source.py", "spec": "model_spec.yaml"}  # kind -> name
 
 
 def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -131,6 +133,13 @@ class RunDir:
     last_checkpoint = property(lambda self: self.path / "last.pt")
     best_npz = property(lambda self: self.path / "best.npz")  # the NumPy engine's weights
     last_npz = property(lambda self: self.path / "last.npz")
+    readme_path = property(lambda self: self.path / "README.md")
+
+    def model_source_path(self, kind: str) -> Path:
+        """`model_source.py` (a user's model file) or `model_spec.yaml` (a layer spec)."""
+        if kind not in MODEL_SOURCE_FILES:
+            raise CnnlabError(f"model source {kind!r}: expected one of {list(MODEL_SOURCE_FILES)}")
+        return self.path / MODEL_SOURCE_FILES[kind]
 
     def checkpoint(self, which: str) -> Path:
         """`best.pt` or `last.pt`."""
@@ -248,6 +257,26 @@ class RunDir:
             )
         stats = InputStats(**values)
         return stats
+
+    # -- model_source.py / model_spec.yaml, README.md --------------------------------------
+    def write_model_source(self, source: ModelSource) -> Path:
+        """A copy of the model's file as it was when the run trained."""
+        return write_text(self.model_source_path(source.kind), source.text)
+
+    def read_model_source(self) -> ModelSource | None:
+        """The model's saved source (None for registered models and runs older than the copy)."""
+        for kind in MODEL_SOURCE_FILES:
+            text = self._text(self.model_source_path(kind), errors="replace")
+            if text is not None:
+                return ModelSource(kind, text, str(self.model_source_path(kind)))
+        return None
+
+    def write_readme(self, markdown: str) -> Path:
+        """README.md: what the run is and how to reproduce it (see `runs.readme`)."""
+        return write_text(self.readme_path, markdown.rstrip("\n") + "\n")
+
+    def read_readme(self) -> str | None:
+        return self._text(self.readme_path)
 
     # -- metrics.csv, iterations.csv -----------------------------------------------------
     def write_epochs(self, rows: Sequence[dict[str, Any]]) -> None:
