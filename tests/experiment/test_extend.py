@@ -134,6 +134,11 @@ def test_an_early_stopped_run_is_extended_with_patience_counted_afresh(tmp_path,
     assert "extend: the run stopped early after 3 of 10 epochs" in log
     assert "patience counts afresh" in log and "schedule continues as planned" in log
 
+    (run / "metrics.json").unlink()  # trained to its end, not evaluated (a crash in between)
+    again = resume(run, quiet=True, report=False)
+    assert again.status == "early_stopped" and len(rows(run / "metrics.csv")) == 5  # no training
+    assert (run / "metrics.json").is_file()
+
 
 def test_resume_refuses_flags_it_would_ignore(tmp_path, capsys):
     code = main(["train", "--resume", str(tmp_path), "--epochs", "3", "--lr", "0.1"])

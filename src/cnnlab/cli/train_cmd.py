@@ -137,10 +137,9 @@ def run_train(args: argparse.Namespace) -> int:
         results, comparison = train_all(configs, quiet=args.quiet, report=report)
     print(console_table(results))
     for result in results:
-        print(
-            f"run directory: {result.run_dir}"
-            + (f"  (report: {result.run_dir / 'report.html'})" if report else "")
-        )
+        html = result.run_dir / "report.html"  # none when a resume had nothing to do
+        shown = report and html.is_file()
+        print(f"run directory: {result.run_dir}" + (f"  (report: {html})" if shown else ""))
     if comparison is not None:
         print(f"comparison report: {comparison}")
     return 0
