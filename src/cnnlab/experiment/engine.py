@@ -306,7 +306,7 @@ def resume(
         history.partial_epoch is not None,
     )
     note = None
-    if epochs is not None and not idle:
+    if not idle and (status in SETTLED or config.train.epochs != before.train.epochs):
         note = _replan(prepared, run, before, status, history, topology.is_main)
     if topology.enabled:  # every rank read the run; rank 0 alone writes it from here on
         try:
