@@ -21,7 +21,7 @@ from cnnlab.experiment.results import results_markdown, runs_table
 from cnnlab.htmltable import html_table
 from cnnlab.models import Summary, build_model, format_summary, summarize, summary_table
 from cnnlab.training.loop import History
-from cnnlab.training.progress import in_notebook, show_progress
+from cnnlab.training.progress import in_notebook, progress_mode
 from cnnlab.visualize.gallery import show_figures
 
 
@@ -65,16 +65,17 @@ def test_notebook_means_a_jupyter_kernel(monkeypatch, config, expected):
 @pytest.mark.parametrize(
     ("quiet", "tty", "kernel", "expected"),
     [
-        (False, True, False, True),  # a terminal
-        (False, False, False, False),  # piped to a file or a CI log
-        (False, False, True, True),  # a notebook: stderr is no TTY, yet a bar is wanted
-        (True, True, False, False),  # --quiet wins in a terminal
-        (True, False, True, False),  # and in a notebook
+        (False, True, False, "bar"),  # a terminal
+        (False, False, False, "lines"),  # piped to a file or a CI log: a line now and then
+        (False, False, True, "bar"),  # a notebook: stderr is no TTY, yet a bar is wanted
+        (True, True, False, None),  # --quiet wins in a terminal
+        (True, False, True, None),  # in a notebook
+        (True, False, False, None),  # and in a pipe
     ],
 )
-def test_show_progress(monkeypatch, quiet, tty, kernel, expected):
+def test_progress_mode(monkeypatch, quiet, tty, kernel, expected):
     fake_ipython(monkeypatch, {"IPKernelApp": {}} if kernel else {})
-    assert show_progress(quiet, Stream(tty)) is expected
+    assert progress_mode(quiet, Stream(tty)) == expected
 
 
 def test_training_in_a_notebook_asks_the_loop_for_a_bar(tmp_path, monkeypatch):
@@ -83,7 +84,7 @@ def test_training_in_a_notebook_asks_the_loop_for_a_bar(tmp_path, monkeypatch):
 
     def spy(*args, **kwargs):
         seen.append(kwargs["progress"])
-        return real_fit(*args, **{**kwargs, "progress": False})  # no bar drawn in the test
+        return real_fit(*args, **{**kwargs, "progress": None})  # no bar drawn in the test
 
     monkeypatch.setattr(experiment, "fit", spy)
     fake_ipython(monkeypatch, {"IPKernelApp": {}})
@@ -95,7 +96,7 @@ def test_training_in_a_notebook_asks_the_loop_for_a_bar(tmp_path, monkeypatch):
     for quiet in (False, True):
         (config,) = load_experiments(None, [*base, f"name=q{quiet}"])
         experiment.train(config, quiet=quiet, report=False)  # figures need no notebook
-    assert seen == [True, False]
+    assert seen == ["bar", None]
 
 
 # --- tables ------------------------------------------------------------------------------------

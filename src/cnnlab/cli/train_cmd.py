@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cnnlab.cli.arguments import add_config_arguments, comma_list, config_overrides, flag_values
 from cnnlab.config import Overrides, load_experiments
+from cnnlab.errors import ConfigError
 
 # flag -> dotted config key; each flag sets its key to the flag's typed value: an int or float
 # where argparse types it, else the string the user typed (`--name no` is the name 'no')
@@ -43,7 +44,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     add_config_arguments(parser, "optim.weight_decay=5e-4")
     parser.add_argument(
-        "--resume", type=Path, metavar="RUN_DIR", help="continue a run from last.pt"
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue a run from last.pt; with --epochs N, to N epochs in all (a finished run "
+        "trains further; its schedule is re-planned over N epochs)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     parser.add_argument("--offline", action="store_true", help="never download data")
@@ -104,22 +109,39 @@ def overrides_from_flags(args: argparse.Namespace) -> Overrides:
     return config_overrides(args, values)
 
 
+def check_resume_flags(args: argparse.Namespace) -> None:
+    """A resumed run keeps its config.yaml: refuse a config or flag that would be ignored."""
+    given = [
+        f"--{flag.replace('_', '-')}"
+        for flag in FLAG_KEYS
+        if flag != "epochs" and getattr(args, flag, None) is not None
+    ]
+    given += ["--set"] * bool(args.overrides) + ["--offline"] * args.offline
+    if args.config is not None:
+        given.insert(0, str(args.config))
+    if given:
+        raise ConfigError(
+            f"--resume {args.resume} continues the run as its config.yaml says; "
+            f"{', '.join(given)} cannot change it (only --epochs N, to train to N epochs in all)"
+        )
+
+
 def run_train(args: argparse.Namespace) -> int:
     from cnnlab.experiment import console_table, resume, train_all  # heavy imports: when run
 
     report = not args.no_report
     comparison = None
     if args.resume:
-        results = [resume(args.resume, quiet=args.quiet, report=report)]
+        check_resume_flags(args)
+        results = [resume(args.resume, quiet=args.quiet, report=report, epochs=args.epochs)]
     else:
         configs = load_experiments(args.config, overrides_from_flags(args))
         results, comparison = train_all(configs, quiet=args.quiet, report=report)
     print(console_table(results))
     for result in results:
-        print(
-            f"run directory: {result.run_dir}"
-            + (f"  (report: {result.run_dir / 'report.html'})" if report else "")
-        )
+        html = result.run_dir / "report.html"  # none when a resume had nothing to do
+        shown = report and html.is_file()
+        print(f"run directory: {result.run_dir}" + (f"  (report: {html})" if shown else ""))
     if comparison is not None:
         print(f"comparison report: {comparison}")
     return 0

@@ -20,7 +20,7 @@ from cnnlab import transfer
 from cnnlab.config import ExperimentConfig
 from cnnlab.data import Dataset
 from cnnlab.errors import CnnlabError, TrainingError
-from cnnlab.experiment import faults, tensorboard
+from cnnlab.experiment import extend, faults, tensorboard
 from cnnlab.experiment.finish import finish
 from cnnlab.experiment.prepare import Prepared, prepare, training_input_stats
 from cnnlab.experiment.ranks import realign_schedule, writable_run
@@ -34,8 +34,8 @@ from cnnlab.training.device import resolve_device
 from cnnlab.training.distributed import topology_from_env
 from cnnlab.training.interrupt import stop_on_signals
 from cnnlab.training.loop import FitHooks, History, checkpoint_state, fit
-from cnnlab.training.optim import check_optim
-from cnnlab.training.progress import show_progress
+from cnnlab.training.optim import check_optim, set_schedule_step
+from cnnlab.training.progress import progress_mode
 
 CHECKPOINT_FORMAT = 2  # 2: the checkpoint records its architecture (models.architecture)
 
@@ -101,7 +101,7 @@ def _fit(
                 device=prepared.device,
                 history=history,
                 hooks=_hooks(recorder, history, prepared, writer, on_epoch),
-                progress=show_progress(recorder.quiet),  # a terminal or a notebook
+                progress=progress_mode(recorder.quiet),  # a bar, or lines when piped
                 watch_loader=prepared.test_loader if config.train.watch_test else None,
                 stop=stop.requested,
                 topology=prepared.topology,
@@ -146,17 +146,22 @@ def _run(
     on_epoch: EpochCallback | None = None,
     report: bool = True,
     lr_find: LrFindResult | None = None,
+    train: bool = True,
 ) -> RunResult:
     """Drive the loop, record how it ended, evaluate, then (with `report`) draw and report.
 
     `on_epoch` sees each finished epoch and may stop the run with a reason (a search's
     pruning): the run is then marked `failed` with that reason and not evaluated. Raises
-    `TrainingError` when the run diverged.
+    `TrainingError` when the run diverged. Without `train`, `history` is a run trained to its
+    end (not evaluated yet): nothing is trained.
     """
     config = prepared.config
     started = time.perf_counter()
-    history = _fit(prepared, recorder, history, on_epoch)
-    seconds = time.perf_counter() - started
+    if train:
+        history = _fit(prepared, recorder, history, on_epoch)
+        seconds = time.perf_counter() - started
+    else:
+        seconds = sum(row.get("epoch_seconds") or 0.0 for row in history.epochs)
     if history.stopped == "diverged":
         raise recorder.diverged(history.iterations, len(history.epochs) + 1, config.optim.lr)
     if history.stopped not in SETTLED:  # stopped by `on_epoch`
@@ -231,58 +236,90 @@ def train(
     return result
 
 
-def _restore(prepared: Prepared, state: dict[str, Any], path: Path) -> History:
-    """Weights, optimizer, schedule and RNG from `state`; the history it holds."""
+def _history(state: dict[str, Any], path: Path) -> History:
+    """The history a checkpoint holds; a damaged one raises naming the file."""
+    try:
+        return History.from_state(state["history"])
+    except (KeyError, TypeError) as error:
+        raise TrainingError(f"cannot resume from {path}: {error}") from None
+
+
+def _restore(prepared: Prepared, state: dict[str, Any], path: Path) -> None:
+    """Weights, optimizer, schedule and RNG from `state`."""
     try:
         prepared.model.load_state_dict(state["model"])
         prepared.optimizer.load_state_dict(state["optimizer"])
         prepared.scheduler.load_state_dict(state["scheduler"])
-        history = History.from_state(state["history"])
     except (KeyError, RuntimeError, ValueError, TypeError) as error:
         raise TrainingError(f"cannot resume from {path}: {error}") from None
     torch.set_rng_state(state["torch_rng"])
-    return history
 
 
-def settled_result(run: RunDir, config: ExperimentConfig, status: str) -> RunResult:
+def settled_result(
+    run: RunDir, config: ExperimentConfig, status: str, history: History
+) -> RunResult:
     """The result of a run that already finished and was evaluated (nothing is redone)."""
-    history = History.from_state(run.load_checkpoint("last")["history"])
     metrics = summary_metrics(run.read_final(), run.read_test_metrics())
     return RunResult(Path(run.path), status, history, metrics, config)
 
 
-def resume(run_dir: Path, *, quiet: bool = False, report: bool = True) -> RunResult:
-    """Continue the run in `run_dir` from its last checkpoint, to the configured epochs."""
+def resume(
+    run_dir: Path, *, quiet: bool = False, report: bool = True, epochs: int | None = None
+) -> RunResult:
+    """Continue the run in `run_dir` from its last checkpoint, to its configured epochs or to
+    `epochs` (which trains a finished run further and re-plans its schedule: `extend`).
+
+    A run trained to its end and evaluated has nothing to do: one line says so (unless
+    quiet) and its result is returned as it stands.
+    """
     run = RunDir(Path(run_dir))
     config = run.read_config()
     tensorboard.require_tensorboard(config.train.tensorboard)
     for folder in (run.path, run.figures):  # temporary files a killed atomic write left
         for leftover in folder.glob(".*.tmp"):
             leftover.unlink(missing_ok=True)
+    topology = topology_from_env()
     if not run.last_checkpoint.is_file():
+        if epochs is not None:
+            config = extend.with_epochs(config, epochs)
+            if topology.is_main:
+                run.write_config(config)
         prepared = prepare(config)
         run.log("resume: no last.pt yet, starting from the beginning")
         return _run(prepared, Recorder(run, config.train.epochs, quiet), History(), report=report)
     status = run.read_status().get("status")
-    if status in SETTLED and run.read_test_metrics() is not None:
-        return settled_result(run, config, status)
-    topology = topology_from_env()
+    state = run.load_checkpoint("last")  # on the CPU: copied into the model where it lives
+    history = _history(state, run.last_checkpoint)
+    done = len(history.epochs)
+    idle = extend.nothing_to_do(run, status, done, config.train.epochs, epochs)
+    if idle and run.read_test_metrics() is not None:
+        if not quiet:
+            print(f"cnnlab: {idle}", file=sys.stderr, flush=True)
+        return settled_result(run, config, status, history)
+    before = config
+    if not idle:  # (a settled run not yet evaluated is evaluated; it trains nothing more)
+        planned = extend.planned_epochs(run, config, status, history, epochs)
+        config = extend.with_epochs(config, planned)
     prepared = prepare(config, topology)
-    state = run.load_checkpoint("last", prepared.device)
-    history = _restore(prepared, state, run.last_checkpoint)
+    _restore(prepared, state, run.last_checkpoint)
     realign_schedule(
         prepared.scheduler,
-        len(history.epochs),
+        done,
         len(prepared.train_loader),
         state.get("world_size", 1),
         topology.world_size,
         history.partial_epoch is not None,
     )
+    note = None
+    if not idle and (status in SETTLED or config.train.epochs != before.train.epochs):
+        note = _replan(prepared, run, before, status, history, topology.is_main)
     if topology.enabled:  # every rank read the run; rank 0 alone writes it from here on
         try:
             with writable_run(topology, run) as writable:
                 recorder = Recorder(writable, config.train.epochs, quiet or not topology.is_main)
-                result = _run(prepared, recorder, history, report=report)
+                if note:
+                    recorder.say(note)
+                result = _run(prepared, recorder, history, report=report, train=not idle)
         finally:
             distributed.stop(topology)
         result.run_dir = run.path
@@ -291,8 +328,32 @@ def resume(run_dir: Path, *, quiet: bool = False, report: bool = True) -> RunRes
     run.write_epochs(history.epochs)
     run.write_iterations(history.iterations)
     batch = history.partial_epoch["batch"] if history.partial_epoch else 0
-    where = f"in epoch {len(history.epochs) + 1} after batch {batch}" if batch else ""
-    run.log(
-        f"resumed from {run.last_checkpoint.name} {where or f'after epoch {len(history.epochs)}'}"
-    )
-    return _run(prepared, Recorder(run, config.train.epochs, quiet), history, report=report)
+    where = f"in epoch {done + 1} after batch {batch}" if batch else ""
+    run.log(f"resumed from {run.last_checkpoint.name} {where or f'after epoch {done}'}")
+    recorder = Recorder(run, config.train.epochs, quiet)
+    if note:
+        recorder.say(note)
+    return _run(prepared, recorder, history, report=report, train=not idle)
+
+
+def _replan(
+    prepared: Prepared,
+    run: RunDir,
+    before: ExperimentConfig,
+    status: str,
+    history: History,
+    is_main: bool,
+) -> str:
+    """A resume with `--epochs`: config.yaml records the new plan, the schedule is re-planned
+    at the current iteration and an early-stopped run's patience restarts; the line saying so."""
+    after, scheduler = prepared.config, prepared.scheduler
+    lr_before = prepared.optimizer.param_groups[0]["lr"]
+    if after.train.epochs != before.train.epochs:
+        set_schedule_step(scheduler, scheduler.last_epoch)  # the new plan's lr at this step
+        if is_main:
+            run.write_config(after)
+    if status == "early_stopped":
+        history.epochs_without_improvement = 0
+    lr = (lr_before, prepared.optimizer.param_groups[0]["lr"])
+    done = len(history.epochs)
+    return extend.extension_line(status, done, before, after, scheduler.last_epoch, lr)

@@ -1,8 +1,9 @@
 """After the last epoch, in the same process: evaluate once, draw the figures, write the report.
 
 The model, data and predictions are the ones training held; nothing is loaded again except
-the best weights. Each phase prints one line with its time (unless quiet), and train.log
-ends with the run's one `test accuracy:` line.
+the best weights. Each phase (the training images, the test split, metrics.json and
+predictions.csv, the figures, TensorBoard, the dataset profile, the report) prints one line
+with its time (unless quiet), and train.log ends with the run's one `test accuracy:` line.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from cnnlab.data.profile import profile_dataset
 from cnnlab.evaluate import EvalResult, evaluate_split, predict_probabilities, record_evaluation
 from cnnlab.experiment import tensorboard
 from cnnlab.experiment.prepare import Prepared, train_sample
@@ -85,6 +87,7 @@ def finish(
         "split_sizes": {name: len(split) for name, split in prepared.dataset.splits.items()},
     }
     run.log(f"train accuracy (evaluated weights, {images} training images): {accuracy:.4f}")
+    phases.done(f"measured best.pt on {images} training images: train accuracy {accuracy:.4f}")
     test = prepared.dataset.splits.get("test")
     result: EvalResult | None = None
     if test is not None and len(test):
@@ -100,12 +103,17 @@ def finish(
             precision=config.train.precision,
         )
         final["test_eval_seconds"] = time.perf_counter() - started
+        phases.done(f"evaluated best.pt: test accuracy {result.accuracy:.4f} on {len(test)} images")
         run.write_final(final)
         record_evaluation(run, result)  # train.log's last line: the one test accuracy
-        phases.done(f"evaluated best.pt: test accuracy {result.accuracy:.4f} on {len(test)} images")
+        phases.done(
+            f"wrote {run.test_metrics_path().name} and {run.predictions_path().name}, "
+            f"{len(test)} rows"
+        )
     else:
         run.write_final(final)
         run.log("no test split: the run is not evaluated")
+        phases.done("no test split: the run is not evaluated")
         refresh_readme(run)  # with the evaluated training accuracy
     if report:
         _draw_and_report(prepared, run, history, result, lr_find, phases)
@@ -140,5 +148,11 @@ def _draw_and_report(
         tensorboard.log_final(
             run.path, [name for name, entry in FIGURES.items() if entry.tensorboard]
         )
-    _, html = write_report(run.path, model=prepared.model, dataset=prepared.dataset)
+        phases.done(f"logged the figures to TensorBoard in {run.tensorboard}")
+    profile = profile_dataset(prepared.dataset)
+    images = sum(split.size for split in profile.splits)
+    phases.done(f"profiled the dataset: {images} images")
+    _, html = write_report(
+        run.path, model=prepared.model, dataset=prepared.dataset, profile=profile
+    )
     phases.done(f"wrote the report {html}")

@@ -18,6 +18,7 @@ import torch
 from cnnlab.errors import TrainingError
 from cnnlab.runs import RunDir
 from cnnlab.training.distributed import Topology
+from cnnlab.training.optim import set_schedule_step
 
 
 @contextmanager
@@ -53,9 +54,4 @@ def realign_schedule(
             f"the checkpoint stopped mid-epoch under {saved_world_size} process(es); resume it "
             f"with the same number of processes, not {world_size}"
         )
-    scheduler.last_epoch = epochs_done * steps_per_epoch
-    for group, factor, base in zip(
-        scheduler.optimizer.param_groups, scheduler.lr_lambdas, scheduler.base_lrs, strict=True
-    ):
-        group["lr"] = base * factor(scheduler.last_epoch)
-    scheduler._last_lr = [group["lr"] for group in scheduler.optimizer.param_groups]
+    set_schedule_step(scheduler, epochs_done * steps_per_epoch)

@@ -63,9 +63,12 @@ def train(config: ExperimentConfig, *, quiet: bool = False, report: bool = True)
     return engine.train(config, quiet=quiet, report=report, dataset=dataset, lr_find=found)
 
 
-def resume(run_dir: Path, *, quiet: bool = False, report: bool = True) -> RunResult:
-    """Continue a run from its last checkpoint; then evaluate it and write its report."""
-    return engine.resume(run_dir, quiet=quiet, report=report)
+def resume(
+    run_dir: Path, *, quiet: bool = False, report: bool = True, epochs: int | None = None
+) -> RunResult:
+    """Continue a run from its last checkpoint (with `epochs`, to that many epochs in all: a
+    finished run trains further); then evaluate it and write its report."""
+    return engine.resume(run_dir, quiet=quiet, report=report, epochs=epochs)
 
 
 def train_all(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cnnlab.data import Dataset
 from cnnlab.data.configured import load_configured
-from cnnlab.data.profile import profile_dataset, profile_markdown
+from cnnlab.data.profile import DatasetProfile, profile_dataset, profile_markdown
 from cnnlab.models.classifier import Classifier
 from cnnlab.report.document import (
     Block,
@@ -160,9 +160,11 @@ def figures_section(record: RunRecord) -> Section:
     return Section("Figures", tuple(Image(path, caption(path.stem)) for path in record.figures))
 
 
-def dataset_section(record: RunRecord, dataset: Dataset | None = None) -> Section:
-    """The dataset profile: of the data given, else the run's saved one, else of the data loaded
-    offline (never downloading)."""
+def dataset_section(
+    record: RunRecord, dataset: Dataset | None = None, profile: DatasetProfile | None = None
+) -> Section:
+    """The dataset profile: `profile` (of `dataset`) when made already, else of the data given,
+    else the run's saved one, else of the data loaded offline (never downloading)."""
     run = RunDir(record.path)
     if dataset is None and run.profile_path.is_file():
         saved = run.profile_path.read_text(encoding="utf-8", errors="replace")
@@ -173,7 +175,7 @@ def dataset_section(record: RunRecord, dataset: Dataset | None = None) -> Sectio
             dataset = load_configured(
                 dataclasses.replace(config.data, offline=True), config.train.seed
             )
-        text = profile_markdown(profile_dataset(dataset))
+        text = profile_markdown(profile or profile_dataset(dataset))
     except Exception as error:  # a dataset no longer at hand only costs this section
         return Section("Dataset", (Text(f"Dataset profile not available: {error}"),))
     notes = tuple(Text(f"Splits: {note}.") for note in dataset.notes)
@@ -185,9 +187,13 @@ def text_section(title: str, text: str | None, language: str, missing: str) -> S
 
 
 def run_document(
-    run_dir: Path, model: Classifier | None = None, dataset: Dataset | None = None
+    run_dir: Path,
+    model: Classifier | None = None,
+    dataset: Dataset | None = None,
+    profile: DatasetProfile | None = None,
 ) -> Document:
-    """The report of the run in `run_dir`, whatever parts of it exist (model and data if given)."""
+    """The report of the run in `run_dir`, whatever parts of it exist (model and data if given,
+    and the data's profile when made already)."""
     record = read_run(Path(run_dir))
     run_model = model_of(record, model)
     subtitle = (
@@ -204,7 +210,7 @@ def run_document(
             figures_section(record),
             model_section(record, run_model),
             preprocessing_section(record, run_model),
-            dataset_section(record, dataset),
+            dataset_section(record, dataset, profile),
             text_section(
                 "Configuration", record.config_text, "yaml", "No config.yaml in this run."
             ),
@@ -216,13 +222,18 @@ def run_document(
 
 
 def write_report(
-    run_dir: Path, *, model: Classifier | None = None, dataset: Dataset | None = None
+    run_dir: Path,
+    *,
+    model: Classifier | None = None,
+    dataset: Dataset | None = None,
+    profile: DatasetProfile | None = None,
 ) -> tuple[Path, Path]:
     """`report.md` and a self-contained `report.html` in the run directory `run_dir`.
 
-    `cnnlab train` passes the model and data it holds, so neither is loaded a second time.
+    `cnnlab train` passes the model and data it holds, so neither is loaded a second time, and
+    the data's profile, which it times as a phase of its own.
     """
     (path,) = check_run_dirs([run_dir])
     run = RunDir(path)
-    document = run_document(path, model, dataset)
+    document = run_document(path, model, dataset, profile)
     return write_markdown(document, run.report_md), write_html(document, run.report_html)

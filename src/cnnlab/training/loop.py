@@ -12,7 +12,6 @@ those done and goes on: it equals an uninterrupted run exactly, and a long epoch
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +26,8 @@ from cnnlab.models.classifier import predict_logits
 from cnnlab.training import distributed
 from cnnlab.training.device import autocast, autocast_dtype
 from cnnlab.training.distributed import SINGLE, Topology, sum_across
-from cnnlab.training.metrics import RunningConfusion
+from cnnlab.training.metrics import LossBuffer, RunningConfusion
+from cnnlab.training.progress import EpochBar, EpochLines, epoch_progress
 
 FLUSH_EVERY = 50  # iterations between moving losses off the device (and divergence checks)
 EPOCH_SEED_STRIDE = 100_003  # global RNG seed of epoch e: seed * stride + e (dropout masks)
@@ -107,39 +107,6 @@ def evaluate_batches(
     return running.compute()
 
 
-def _progress(loader, epoch: int, epochs: int, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=len(loader), desc=f"epoch {epoch}/{epochs}", leave=False, file=sys.stderr)
-
-
-class LossBuffer:
-    """Per-iteration losses kept on the device, moved to the host in groups (one sync each)."""
-
-    def __init__(self) -> None:
-        self.pending: list[tuple[int, float, torch.Tensor]] = []  # (iteration, lr, loss)
-
-    def add(self, iteration: int, lr: float, loss: torch.Tensor) -> None:
-        self.pending.append((iteration, lr, loss.detach()))
-
-    def __len__(self) -> int:
-        return len(self.pending)
-
-    def flush(self, epoch: int) -> list[dict[str, Any]]:
-        """The pending losses as rows `{iteration, epoch, loss, lr}`, emptying the buffer."""
-        if not self.pending:
-            return []
-        values = torch.stack([loss for _, _, loss in self.pending]).float().cpu().tolist()
-        rows = [
-            {"iteration": iteration, "epoch": epoch, "loss": value, "lr": lr}
-            for (iteration, lr, _), value in zip(self.pending, values, strict=True)
-        ]
-        self.pending.clear()
-        return rows
-
-
 @dataclass(frozen=True)
 class StepContext:
     """What every training step needs, fixed for the whole fit."""
@@ -208,7 +175,7 @@ def train_epoch(
     train_config: TrainConfig,
     history: History,
     hooks: FitHooks,
-    bar,
+    bar: EpochBar | EpochLines | None,
     partial: dict[str, Any] | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> tuple[dict[str, float], str]:
@@ -225,8 +192,8 @@ def train_epoch(
     batches = iter(train_loader)
     for _ in range(done):  # drawn again (same order, same augmentation draws), not trained
         next(batches)
-    if bar is not None and done:
-        bar.update(done)
+    if bar is not None:
+        bar.begin(done, running)
     losses = LossBuffer()
     iteration = history.iterations[-1]["iteration"] if history.iterations else 0
     eval_criterion = nn.CrossEntropyLoss()
@@ -237,8 +204,7 @@ def train_epoch(
         if hooks.on_iterations and rows:
             hooks.on_iterations(rows)
         if bar is not None and rows:
-            accuracy = running.compute()["accuracy"]
-            bar.set_postfix(loss=f"{rows[-1]['loss']:.4f}", acc=f"{accuracy:.3f}")
+            bar.flushed(rows[-1]["loss"], running)
         return _all_finite(context.topology, not any(is_diverged(row["loss"]) for row in rows))
 
     for images, labels in batches:
@@ -249,7 +215,7 @@ def train_epoch(
         running.update(logits.detach(), labels, loss.detach() * labels.shape[0])
         losses.add(iteration, lr, loss)
         if bar is not None:
-            bar.update(1)
+            bar.advance(done, running)
         validate_now = (
             val_loader is not None
             and train_config.eval_every
@@ -299,7 +265,7 @@ def fit(
     device: torch.device,
     history: History | None = None,
     hooks: FitHooks = FitHooks(),
-    progress: bool = False,
+    progress: str | None = None,
     watch_loader=None,
     stop: Callable[[], bool] | None = None,
     topology: Topology = SINGLE,
@@ -310,6 +276,8 @@ def fit(
     `watch_loader` (the test split, when asked for) is evaluated after every epoch for the
     record only (`test_*` columns): it never picks checkpoints or stops training. `stop` is
     polled at batch boundaries; when it returns True the loop ends "interrupted" (see above).
+    `progress` shows each epoch as it runs: "bar" (a live bar), "lines" (a plain line now and
+    then, for piped output; `training.progress`) or None.
     Under torchrun (`topology.enabled`) the model trains wrapped in DistributedDataParallel
     on this rank's shard; metrics are summed over ranks, and checkpoints hold the bare model.
     """
@@ -350,7 +318,7 @@ def fit(
             torch.set_rng_state(partial["torch_rng"])  # where the stopped epoch left it
             started -= partial["seconds"]
         train_loader.set_epoch(epoch)
-        bar = _progress(train_loader, epoch + 1, train_config.epochs, progress)
+        bar = epoch_progress(progress, len(train_loader), epoch + 1, train_config.epochs)
         try:
             train_metrics, outcome = train_epoch(
                 context,

@@ -1,10 +1,12 @@
-"""Running classification metrics on the training device, for per-epoch curves.
+"""Running classification metrics and per-iteration losses on the training device.
 
 Final test metrics come from scikit-learn in `cnnlab.evaluate`; these are the cheap,
 on-device counterparts the loop needs every epoch.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 
@@ -45,3 +47,28 @@ class RunningConfusion:
             "accuracy": float(true_positive.sum()) / samples,
             "f1": float(f1),
         }
+
+
+class LossBuffer:
+    """Per-iteration losses kept on the device, moved to the host in groups (one sync each)."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[int, float, torch.Tensor]] = []  # (iteration, lr, loss)
+
+    def add(self, iteration: int, lr: float, loss: torch.Tensor) -> None:
+        self.pending.append((iteration, lr, loss.detach()))
+
+    def __len__(self) -> int:
+        return len(self.pending)
+
+    def flush(self, epoch: int) -> list[dict[str, Any]]:
+        """The pending losses as rows `{iteration, epoch, loss, lr}`, emptying the buffer."""
+        if not self.pending:
+            return []
+        values = torch.stack([loss for _, _, loss in self.pending]).float().cpu().tolist()
+        rows = [
+            {"iteration": iteration, "epoch": epoch, "loss": value, "lr": lr}
+            for (iteration, lr, _), value in zip(self.pending, values, strict=True)
+        ]
+        self.pending.clear()
+        return rows

@@ -196,3 +196,14 @@ def build_schedule(
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, [group_factor(group.get("start_epoch", 0)) for group in optimizer.param_groups]
     )
+
+
+def set_schedule_step(scheduler: torch.optim.lr_scheduler.LambdaLR, step: int) -> None:
+    """Put a schedule from `build_schedule` at iteration `step`: its count, and each group's
+    learning rate as its factor gives it there (a resume that re-plans or rescales it)."""
+    scheduler.last_epoch = step
+    for group, factor, base in zip(
+        scheduler.optimizer.param_groups, scheduler.lr_lambdas, scheduler.base_lrs, strict=True
+    ):
+        group["lr"] = base * factor(step)
+    scheduler._last_lr = [group["lr"] for group in scheduler.optimizer.param_groups]
