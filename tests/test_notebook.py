@@ -67,6 +67,8 @@ def test_quickstart_notebook_runs_headless(tmp_path, monkeypatch):
     client.execute()  # raises CellExecutionError, naming the cell, on any error
 
     assert not [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    said = "\n".join(_outputs(cell) for cell in nb.cells if cell.cell_type == "code")
+    assert "TqdmWarning" not in said and "IProgress not found" not in said
     table = _cell(nb, "cnnlab.runs_table(results)").outputs[-1].data
     assert "<table>" in table["text/html"]
     assert "quickstart-fc_only" in table["text/html"] and "quickstart-conv1" in table["text/html"]

@@ -37,13 +37,27 @@ def progress_mode(quiet: bool, stream: TextIO | None = None) -> str | None:
     return "bar" if bool(isatty and isatty()) or in_notebook() else "lines"
 
 
+def _bar_class() -> type:
+    """tqdm's notebook widget when it can be drawn (a Jupyter kernel with ipywidgets), else its
+    text bar: tqdm.auto would warn "IProgress not found" in a notebook without ipywidgets."""
+    if in_notebook():
+        try:
+            import ipywidgets  # noqa: F401 - only whether it is there
+            from tqdm.notebook import tqdm as notebook_bar
+
+            return notebook_bar
+        except ImportError:
+            pass
+    from tqdm.std import tqdm as text_bar
+
+    return text_bar
+
+
 class EpochBar:
     """One epoch's live bar (tqdm), with the last flushed loss and the running accuracy."""
 
     def __init__(self, total: int, label: str) -> None:
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=total, desc=label, leave=False, file=sys.stderr)
+        self.bar = _bar_class()(total=total, desc=label, leave=False, file=sys.stderr)
 
     def begin(self, done: int, running: RunningConfusion) -> None:
         if done:  # batches a stopped epoch had already trained
