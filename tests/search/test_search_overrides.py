@@ -41,5 +41,7 @@ def test_a_changed_override_is_refused_by_the_existing_study(tmp_path):
 
 
 def test_an_override_of_a_searched_key_is_refused():
-    with pytest.raises(ConfigError, match=r"override of optim.lr would be replaced by the searched"):
+    with pytest.raises(
+        ConfigError, match=r"override of optim.lr would be replaced by the searched"
+    ):
         load_search_spec(EXAMPLE, Overrides(texts=("optim.lr=0.1",)))
