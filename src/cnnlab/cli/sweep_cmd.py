@@ -14,7 +14,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "sweep",
         help="train a grid of runs and tabulate them",
         description="Train every point of a sweep spec's grid (× seeds) into <out>/<name>/runs, "
-        "skipping runs that already finished, then write results.csv, results.md, figures and "
+        "skipping runs that already finished (one trained with another config stops the sweep "
+        "before any run), then write results.csv, results.md, figures and "
         "a comparison report. Order: the spec's base config, its quick: overrides (--quick), "
         "then --epochs, --per-class and --set, then each grid point's values.",
     )
