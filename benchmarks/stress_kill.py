@@ -54,7 +54,7 @@ TIME_KEYS = (
     "train_seconds",
     "train_eval_seconds",
     "test_eval_seconds",
-    "time",
+    "time_s",  # the sweep table's training seconds
 )
 
 

@@ -130,7 +130,7 @@ def test_a_sweep_stopped_mid_way_resumes_without_retraining_or_duplicating(tmp_p
     assert started == ["resume", "train"]  # the finished run was left alone
     assert (first / "train.log").read_text() == first_log
     ours, theirs = read_rows(again.csv_path), read_rows(clean.csv_path)
-    assert [{k: v for k, v in r.items() if k != "time"} for r in ours] == [
-        {k: v for k, v in r.items() if k != "time"} for r in theirs
+    assert [{k: v for k, v in r.items() if k != "time_s"} for r in ours] == [
+        {k: v for k, v in r.items() if k != "time_s"} for r in theirs
     ]
     assert sorted(p.name for p in runs.iterdir()) == sorted(r["run"] for r in theirs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -42,14 +43,18 @@ def test_grid_table_figures_and_resume(tmp_path, monkeypatch):
     ]  # fmt: skip
     assert list(rows[0]) == [
         "run", "model.name", "optim.lr", "seed", "status", "test_accuracy", "test_f1_macro",
-        "epochs", "time",
+        "epochs", "time_s",
     ]  # fmt: skip
     assert {r["status"] for r in rows} == {"finished"}
     assert all(0 <= float(r["test_accuracy"]) <= 1 for r in rows)
-    markdown = result.markdown_path.read_text(encoding="utf-8")
+    markdown = re.sub(" +", " ", result.markdown_path.read_text(encoding="utf-8"))  # unpadded
     assert "| model \\ lr | 0.01 | 0.001 |" in markdown
     assert "## test_f1_macro" in markdown
-    assert [p.name for p in result.figures] == ["test_accuracy.png", "test_f1_macro.png"]
+    assert [p.name for p in result.figures] == [
+        "test_accuracy.png",
+        "test_f1_macro.png",
+        "epoch_accuracy.png",
+    ]
     assert all(p.stat().st_size > 1000 for p in result.figures)
     for row in rows:
         assert (tmp_path / "tiny" / "runs" / row["run"] / "status.json").is_file()

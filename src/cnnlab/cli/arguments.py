@@ -10,10 +10,20 @@ from typing import Any
 
 from cnnlab.config import Overrides
 
+# the shortcut flags that shrink or grow every run of a sweep or search: flag -> dotted key
+RUN_FLAG_KEYS = {"epochs": "train.epochs", "per_class": "data.per_class"}
+
 
 def add_config_arguments(parser: argparse.ArgumentParser, example: str) -> None:
     """The optional positional `config` and repeatable `--set` (into `args.overrides`)."""
     parser.add_argument("config", nargs="?", type=Path, help="YAML experiment config")
+    add_set_argument(parser, example)
+
+
+def add_set_argument(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, example: str
+) -> None:
+    """The repeatable `--set KEY=VALUE` (into `args.overrides`), read as `cnnlab train` reads it."""
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -22,6 +32,23 @@ def add_config_arguments(parser: argparse.ArgumentParser, example: str) -> None:
         metavar="KEY=VALUE",
         help=f"override any config key, e.g. --set {example}",
     )
+
+
+def add_run_overrides(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--set`, `--epochs` and `--per-class` for a verb that trains many runs (`what`)."""
+    group = parser.add_argument_group(
+        f"overrides for every {what} (on top of the spec's base config)"
+    )
+    add_set_argument(group, "train.batch_size=64")
+    group.add_argument("--epochs", type=int, help=f"train.epochs of every {what}")
+    group.add_argument(
+        "--per-class", type=int, help=f"data.per_class (training images per class) of every {what}"
+    )
+
+
+def run_overrides(args: argparse.Namespace) -> Overrides:
+    """The typed `--epochs` / `--per-class` values, then the `--set` texts (which win)."""
+    return config_overrides(args, flag_values(args, RUN_FLAG_KEYS))
 
 
 def flag_values(

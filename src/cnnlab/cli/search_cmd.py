@@ -1,4 +1,5 @@
-"""`cnnlab search SPEC.yaml --trials N [--storage URL] [--out DIR]`."""
+"""`cnnlab search SPEC.yaml --trials N [--storage URL] [--out DIR] [--epochs N] [--per-class N]
+[--set KEY=VALUE]...`."""
 
 from __future__ import annotations
 
@@ -6,13 +7,17 @@ import argparse
 import sys
 from pathlib import Path
 
+from cnnlab.cli.arguments import add_run_overrides, run_overrides
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "search",
         help="Optuna hyperparameter search over a spec's ranges",
         description="Run trials of an Optuna study over the spec's space, pruning poor trials "
-        "on the per-epoch validation metric. Workers given the same --storage share one study.",
+        "on the per-epoch validation metric. Workers given the same --storage share one study. "
+        "--epochs, --per-class and --set apply to the spec's base config; each trial's "
+        "sampled values then apply on top.",
     )
     parser.add_argument("spec", type=Path, help="search spec YAML (name, base, space, direction)")
     parser.add_argument("--trials", type=int, required=True, help="trials this worker runs")
@@ -23,13 +28,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--out", type=Path, default=Path("runs"), help="parent of the study directory"
     )
     parser.add_argument("--no-report", action="store_true", help="skip the best run's report")
+    add_run_overrides(parser, "trial")
     parser.set_defaults(func=run_search_cmd)
 
 
 def run_search_cmd(args: argparse.Namespace) -> int:
     from cnnlab.search import load_search_spec, run_search  # heavy imports load when the verb runs
 
-    spec = load_search_spec(args.spec)
+    spec = load_search_spec(args.spec, run_overrides(args))
     for note in spec.notes:
         print(f"cnnlab search: {note}", file=sys.stderr)
     result = run_search(

@@ -1,9 +1,12 @@
-"""`cnnlab sweep SPEC.yaml [--out DIR] [--workers N] [--quick]`: a grid of runs and its table."""
+"""`cnnlab sweep SPEC.yaml [--out DIR] [--workers N] [--quick] [--epochs N] [--per-class N]
+[--set KEY=VALUE]...`: a grid of runs and its table."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from cnnlab.cli.arguments import add_run_overrides, run_overrides
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -11,8 +14,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "sweep",
         help="train a grid of runs and tabulate them",
         description="Train every point of a sweep spec's grid (× seeds) into <out>/<name>/runs, "
-        "skipping runs that already finished, then write results.csv, results.md, figures and "
-        "a comparison report.",
+        "skipping runs that already finished (one trained with another config stops the sweep "
+        "before any run), then write results.csv, results.md, figures and "
+        "a comparison report. Order: the spec's base config, its quick: overrides (--quick), "
+        "then --epochs, --per-class and --set, then each grid point's values.",
     )
     parser.add_argument("spec", type=Path, help="sweep spec YAML (see configs/recipes/)")
     parser.add_argument(
@@ -29,13 +34,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="skip per-run figures and reports (runs are still evaluated)",
     )
+    add_run_overrides(parser, "run")
     parser.set_defaults(func=run_sweep_command)
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
     from cnnlab.sweep import load_spec, run_sweep  # heavy imports load when the verb runs
 
-    spec = load_spec(args.spec, quick=args.quick)
+    spec = load_spec(args.spec, quick=args.quick, overrides=run_overrides(args))
     result = run_sweep(spec, args.out, workers=args.workers, report=not args.no_report)
     print(result.markdown_path.read_text(encoding="utf-8"))
     print(f"sweep directory: {result.sweep_dir}")

@@ -1,5 +1,6 @@
 """One frozen, validated experiment description, from YAML plus overrides (typed or `key=value`)."""
 
+from cnnlab.config.compare import config_changes, flatten
 from cnnlab.config.load import (
     Overrides,
     apply_overrides,
@@ -26,8 +27,10 @@ __all__ = [
     "TrainConfig",
     "apply_overrides",
     "build_config",
+    "config_changes",
     "config_to_dict",
     "dump_config",
+    "flatten",
     "load_experiments",
     "parse_override",
 ]

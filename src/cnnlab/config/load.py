@@ -259,6 +259,13 @@ class Overrides:
             return cls(values=dict(overrides))
         return cls(texts=tuple(overrides))
 
+    def keys(self) -> list[str]:
+        """The dotted keys these overrides set, in the order they apply."""
+        return [*self.values, *(".".join(parse_override(text)[0]) for text in self.texts)]
+
+    def __bool__(self) -> bool:
+        return bool(self.values or self.texts)
+
     def apply(self, data: Mapping[str, Any]) -> dict:
         """A deep copy of `data` with the typed values, then the texts, applied."""
         return apply_overrides(apply_overrides(data, self.values), self.texts)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cnnlab.config import apply_overrides, build_config
+from cnnlab.config import Overrides, apply_overrides, build_config
 from cnnlab.config.load import read_yaml, resolve_model_path
 from cnnlab.errors import ConfigError
 from cnnlab.search.space import Param, parse_space
@@ -50,10 +50,32 @@ def _check_config(data: dict, source: str) -> None:
         raise ConfigError(f"{source}: {error}") from None
 
 
+def _with_overrides(
+    base: dict, space: tuple[Param, ...], overrides: Overrides, source: str
+) -> dict:
+    """`base` with `overrides` (`--set`, `--epochs`...) applied; a searched key is refused, as
+    every trial would replace it."""
+    for key in overrides.keys():
+        clash = [p.key for p in space if key == p.key or key.startswith(p.key + ".")]
+        clash += [p.key for p in space if p.key.startswith(key + ".")]
+        if clash:
+            raise ConfigError(
+                f"{source}: the override of {key} would be replaced by the searched key "
+                f"{clash[0]} in every trial; change the space in the spec file instead"
+            )
+    return overrides.apply(base)
+
+
 def build_search_spec(
-    data: Mapping[str, Any], spec_dir: Path = Path("."), source: str = "search spec"
+    data: Mapping[str, Any],
+    spec_dir: Path = Path("."),
+    source: str = "search spec",
+    overrides: Overrides | None = None,
 ) -> SearchSpec:
-    """Validate a spec mapping; every space key is checked against the config schema."""
+    """Validate a spec mapping; every space key is checked against the config schema.
+
+    `overrides` apply to the base config before it is checked (and before a validation
+    split is added where it has none)."""
     unknown = set(data) - set(SPEC_KEYS)
     if unknown:
         raise ConfigError(f"{source}: unknown keys {sorted(unknown)}; allowed: {list(SPEC_KEYS)}")
@@ -70,6 +92,8 @@ def build_search_spec(
     if "compare" in base:
         raise ConfigError(f"{source}: the base config cannot hold a compare: list")
     space = parse_space(data.get("space"))
+    if overrides:
+        base = _with_overrides(base, space, overrides, source)
     notes = []
     if (base.get("data") or {}).get("val") is None:
         base = apply_overrides(base, {"data.val": DEFAULT_VAL})
@@ -91,6 +115,7 @@ def build_search_spec(
     return SearchSpec(name, base, space, direction, metric, tuple(notes))
 
 
-def load_search_spec(path: Path) -> SearchSpec:
-    """The search spec in the YAML file `path`; a relative `base` path is read beside it."""
-    return build_search_spec(read_yaml(path), Path(path).parent, str(path))
+def load_search_spec(path: Path, overrides: Overrides | None = None) -> SearchSpec:
+    """The search spec in the YAML file `path` (a relative `base` path is read beside it),
+    with `overrides` applied to its base config."""
+    return build_search_spec(read_yaml(path), Path(path).parent, str(path), overrides)

@@ -12,13 +12,14 @@ import optuna
 import sqlalchemy.exc
 
 from cnnlab.atomic import write_text
-from cnnlab.config import apply_overrides, build_config
-from cnnlab.errors import ConfigError, TrainingError
+from cnnlab.config import Overrides, apply_overrides, build_config, config_changes, config_to_dict
+from cnnlab.errors import CnnlabError, ConfigError, TrainingError
 from cnnlab.experiment.saved import finish_saved
 from cnnlab.search.spec import SearchSpec, load_search_spec
 from cnnlab.search.trial import run_trial
 
 OPEN_ATTEMPTS = 5  # tries to open the study while other workers create its tables
+BASE_ATTR = "cnnlab_base_config"  # the study's user attribute holding its trials' base config
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,28 @@ def open_study(
                 ) from None
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def check_base_config(study: optuna.Study, spec: SearchSpec, storage: str) -> None:
+    """The study's trials all start from one base config: the first worker records it, later
+    ones (and later `cnnlab search` commands) must give the same, searched keys aside."""
+    base = build_config(spec.base, f"search {spec.name}: base")
+    recorded = study.user_attrs.get(BASE_ATTR)
+    if recorded is None:
+        study.set_user_attr(BASE_ATTR, config_to_dict(base))
+        return
+    try:
+        before = build_config(recorded, f"study {spec.name}'s recorded base config")
+        changed = config_changes(before, base, ignore=[param.key for param in spec.space])
+    except CnnlabError as error:
+        changed = [f"the recorded base config cannot be read: {error}"]
+    if changed:
+        raise ConfigError(
+            f"study {spec.name!r} at {storage} holds trials of another base config than this "
+            f"search gives now ({', '.join(changed)}); its best value would compare the two. "
+            "Give this search another --out (or --storage, or spec name), or put the old "
+            "settings back"
+        )
 
 
 def _objective(spec: SearchSpec, study_dir: Path):
@@ -149,19 +172,27 @@ def run_search(
     storage: str | None = None,
     pruner: optuna.pruners.BasePruner | None = None,
     report: bool = True,
+    overrides: Overrides | None = None,
 ) -> SearchResult:
     """Run `trials` trials of the study `spec.name` (joining it when it exists), then tabulate it.
 
-    `spec` is a `SearchSpec` or the path of its YAML file. Diverged trials are recorded as
-    failed and the search goes on.
+    `spec` is a `SearchSpec` or the path of its YAML file (read with `overrides` on its base).
+    A study that holds trials of another base config is refused before any trial. Diverged
+    trials are recorded as failed and the search goes on.
     """
     if not isinstance(spec, SearchSpec):
-        spec = load_search_spec(Path(spec))
+        spec = load_search_spec(Path(spec), overrides)
+    elif overrides:
+        raise ConfigError(
+            "run_search: overrides apply when the spec is read; pass the spec's path, or "
+            "build the spec with build_search_spec(..., overrides=...)"
+        )
     study_dir = Path(out) / spec.name
     study_dir.mkdir(parents=True, exist_ok=True)
     storage = storage or default_storage(study_dir)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(spec, storage, pruner)
+    check_base_config(study, spec, storage)
     study.optimize(_objective(spec, study_dir), n_trials=trials, catch=(TrainingError,))
     csv_path, md_path, best = write_results(study, spec, study_dir)
     best_run = Path(best["run_dir"]) if best and best["run_dir"] else None

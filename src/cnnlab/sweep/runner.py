@@ -11,22 +11,22 @@ import dataclasses
 import multiprocessing
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from cnnlab import experiment
-from cnnlab.config import ExperimentConfig
+from cnnlab.config import ExperimentConfig, Overrides
 from cnnlab.errors import ConfigError
 from cnnlab.report import write_comparison
 from cnnlab.runs import SETTLED, RunDir
+from cnnlab.sweep.checks import check_kept_runs, check_needs, check_pretrained
+from cnnlab.sweep.epochs import epoch_curves
 from cnnlab.sweep.figures import write_sweep_figures
 from cnnlab.sweep.grid import SweepRun, expand
 from cnnlab.sweep.spec import SweepSpec, load_spec
 from cnnlab.sweep.table import write_tables
-
-REASON_CHARS = 300  # a failure reason is kept to one readable line
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,8 @@ class SweepResult:
 
 
 def _reason(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text[:REASON_CHARS]
+    """The error's message on one line, in full (tables show it whole, below themselves)."""
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def run_one(config: ExperimentConfig, report: bool = True) -> str:
@@ -105,17 +105,27 @@ def run_sweep(
     workers: int = 1,
     report: bool = True,
     quick: bool = False,
+    overrides: Overrides | Sequence[str] | Mapping | None = None,
 ) -> SweepResult:
     """Run every grid point not yet settled, then rebuild the table, figures and comparison.
 
-    `spec` is a `SweepSpec` or the path of its YAML file (`quick` applies its quick overrides).
+    `spec` is a `SweepSpec` or the path of its YAML file; `quick` applies its quick overrides,
+    then `overrides` (`key=value` texts, a mapping or an `Overrides`) apply to the base. Before
+    any run: the sweeps in `needs` have finished, every backbone is found, and no kept run was
+    trained with another config (else a `ConfigError` says what to run or change).
     """
+    overrides = Overrides.of(overrides or ())
     if not isinstance(spec, SweepSpec):
-        spec = load_spec(Path(spec), quick=quick)
-    elif quick:
-        spec = spec.with_quick()
+        spec = load_spec(Path(spec), quick=quick, overrides=overrides)
+    else:
+        spec = spec.with_quick() if quick else spec
+        spec = spec.with_overrides(overrides) if overrides else spec
     folder = sweep_dir(spec, out)
+    check_needs(spec, Path(out))
     runs = expand(spec, folder / "runs")
+    (folder / "runs").mkdir(parents=True, exist_ok=True)  # a backbone path may go through it
+    check_pretrained(spec, runs)
+    check_kept_runs(spec, runs, folder / "runs")
     run_configs([run.config for run in runs], workers=workers, report=report)
     return summarize(spec, runs, folder, report=report)
 
@@ -124,8 +134,9 @@ def summarize(
     spec: SweepSpec, runs: Sequence[SweepRun], folder: Path, *, report: bool = True
 ) -> SweepResult:
     """Tables, figures and (with `report`) the comparison page, from the run directories."""
-    rows, csv_path, markdown_path = write_tables(spec, runs, folder)
-    figures = write_sweep_figures(spec, rows, folder / "figures")
+    curves = epoch_curves(spec, runs, folder / "runs")
+    rows, csv_path, markdown_path = write_tables(spec, runs, folder, curves)
+    figures = write_sweep_figures(spec, rows, folder / "figures", curves)
     comparison = None
     done = [folder / "runs" / row["run"] for row in rows if row["status"] in SETTLED]
     if report and done:

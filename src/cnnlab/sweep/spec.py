@@ -5,11 +5,13 @@ Read from YAML and validated where it enters, so a bad key fails before any run 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cnnlab.config import Overrides
 from cnnlab.config.load import COMPARE_KEY, apply_overrides, read_yaml
 from cnnlab.errors import ConfigError
 
@@ -27,7 +29,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "train_loss": ("last_epoch", "train_loss"),
 }
 DEFAULT_METRICS = ("test_accuracy", "test_f1_macro")
-SPEC_KEYS = ("name", "base", "grid", "seeds", "metrics", "quick")
+SPEC_KEYS = ("name", "base", "grid", "seeds", "metrics", "quick", "needs")
 VARIANT_KEY = "variant"  # grid key whose values are labelled mappings of dotted overrides
 
 
@@ -40,18 +42,54 @@ class SweepSpec:
     grid: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # (dotted key, values) in file order
     seeds: tuple[int, ...] | None = None  # None = the base config's own seed, once
     metrics: tuple[str, ...] = DEFAULT_METRICS
-    quick: dict[str, Any] = field(default_factory=dict)  # dotted overrides for --quick
+    quick: dict[str, Any] = field(
+        default_factory=dict
+    )  # dotted overrides (or grid values) for --quick
     source_dir: str = "."  # relative model paths are looked up beside the spec file
+    needs: tuple[str, ...] = ()  # sweep spec files (absolute) whose runs this one trains from
+    quick_mode: bool = False  # whether `quick:` was applied (its needs are checked as quick too)
 
     @property
     def keys(self) -> tuple[str, ...]:
         """The swept dotted keys, in grid order."""
         return tuple(key for key, _ in self.grid)
 
+    def grid_keys(self) -> set[str]:
+        """Every dotted key a grid point sets: the swept keys and each variant's own keys."""
+        keys = {key for key in self.keys if key != VARIANT_KEY}
+        for key, values in self.grid:
+            if key == VARIANT_KEY:
+                keys.update(k for variant in values for k in variant if k != "label")
+        return keys
+
     def with_quick(self) -> SweepSpec:
-        """The same sweep with its `quick:` overrides applied to the base (grid values still win)."""
-        base = apply_overrides(self.base, self.quick)
-        return SweepSpec(self.name, base, self.grid, self.seeds, self.metrics, {}, self.source_dir)
+        """The same sweep with its `quick:` overrides applied: a swept key's entry (a list)
+        replaces that key's grid values, every other entry applies to the base."""
+        swept = dict(self.grid)
+        grid = tuple((key, tuple(self.quick.get(key, values))) for key, values in self.grid)
+        base = apply_overrides(self.base, {k: v for k, v in self.quick.items() if k not in swept})
+        return dataclasses.replace(self, base=base, grid=grid, quick={}, quick_mode=True)
+
+    def with_overrides(self, overrides: Overrides) -> SweepSpec:
+        """The same sweep with `overrides` (`--set`, `--epochs`...) applied to its base.
+
+        A key the grid sets would be overwritten at every grid point, so it is refused.
+        """
+        grid_keys = self.grid_keys()
+        for key in overrides.keys():
+            clash = sorted(g for g in grid_keys if _nested(key, g))
+            if clash:
+                raise ConfigError(
+                    f"sweep {self.name}: the override of {key} would be replaced by the grid, "
+                    f"which sets {', '.join(clash)} at every run; change the grid in the spec "
+                    "file instead"
+                )
+        return dataclasses.replace(self, base=overrides.apply(self.base))
+
+
+def _nested(a: str, b: str) -> bool:
+    """Whether dotted keys `a` and `b` are the same or one holds the other."""
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
 
 def _fail(source: str, key: str, expected: str, value: Any) -> ConfigError:
@@ -129,6 +167,21 @@ def _metrics(value: Any, source: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _needs(value: Any, source: str, spec_dir: Path) -> tuple[str, ...]:
+    """Sweep spec files (relative to this spec) whose finished runs this sweep trains from."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _fail(source, "needs", "a list of sweep spec files (relative to this spec)", value)
+    paths = []
+    for entry in value:
+        path = Path(entry) if Path(entry).is_absolute() else Path(spec_dir) / entry
+        if not path.is_file():
+            raise ConfigError(f"sweep spec {source}: needs: sweep spec {path} does not exist")
+        paths.append(str(path))
+    return tuple(paths)
+
+
 def spec_from_dict(
     data: Mapping[str, Any], source: str = "spec", spec_dir: Path = Path(".")
 ) -> SweepSpec:
@@ -146,19 +199,26 @@ def spec_from_dict(
     quick = data.get("quick") or {}
     if not isinstance(quick, Mapping):
         raise _fail(source, "quick", "a mapping of dotted config keys to values", quick)
+    grid = _grid(data.get("grid"), source)
+    for key, _ in grid:  # a swept key's quick entry is a grid list of its own
+        if key in quick:
+            _grid({key: quick[key]}, f"{source} quick")
     return SweepSpec(
         name=name,
         base=_base(data.get("base"), source, spec_dir),
-        grid=_grid(data.get("grid"), source),
+        grid=grid,
         seeds=_seeds(data.get("seeds"), source),
         metrics=_metrics(data.get("metrics"), source),
         quick=dict(quick),
         source_dir=str(spec_dir),
+        needs=_needs(data.get("needs"), source, spec_dir),
     )
 
 
-def load_spec(path: Path, *, quick: bool = False) -> SweepSpec:
-    """The sweep spec in the YAML file `path`; with `quick`, its quick overrides applied."""
+def load_spec(path: Path, *, quick: bool = False, overrides: Overrides | None = None) -> SweepSpec:
+    """The sweep spec in the YAML file `path`; with `quick`, its quick overrides applied to the
+    base, then `overrides` (so `--epochs 3 --quick` trains 3 epochs), then each grid point."""
     path = Path(path)
     spec = spec_from_dict(read_yaml(path), str(path), path.parent.resolve())
-    return spec.with_quick() if quick else spec
+    spec = spec.with_quick() if quick else spec
+    return spec.with_overrides(overrides) if overrides else spec

@@ -15,8 +15,12 @@ from cnnlab.atomic import write_text
 from cnnlab.errors import CnnlabError
 from cnnlab.runs import RunDir
 from cnnlab.runs.rundir import csv_text
+from cnnlab.sweep.epochs import EPOCH_METRICS, EpochCurves, epoch_table
 from cnnlab.sweep.grid import SweepRun, key_labels, value_label
 from cnnlab.sweep.spec import METRICS, SweepSpec
+
+TIME = "time_s"  # training time in seconds (final_metrics.json train_seconds)
+HEADERS = {TIME: "time (s)"}  # results.md's header for a CSV column, where they differ
 
 
 def _records(folder: RunDir) -> dict[str, dict[str, Any]]:
@@ -58,13 +62,13 @@ def run_row(spec: SweepSpec, run: SweepRun, runs_dir: Path) -> dict[str, Any]:
     row.update({name: _metric(name, records) for name in spec.metrics})
     row["epochs"] = state.get("epoch")
     seconds = records["final"].get("train_seconds")
-    row["time"] = round(seconds, 2) if isinstance(seconds, (int, float)) else None
+    row[TIME] = round(seconds, 2) if isinstance(seconds, (int, float)) else None
     return row
 
 
 def columns(spec: SweepSpec) -> list[str]:
-    """The CSV columns: run, each swept key, seed, status, the metrics, epochs, time."""
-    return ["run", *spec.keys, "seed", "status", *spec.metrics, "epochs", "time"]
+    """The CSV columns: run, each swept key, seed, status, the metrics, epochs, time_s."""
+    return ["run", *spec.keys, "seed", "status", *spec.metrics, "epochs", TIME]
 
 
 def _cell(rows: Sequence[dict], metric: str) -> str:
@@ -121,20 +125,71 @@ def pivot(spec: SweepSpec, rows: Sequence[dict], metric: str) -> list[list[str]]
 
 
 def markdown_table(table: Sequence[Sequence[Any]]) -> str:
-    """Rows (header first) as a GitHub-flavoured Markdown table."""
-    text = [str(cell if cell is not None else "").replace("|", "\\|") for cell in table[0]]
-    lines = ["| " + " | ".join(text) + " |", "|" + "---|" * len(table[0])]
-    for row in table[1:]:
-        cells = [
-            "" if cell is None else (f"{cell:.4f}" if isinstance(cell, float) else str(cell))
+    """Rows (header first) as a GitHub-flavoured Markdown table, each column padded to its
+    widest cell so that it also reads aligned as plain text."""
+    text = [
+        [
+            ("" if cell is None else f"{cell:.4f}" if isinstance(cell, float) else str(cell))
+            .replace("|", "\\|")
+            .replace("\n", " ")
             for cell in row
         ]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines)
+        for row in table
+    ]
+    widths = [max(3, *(len(row[i]) for row in text)) for i in range(len(text[0]))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(text[0]), rule, *(line(row) for row in text[1:])])
 
 
-def results_markdown(spec: SweepSpec, rows: Sequence[dict]) -> str:
-    """results.md: one pivot per metric (mean ± std over seeds), then every run."""
+def _runs_section(spec: SweepSpec, rows: Sequence[dict]) -> list[str]:
+    """Every run in one table; a failed run's reason is given in full below it, numbered."""
+    names = columns(spec)
+    reasons: list[str] = []
+    cells = []
+    for row in rows:
+        line = []
+        for name in names:
+            value = row.get(name)
+            if name in spec.keys:
+                value = value_label(value)
+            elif name == "status" and value.startswith("failed: "):
+                reasons.append(f"{len(reasons) + 1}. {row['run']}: {value[len('failed: ') :]}")
+                value = f"failed ({len(reasons)})"
+            elif name == TIME and value is not None:
+                value = f"{value:.1f}"
+            line.append(value)
+        cells.append(line)
+    header = [HEADERS.get(name, name) for name in names]
+    parts = ["", "## Runs", "", markdown_table([header, *cells])]
+    if reasons:
+        parts += ["", "Why runs failed:", "", *reasons]
+    return parts
+
+
+def _epochs_section(spec: SweepSpec, curves: EpochCurves | None) -> list[str]:
+    """The per-epoch accuracy of each variant, and which accuracy it is."""
+    if curves is None:
+        return []
+    seeds = " (mean over seeds)" if spec.seeds and len(spec.seeds) > 1 else ""
+    return [
+        "",
+        f"## Per-epoch {curves.metric.replace('_', ' ')}",
+        "",
+        f"The {EPOCH_METRICS[curves.metric]}{seeds}; figure: figures/epoch_accuracy.png.",
+        "",
+        markdown_table(epoch_table(curves)),
+    ]
+
+
+def results_markdown(
+    spec: SweepSpec, rows: Sequence[dict], curves: EpochCurves | None = None
+) -> str:
+    """results.md: one pivot per metric (mean ± std over seeds), the per-epoch accuracy of each
+    variant, then every run (failure reasons in full below)."""
     seeds = len(spec.seeds) if spec.seeds else 1
     parts = [
         f"# Sweep {spec.name}",
@@ -144,18 +199,19 @@ def results_markdown(spec: SweepSpec, rows: Sequence[dict]) -> str:
     ]
     for metric in spec.metrics:
         parts += ["", f"## {metric}", "", markdown_table(pivot(spec, rows, metric))]
-    names = columns(spec)
-    cells = [[value_label(row[n]) if n in spec.keys else row.get(n) for n in names] for row in rows]
-    parts += ["", "## Runs", "", markdown_table([names, *cells]), ""]
+    parts += _epochs_section(spec, curves)
+    parts += [*_runs_section(spec, rows), ""]
     return "\n".join(parts)
 
 
 def write_tables(
-    spec: SweepSpec, runs: Sequence[SweepRun], folder: Path
+    spec: SweepSpec, runs: Sequence[SweepRun], folder: Path, curves: EpochCurves | None = None
 ) -> tuple[list[dict], Path, Path]:
-    """Rebuild the rows from `folder/runs` and write results.csv and results.md into `folder`."""
+    """Rebuild the rows from `folder/runs` and write results.csv and results.md into `folder`
+    (with `curves`, the per-epoch table too)."""
     rows = [run_row(spec, run, Path(folder) / "runs") for run in runs]
     plain = [{k: (value_label(v) if k in spec.keys else v) for k, v in row.items()} for row in rows]
     csv_path = write_text(Path(folder) / "results.csv", csv_text(plain, columns(spec)))
-    markdown_path = write_text(Path(folder) / "results.md", results_markdown(spec, rows))
+    markdown = results_markdown(spec, rows, curves)
+    markdown_path = write_text(Path(folder) / "results.md", markdown)
     return rows, csv_path, markdown_path
