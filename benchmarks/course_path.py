@@ -143,8 +143,9 @@ ROWS = (
     ),  # fmt: skip
     Deliverable(
         "3 lr x model",
-        "DNN / ConvNet / ResNet-18 x 4 learning rates on MNIST (1 epoch, 500 images per class)",
-        f"sweep {ROOT}/configs/recipes/lr-table.yaml --epochs 1 --per-class 500 {SWEEP_OUT}",
+        "DNN / ConvNet / ResNet-18 x 4 learning rates on MNIST (500 images per class)",
+        f"sweep {ROOT}/configs/recipes/lr-table.yaml --per-class 500 --set data.val=500 "
+        f"{SWEEP_OUT}",
         sweep_accuracies("lr-table"),
     ),  # fmt: skip
     Deliverable(
