@@ -4,7 +4,8 @@ The Python API mirrors the command line: `cnnlab.train(config)`, `cnnlab.resume(
 `cnnlab.test_model(run_dir)`, `cnnlab.predict(run_dir, images)`,
 `cnnlab.feature_visualization(run_dir, images)`, `cnnlab.write_report(run_dir)`,
 `cnnlab.load_experiments(path)`, `cnnlab.run_sweep(spec_or_yaml)`,
-`cnnlab.run_search(spec_or_yaml, trials)`. In Jupyter, results, `cnnlab.runs_table(results)`,
+`cnnlab.run_search(spec_or_yaml, trials)`,
+`cnnlab.export(run_dir, formats, out)`. In Jupyter, results, `cnnlab.runs_table(results)`,
 `cnnlab.summary_table(model, in_shape)` and `cnnlab.show_figures(run_dir)` render inline.
 Heavy modules (torch) load on first use, so `import cnnlab` stays fast.
 """
@@ -26,6 +27,7 @@ _LAZY = {
     "write_report": "cnnlab.report",
     "run_sweep": "cnnlab.sweep",
     "run_search": "cnnlab.search",
+    "export": "cnnlab.export",
     "load_experiments": "cnnlab.config",
     "load_dataset": "cnnlab.data",
     "build_model": "cnnlab.models",

@@ -43,3 +43,7 @@ class ModelError(CnnlabError, ValueError):
 
 class TrainingError(CnnlabError):
     """Training cannot go on (diverged, interrupted, bad checkpoint)."""
+
+
+class ExportError(CnnlabError):
+    """A run cannot be exported as asked, or an exported file does not answer as the run does."""

@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     from cnnlab.cli import (
         data_cmd,
         eval_cmd,
+        export_cmd,
         lrfind_cmd,
         models_cmd,
         report_cmd,
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB")
     verb_groups = (
         data_cmd, models_cmd, train_cmd, eval_cmd, visualize_cmd, report_cmd,
-        sweep_cmd, search_cmd, lrfind_cmd, scratch_cmd,
+        sweep_cmd, search_cmd, lrfind_cmd, scratch_cmd, export_cmd,
     )  # fmt: skip
     for module in verb_groups:
         module.add_parser(subparsers)

@@ -134,6 +134,7 @@ class RunDir:
     best_npz = property(lambda self: self.path / "best.npz")  # the NumPy engine's weights
     last_npz = property(lambda self: self.path / "last.npz")
     readme_path = property(lambda self: self.path / "README.md")
+    export_dir = property(lambda self: self.path / "export")  # `cnnlab export`'s default --out
 
     def model_source_path(self, kind: str) -> Path:
         """`model_source.py` (a user's model file) or `model_spec.yaml` (a layer spec)."""
