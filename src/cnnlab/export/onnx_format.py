@@ -25,14 +25,27 @@ MIN_OPSET = 18  # the exporter's own opset; lower ones go through a version conv
 
 def write_onnx(source: ExportSource, path: Path, opset: int) -> Path:
     """`source`'s network as a checked ONNX file at `path` with its properties."""
-    require("onnx", "onnxscript")
+    props = metadata_props(source.metadata)
+    what = f"run {source.loaded.path}"
+    return onnx_file(source.network, source.metadata.input_shape, props, path, opset, what)
 
+
+def onnx_file(
+    network: torch.nn.Module,
+    input_shape: tuple[int, int, int],
+    props: dict[str, str],
+    path: Path,
+    opset: int,
+    what: str = "the model",
+) -> Path:
+    """`network` (eval mode, [0, 1] images (N, C, H, W) -> logits) as a checked ONNX file."""
+    require("onnx", "onnxscript")
     batch = torch.export.Dim("batch")
     try:
         with quiet():
             program = torch.onnx.export(
-                source.network,
-                (example_input(source.metadata.input_shape),),
+                network,
+                (example_input(input_shape),),
                 dynamo=True,
                 verbose=False,
                 input_names=[INPUT],
@@ -44,11 +57,9 @@ def write_onnx(source: ExportSource, path: Path, opset: int) -> Path:
     except Exception as error:  # a user's model may hold anything torch.export refuses
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise ExportError(
-            f"run {source.loaded.path}: torch.onnx.export (opset {opset}) failed: "
-            f"{type(error).__name__}: {first}"
+            f"{what}: torch.onnx.export (opset {opset}) failed: {type(error).__name__}: {first}"
         ) from None
-    proto = program.model_proto
-    return save_with_properties(proto, path, metadata_props(source.metadata))
+    return save_with_properties(program.model_proto, path, props)
 
 
 def save_with_properties(proto: object, path: Path, props: dict[str, str]) -> Path:
