@@ -1,6 +1,7 @@
 """`cnnlab export RUN` end to end on tiny trained runs: every format proved, export.json, the
 file properties, flip averaging, spec / user-file / transfer models, and the failure paths."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -170,3 +171,21 @@ def test_a_scratch_run_is_refused_with_the_reason(tmp_path, capsys):
     np.savez(run / "best.npz", w=np.zeros(2))
     assert main(["export", str(run), "--format", "torchscript"]) == 1
     assert "NumPy scratch run (best.npz): it exports to onnx only" in capsys.readouterr().err
+
+
+def test_without_a_test_split_the_proof_uses_training_images(runs, tmp_path, monkeypatch, capsys):
+    from cnnlab.export import api
+
+    real = api.run_data
+
+    def no_test(loaded):
+        data = real(loaded)
+        splits = {name: split for name, split in data.splits.items() if name != "test"}
+        return dataclasses.replace(data, splits=splits)
+
+    monkeypatch.setattr(api, "run_data", no_test)
+    out = tmp_path / "train-proof"
+    assert main(["export", str(runs["conv1"]), "--out", str(out)]) == 0
+    assert "has no test split: the proof uses 60 training images" in capsys.readouterr().err
+    proof = export_json(out)["proof"]
+    assert (proof["split"], proof["images"]) == ("train", 60)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
 
 from cnnlab.errors import ExportError
 
@@ -24,8 +23,3 @@ def require(*modules: str) -> None:
             f"cnnlab export needs {', '.join(missing)}, which is not installed: {INSTALL}"
         )
 
-
-def extra_module(name: str) -> ModuleType:
-    """The module `name` of the export extra (checked first with `require`)."""
-    require(name)
-    return importlib.import_module(name)
