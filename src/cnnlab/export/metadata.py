@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from cnnlab.data.input_stats import InputStats, stats_from_dict
-from cnnlab.errors import CnnlabError
+from cnnlab.errors import ModelError
 
 FORMAT_VERSION = "1"  # bumped when a key changes meaning
 PREFIX = "cnnlab."
@@ -26,7 +26,7 @@ REQUIRED = (
 OPTIONAL = ("input_stats",)
 
 
-class MetadataError(CnnlabError):
+class MetadataError(ModelError):
     """An ONNX file's cnnlab metadata is missing or malformed."""
 
 
