@@ -7,6 +7,7 @@ Until `cnnlab export` writes them, the ONNX file is made here as the export cont
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +31,12 @@ def write_onnx(run_dir: Path, path: Path) -> Path:
     assert not loaded.config.model.tta_flip  # flip averaging is the exporter's to put in-graph
     model = loaded.model.float().eval()
     example = torch.rand(2, *loaded.in_shape)  # (N, C, H, W) in [0, 1]
-    torch.onnx.export(
-        model, (example,), str(path), input_names=["images"], output_names=["logits"],
-        dynamic_axes={"images": {0: "N"}, "logits": {0: "N"}}, dynamo=False,
-    )  # fmt: skip
+    with warnings.catch_warnings():  # the TorchScript exporter says it is the legacy one
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            model, (example,), str(path), input_names=["images"], output_names=["logits"],
+            dynamic_axes={"images": {0: "N"}, "logits": {0: "N"}}, dynamo=False,
+        )  # fmt: skip
     proto = onnx.load(str(path))
     helper.set_model_props(
         proto,
