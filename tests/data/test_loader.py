@@ -10,7 +10,8 @@ import torch
 
 from cnnlab.data.arrays import Split
 from cnnlab.data.augment import AugmentSpec
-from cnnlab.data.loader import BatchLoader, channel_stats
+from cnnlab.data.loader import BatchLoader
+from cnnlab.data.profile import channel_stats
 from cnnlab.errors import ConfigError, DataError, ModelError
 from cnnlab.models.classifier import Normalize
 

@@ -16,6 +16,7 @@ from cnnlab.export.formats import FORMATS, ExportFormat
 from cnnlab.export.metadata import read_metadata
 from cnnlab.export.safetensors_format import load_safetensors
 from cnnlab.export.torchscript_format import load_torchscript
+from cnnlab.runs import RunDir
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -75,7 +76,7 @@ def test_onnx_properties_follow_the_contract(runs):
     meta = read_metadata(props)
     assert (meta.run, meta.class_names, meta.input_shape) == ("gray", ("0", "1", "7"), (1, 28, 28))
     assert (meta.channel_order, meta.tta_flip, meta.engine) == ("L", False, "torch")
-    assert meta.input_stats == json.loads((runs["conv1"] / "input_stats.json").read_text())
+    assert meta.input_stats == RunDir(runs["conv1"]).read_input_stats()
     assert [o.name for o in proto.graph.output] == ["logits"]
     assert cnnlab.export is not None and callable(cnnlab.export)  # the package answers too
 

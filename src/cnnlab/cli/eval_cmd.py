@@ -6,8 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from cnnlab.errors import ConfigError
+
 PER_CLASS_ROWS = 20  # the per-class table is printed for at most this many classes
 FORMAT_CHOICES = ("predictions", "leaderboard")  # the keys of evaluate.FORMATS
+ONNX_SUFFIX = ".onnx"  # `predict MODEL.onnx`: an exported model in place of a run
 LEADERBOARD_HELP = (
     "leaderboard: exactly id,label with the predicted class index, in the dataset's canonical "
     "test order (the index in the official test file; a folder's files in sorted order)"
@@ -37,13 +40,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     predict_parser = subparsers.add_parser(
         "predict",
-        help="predict classes for images with a run's best checkpoint",
+        help="predict classes for images with a run's best checkpoint or an exported ONNX file",
         description="Write id,label,true_label,prob_<class>... (or a leaderboard's id,label) for "
         "a folder or file of images, or for the test split of a dataset name. The images are "
         "compared with the run's training images first: a 'cnnlab: warning:' line says each "
-        "way they differ (inverted, darker, low contrast, resized) and what to do.",
+        "way they differ (inverted, darker, low contrast, resized) and what to do. With a "
+        "MODEL.onnx from `cnnlab export` in place of the run, only onnxruntime, NumPy and Pillow "
+        "are used (no torch), on the CPU, for image files and folders.",
     )
-    predict_parser.add_argument("run", type=Path, help="run directory")
+    predict_parser.add_argument(
+        "run", type=Path, metavar="RUN_OR_MODEL", help="run directory, or an exported .onnx file"
+    )
     predict_parser.add_argument(
         "--images",
         required=True,
@@ -117,18 +124,35 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict_onnx(args: argparse.Namespace):
+    """`predict MODEL.onnx`: onnxruntime on the CPU; torch is never imported."""
+    from cnnlab.export.onnx_predict import predict_onnx_to_csv
+
+    if args.device != "cpu":
+        raise ConfigError(
+            f"--device {args.device}: an ONNX file runs on the CPU with onnxruntime; drop "
+            f"--device, or predict with the run directory"
+        )
+    return predict_onnx_to_csv(
+        args.run, args.images, args.out, invert=args.invert, output_format=args.format
+    )
+
+
 def run_predict(args: argparse.Namespace) -> int:
     """Predict for image files, or for a dataset's test split when --images is not a path."""
-    from cnnlab.evaluate import predict_to_csv  # heavy imports load when the verb runs
+    if args.run.suffix.lower() == ONNX_SUFFIX and not args.run.is_dir():
+        done = _predict_onnx(args)
+    else:
+        from cnnlab.evaluate import predict_to_csv  # heavy imports load when the verb runs
 
-    done = predict_to_csv(
-        args.run,
-        args.images,
-        args.out,
-        device=args.device,
-        invert=args.invert,
-        output_format=args.format,
-    )
+        done = predict_to_csv(
+            args.run,
+            args.images,
+            args.out,
+            device=args.device,
+            invert=args.invert,
+            output_format=args.format,
+        )
     for note in done.notes:
         print(f"cnnlab: note: {note}", file=sys.stderr)
     for warning in done.warnings:

@@ -7,13 +7,16 @@ per-channel ones come from the data profile's `pixel_statistics`. Both scale 0..
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
 from cnnlab.config import DataConfig
 from cnnlab.data.catalog import lookup
 from cnnlab.data.profile import STATS_CHUNK, pixel_statistics
+from cnnlab.errors import CnnlabError
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,27 @@ class InputStats:
     dark_background: float  # fraction of images whose border is darker than their centre
     light_background: float  # fraction whose border is brighter than their centre
     contrast: float  # the median per-image contrast (brightest - darkest pixel)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def stats_from_dict(data: Any, source: str) -> InputStats:
+    """`InputStats` from its JSON object (input_stats.json, an export's metadata); a damaged
+    one raises naming `source` and what was expected."""
+    names = [f.name for f in fields(InputStats)]
+    if not isinstance(data, dict) or sorted(data) != sorted(names):
+        raise CnnlabError(f"{source}: damaged; expected a JSON object with keys {names}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    for name, value in values.items():
+        items = value if isinstance(value, tuple) else (value,)
+        if (value is None and name == "original_size") or all(_finite(v) for v in items):
+            continue
+        raise CnnlabError(
+            f"{source}: damaged; {name} must be a finite number or a list of them, got {value!r}"
+        )
+    return InputStats(**values)
 
 
 def border_width(H: int, W: int) -> int:

@@ -1,4 +1,4 @@
-"""Batches drawn by index from a uint8 tensor kept on the device, and the channel statistics.
+"""Batches drawn by index from a uint8 tensor kept on the device.
 
 The whole split is converted once to a (N, C, H, W) uint8 tensor on the device; each batch is
 an index into it, augmented as uint8 and turned into float32 in [0, 1] on the device. No
@@ -144,34 +144,3 @@ class BatchLoader:
 def _check_int(name: str, value: object, minimum: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ConfigError(f"loader {name} must be an integer >= {minimum}, got {value!r}")
-
-
-def channel_stats(split: Split, chunk_elements: int = 1 << 22) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and std (population) of the images in [0, 1] scale, both (C,) float64.
-
-    Sums of pixel values and of their squares are accumulated exactly as integers over chunks
-    of about `chunk_elements` values, so no float copy of the whole split is ever made.
-    """
-    images = split.images  # (N, C, H, W) uint8
-    N, C, H, W = images.shape
-    if N == 0 or H * W == 0:
-        raise DataError(
-            f"channel_stats needs at least one pixel, got images of shape {images.shape}"
-        )
-    step = max(1, chunk_elements // (C * H * W))
-    sums = np.zeros(C, dtype=np.int64)
-    squares = np.zeros(C, dtype=np.int64)
-    for start in range(0, N, step):
-        chunk = images[start : start + step]
-        sums += chunk.sum(axis=(0, 2, 3), dtype=np.int64)
-        wide = chunk.astype(np.uint16)
-        wide *= wide  # 255**2 fits in uint16
-        squares += wide.sum(axis=(0, 2, 3), dtype=np.int64)
-    n = N * H * W
-    total, total_sq = [int(s) for s in sums], [int(q) for q in squares]  # exact Python ints
-    mean = np.array([s / (n * 255) for s in total])
-    # Variance from exact integers: (n * sum(x^2) - sum(x)^2) / (n^2 * 255^2).
-    var = np.array(
-        [(n * q - s * s) / (n * n * 255 * 255) for s, q in zip(total, total_sq, strict=True)]
-    )
-    return mean, np.sqrt(var)

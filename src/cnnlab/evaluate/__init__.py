@@ -3,50 +3,36 @@
 Pure array functions (`compute_metrics`, `roc_curves`) let visualize and report work from
 predictions without re-running a model; `evaluate_split` scores a model in memory (the one
 path every test metric takes); `test_model`, `evaluate_run` and `predict` load a run's best
-checkpoint first.
+checkpoint first. Names load from their modules on first use, so the torch-free modules
+(`inputs`, `input_check`, `predicting`) import without torch, for `predict MODEL.onnx`.
 """
 
-from cnnlab.evaluate.api import (
-    EvalResult,
-    evaluate_loaded,
-    evaluate_run,
-    evaluate_split,
-    evaluation,
-    evaluation_split,
-    pick_split,
-    record_evaluation,
-    require_all_classes,
-    run_data,
-    test_model,
-)
-from cnnlab.evaluate.inference import predict_probabilities
-from cnnlab.evaluate.metrics import (
-    compute_metrics,
-    normalize_confusion,
-    roc_curves,
-    sample_losses,
-)
-from cnnlab.evaluate.predict import FORMATS, InputMismatchWarning, predict, predict_to_csv
+from __future__ import annotations
 
-__all__ = [
-    "FORMATS",
-    "EvalResult",
-    "InputMismatchWarning",
-    "compute_metrics",
-    "evaluate_loaded",
-    "evaluate_run",
-    "evaluate_split",
-    "evaluation",
-    "evaluation_split",
-    "normalize_confusion",
-    "pick_split",
-    "predict",
-    "predict_probabilities",
-    "predict_to_csv",
-    "record_evaluation",
-    "require_all_classes",
-    "roc_curves",
-    "run_data",
-    "sample_losses",
+import importlib
+
+_API = (
+    "EvalResult", "evaluate_loaded", "evaluate_run", "evaluate_split", "evaluation",
+    "evaluation_split", "pick_split", "record_evaluation", "require_all_classes", "run_data",
     "test_model",
-]
+)  # fmt: skip
+_LAZY = {
+    **dict.fromkeys(_API, "cnnlab.evaluate.api"),
+    "predict_probabilities": "cnnlab.evaluate.inference",
+    **dict.fromkeys(
+        ("compute_metrics", "normalize_confusion", "roc_curves", "sample_losses"),
+        "cnnlab.evaluate.metrics",
+    ),
+    "FORMATS": "cnnlab.evaluate.predicting",
+    "InputMismatchWarning": "cnnlab.evaluate.predicting",
+    "predict": "cnnlab.evaluate.predict_run",
+    "predict_to_csv": "cnnlab.evaluate.predict_run",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'cnnlab.evaluate' has no attribute {name!r}")

@@ -14,7 +14,8 @@ from cnnlab.data import Dataset
 from cnnlab.data.augment import AugmentSpec
 from cnnlab.data.configured import load_configured
 from cnnlab.data.input_stats import InputStats, input_stats, original_size
-from cnnlab.data.loader import BatchLoader, channel_stats
+from cnnlab.data.loader import BatchLoader
+from cnnlab.data.profile import channel_stats
 from cnnlab.models.architecture import classifier_from_record, describe, seeded
 from cnnlab.models.classifier import Classifier, safe_std
 from cnnlab.training import distributed

@@ -34,7 +34,7 @@ import cnnlab
 from cnnlab.config import ExperimentConfig, OptimConfig, TrainConfig
 from cnnlab.data import Dataset
 from cnnlab.data.configured import load_configured
-from cnnlab.data.loader import channel_stats
+from cnnlab.data.profile import channel_stats
 from cnnlab.errors import ConfigError
 from cnnlab.evaluate import EvalResult, evaluation, record_evaluation
 from cnnlab.experiment.results import summary_metrics

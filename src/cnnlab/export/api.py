@@ -23,7 +23,6 @@ from cnnlab.evaluate.api import run_data
 from cnnlab.evaluate.inference import predict_probabilities
 from cnnlab.export.extra import require
 from cnnlab.export.formats import FORMATS
-from cnnlab.export.metadata import metadata_props
 from cnnlab.export.onnx_format import MIN_OPSET, onnx_logits
 from cnnlab.export.proof import compare, softmax
 from cnnlab.export.quantize import QUANTIZE, calibration_note, quantize_int8
@@ -191,7 +190,7 @@ def _export_scratch(
     reference = softmax(scratch_logits(module, run, proof.images))
     folder.mkdir(parents=True, exist_ok=True)
     path = module.export_scratch_onnx(
-        run.path, folder / FORMATS["onnx"].file, metadata_props(metadata), opset
+        run.path, folder / FORMATS["onnx"].file, metadata.props(), opset
     )
     onnx = _prove("onnx", Path(path), onnx_logits, proof, reference, tolerance, opset, True)
     described = "the run's best.npz through the NumPy engine's forward pass (float32)"

@@ -22,4 +22,3 @@ def require(*modules: str) -> None:
         raise ExportError(
             f"cnnlab export needs {', '.join(missing)}, which is not installed: {INSTALL}"
         )
-

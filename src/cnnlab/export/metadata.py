@@ -1,121 +1,188 @@
-"""What an exported model says about itself: the `cnnlab.*` string properties of its file.
+"""The `metadata_props` of an exported ONNX file: what a caller needs to feed it and read it.
 
-ONNX keeps them as `metadata_props`, TorchScript and safetensors as a JSON object of the same
-keys (README.md, "Export"). This module imports neither torch nor onnx, so
-the torch-free predict path can read a file's properties with it.
+Every value is a string (JSON where structured), under keys `cnnlab.<field>`. This module
+imports neither torch nor onnx, so the torch-free predict path can read a file's metadata.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from cnnlab.errors import ExportError
+from cnnlab.data.input_stats import InputStats, stats_from_dict
+from cnnlab.errors import ModelError
 
 FORMAT_VERSION = "1"  # bumped when a key changes meaning
 PREFIX = "cnnlab."
-CHANNEL_ORDERS = {1: "L", 3: "RGB"}  # channels -> the PIL mode the images are converted to
-INPUT_RANGE = (0, 1)  # pixels scaled to [0, 1] (uint8 / 255); mean/std are applied in-graph
-RESIZE = "crop"  # shorter side scaled to fit, then centre-cropped (as `cnnlab predict` does)
+INPUT_RANGE = "[0, 1]"  # pixels as uint8 / 255; mean/std are applied inside the graph
+RESIZE = "crop"  # shorter side scaled to fit, then centre-cropped (what `predict RUN` does)
+CHANNEL_ORDERS = {1: "L", 3: "RGB"}  # channels -> order
 ENGINES = ("torch", "numpy")
+REQUIRED = (
+    "format_version", "version", "run", "class_names", "input_shape", "channel_order",
+    "input_range", "mean", "std", "resize", "tta_flip", "engine",
+)  # fmt: skip
+OPTIONAL = ("input_stats",)
+
+
+class MetadataError(ModelError):
+    """An ONNX file's cnnlab metadata is missing or malformed."""
 
 
 @dataclass(frozen=True)
 class ExportMetadata:
-    """The properties of an exported model, typed (see the module docstring for the keys)."""
+    """The cnnlab metadata of an exported model, typed."""
 
+    format_version: str
     version: str  # cnnlab's version that exported it
     run: str  # the run directory's name
     class_names: tuple[str, ...]  # index = class index
     input_shape: tuple[int, int, int]  # (C, H, W)
     channel_order: str  # "L" or "RGB"
+    input_range: str  # "[0, 1]"
     mean: tuple[float, ...]  # per channel, informational: applied in-graph
     std: tuple[float, ...]
-    tta_flip: bool  # the graph already averages each image with its mirror
+    resize: str  # "crop"
+    tta_flip: bool  # already applied in-graph when true
+    input_stats: InputStats | None  # the training images' statistics; None: the run had none
     engine: str  # "torch" or "numpy"
-    input_stats: dict[str, Any] | None = None  # the run's input_stats.json, when it has one
-    input_range: tuple[int, int] = INPUT_RANGE
-    resize: str = RESIZE
-    format_version: str = FORMAT_VERSION
+
+    def props(self) -> dict[str, str]:
+        """These properties as `cnnlab.*` metadata_props (the inverse of `read_metadata`)."""
+        return metadata_props(
+            version=self.version, run=self.run, class_names=self.class_names,
+            input_shape=self.input_shape, mean=self.mean, std=self.std, tta_flip=self.tta_flip,
+            engine=self.engine, input_stats=self.input_stats,
+        )  # fmt: skip
 
 
-def channel_order(channels: int) -> str:
-    """ "L" for one channel, "RGB" for three; anything else cannot be fed from image files."""
-    if channels not in CHANNEL_ORDERS:
-        raise ExportError(
-            f"an exported model takes 1 (L) or 3 (RGB) channels; this run takes {channels}"
-        )
-    return CHANNEL_ORDERS[channels]
-
-
-def metadata_props(metadata: ExportMetadata) -> dict[str, str]:
-    """`cnnlab.<key>` -> string value (JSON for lists, objects and the input range)."""
+def metadata_props(
+    *,
+    version: str,
+    run: str,
+    class_names: tuple[str, ...] | list[str],
+    input_shape: tuple[int, int, int],
+    mean: tuple[float, ...] | list[float],
+    std: tuple[float, ...] | list[float],
+    tta_flip: bool,
+    engine: str,
+    input_stats: InputStats | None = None,
+) -> dict[str, str]:
+    """The `cnnlab.*` metadata_props of an export (every value a string); checked as read back."""
+    C = int(input_shape[0])
     props = {
-        "format_version": metadata.format_version,
-        "version": metadata.version,
-        "run": metadata.run,
-        "class_names": json.dumps(list(metadata.class_names)),
-        "input_shape": json.dumps(list(metadata.input_shape)),
-        "channel_order": metadata.channel_order,
-        "input_range": json.dumps(list(metadata.input_range)),
-        "mean": json.dumps(list(metadata.mean)),
-        "std": json.dumps(list(metadata.std)),
-        "resize": metadata.resize,
-        "tta_flip": "true" if metadata.tta_flip else "false",
-        "engine": metadata.engine,
+        "format_version": FORMAT_VERSION,
+        "version": str(version),
+        "run": str(run),
+        "class_names": json.dumps([str(name) for name in class_names]),
+        "input_shape": json.dumps([int(n) for n in input_shape]),
+        "channel_order": CHANNEL_ORDERS.get(C, f"{C} channels"),
+        "input_range": INPUT_RANGE,
+        "mean": json.dumps([float(v) for v in mean]),
+        "std": json.dumps([float(v) for v in std]),
+        "resize": RESIZE,
+        "tta_flip": "true" if tta_flip else "false",
+        "engine": str(engine),
     }
-    if metadata.input_stats is not None:
-        props["input_stats"] = json.dumps(metadata.input_stats)
-    return {PREFIX + key: value for key, value in props.items()}
+    if input_stats is not None:
+        props["input_stats"] = json.dumps(asdict(input_stats))
+    props = {PREFIX + key: value for key, value in props.items()}
+    read_metadata(props)  # what is written must read back
+    return props
 
 
-def _json(props: dict[str, str], key: str, kind: type) -> Any:
-    """The JSON value of `cnnlab.<key>`, checked to be a `kind`."""
+def _json(props: dict[str, str], key: str, expected: str) -> Any:
     try:
-        value = json.loads(props[PREFIX + key])
-    except json.JSONDecodeError as error:
-        raise ExportError(f"model property {PREFIX}{key} is not valid JSON: {error}") from None
-    if not isinstance(value, kind):
-        raise ExportError(f"model property {PREFIX}{key} must be a JSON {kind.__name__}")
-    return value
+        return json.loads(props[PREFIX + key])
+    except (TypeError, ValueError):
+        raise _bad(props, key, expected) from None
+
+
+def _bad(props: dict[str, str], key: str, expected: str) -> MetadataError:
+    value = props[PREFIX + key]
+    shown = value if len(value) <= 80 else value[:77] + "..."
+    return MetadataError(f"metadata {PREFIX}{key}: expected {expected}, got {shown!r}")
+
+
+def _numbers(props: dict[str, str], key: str, count: int) -> tuple[float, ...]:
+    expected = f"a JSON list of {count} {'positive ' if key == 'std' else ''}numbers"
+    value = _json(props, key, expected)
+    if not (
+        isinstance(value, list)
+        and len(value) == count
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        and (key != "std" or all(v > 0 for v in value))
+    ):
+        raise _bad(props, key, expected)
+    return tuple(float(v) for v in value)
+
+
+def _shape(props: dict[str, str]) -> tuple[int, int, int]:
+    expected = "a JSON list [C, H, W] of positive integers with C 1 or 3"
+    value = _json(props, "input_shape", expected)
+    if not (
+        isinstance(value, list)
+        and len(value) == 3
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+        and value[0] in CHANNEL_ORDERS
+    ):
+        raise _bad(props, "input_shape", expected)
+    return (value[0], value[1], value[2])
+
+
+def _names(props: dict[str, str]) -> tuple[str, ...]:
+    expected = "a non-empty JSON list of distinct class names (strings)"
+    value = _json(props, "class_names", expected)
+    if not (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, str) for v in value)
+        and len(set(value)) == len(value)
+    ):
+        raise _bad(props, "class_names", expected)
+    return tuple(value)
+
+
+def _choice(props: dict[str, str], key: str, allowed: tuple[str, ...]) -> str:
+    if props[PREFIX + key] not in allowed:
+        raise _bad(props, key, " or ".join(repr(a) for a in allowed))
+    return props[PREFIX + key]
 
 
 def read_metadata(props: dict[str, str]) -> ExportMetadata:
-    """The typed properties of an exported file; missing or malformed ones raise naming them."""
-    required = ("format_version", "version", "run", "class_names", "input_shape")
-    required += ("channel_order", "input_range", "mean", "std", "resize", "tta_flip", "engine")
-    missing = [PREFIX + key for key in required if PREFIX + key not in props]
+    """The typed metadata of an ONNX file's `metadata_props`; missing or malformed keys raise
+    a MetadataError naming the key and what was expected."""
+    missing = [PREFIX + key for key in REQUIRED if PREFIX + key not in props]
     if missing:
-        raise ExportError(f"not a cnnlab export: model properties {', '.join(missing)} are missing")
-    if props[PREFIX + "format_version"] != FORMAT_VERSION:
-        raise ExportError(
-            f"model property {PREFIX}format_version is {props[PREFIX + 'format_version']!r}; "
-            f"this cnnlab reads version {FORMAT_VERSION}"
+        raise MetadataError(
+            f"metadata: missing {', '.join(missing)}; expected a model written by "
+            f"`cnnlab export` (format {FORMAT_VERSION})"
         )
-    shape = _json(props, "input_shape", list)
-    if len(shape) != 3 or not all(isinstance(d, int) and d > 0 for d in shape):
-        raise ExportError(f"model property {PREFIX}input_shape must be [C, H, W], got {shape}")
-    flip = props[PREFIX + "tta_flip"]
-    engine = props[PREFIX + "engine"]
-    if flip not in ("true", "false") or engine not in ENGINES:
-        raise ExportError(
-            f"model properties {PREFIX}tta_flip must be true or false and {PREFIX}engine one "
-            f"of {', '.join(ENGINES)}; got {flip!r} and {engine!r}"
+    not_text = [key for key, value in props.items() if not isinstance(value, str)]
+    if not_text:
+        raise MetadataError(f"metadata {not_text[0]}: expected a string value")
+    _choice(props, "format_version", (FORMAT_VERSION,))
+    shape = _shape(props)
+    C = shape[0]
+    stats = None
+    if PREFIX + "input_stats" in props:
+        expected = "a JSON object of input_stats.json"
+        stats = stats_from_dict(
+            _json(props, "input_stats", expected), f"metadata {PREFIX}input_stats"
         )
-    stats = _json(props, "input_stats", dict) if PREFIX + "input_stats" in props else None
     return ExportMetadata(
+        format_version=props[PREFIX + "format_version"],
         version=props[PREFIX + "version"],
         run=props[PREFIX + "run"],
-        class_names=tuple(str(name) for name in _json(props, "class_names", list)),
-        input_shape=(shape[0], shape[1], shape[2]),
-        channel_order=props[PREFIX + "channel_order"],
-        mean=tuple(float(v) for v in _json(props, "mean", list)),
-        std=tuple(float(v) for v in _json(props, "std", list)),
-        tta_flip=flip == "true",
-        engine=engine,
+        class_names=_names(props),
+        input_shape=shape,
+        channel_order=_choice(props, "channel_order", (CHANNEL_ORDERS[C],)),
+        input_range=_choice(props, "input_range", (INPUT_RANGE,)),
+        mean=_numbers(props, "mean", C),
+        std=_numbers(props, "std", C),
+        resize=_choice(props, "resize", (RESIZE,)),
+        tta_flip=_choice(props, "tta_flip", ("true", "false")) == "true",
         input_stats=stats,
-        input_range=tuple(_json(props, "input_range", list)),
-        resize=props[PREFIX + "resize"],
-        format_version=props[PREFIX + "format_version"],
+        engine=_choice(props, "engine", ENGINES),
     )

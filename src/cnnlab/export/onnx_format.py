@@ -16,7 +16,6 @@ from cnnlab.atomic import write_bytes
 from cnnlab.errors import ExportError
 from cnnlab.export.extra import require
 from cnnlab.export.files import example_input, quiet, unit_batches
-from cnnlab.export.metadata import metadata_props
 from cnnlab.export.source import ExportSource
 
 INPUT, OUTPUT = "images", "logits"
@@ -25,7 +24,7 @@ MIN_OPSET = 18  # the exporter's own opset; lower ones go through a version conv
 
 def write_onnx(source: ExportSource, path: Path, opset: int) -> Path:
     """`source`'s network as a checked ONNX file at `path` with its properties."""
-    props = metadata_props(source.metadata)
+    props = source.metadata.props()
     what = f"run {source.loaded.path}"
     return onnx_file(source.network, source.metadata.input_shape, props, path, opset, what)
 

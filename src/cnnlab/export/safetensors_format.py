@@ -18,7 +18,7 @@ from cnnlab.atomic import write_bytes, write_text
 from cnnlab.errors import CnnlabError, ExportError
 from cnnlab.export.extra import require
 from cnnlab.export.files import unit_batches
-from cnnlab.export.metadata import ExportMetadata, metadata_props, read_metadata
+from cnnlab.export.metadata import ExportMetadata, read_metadata
 from cnnlab.export.source import ExportSource
 from cnnlab.models.architecture import classifier_from_record, seeded
 from cnnlab.models.classifier import Classifier, predict_logits
@@ -35,7 +35,7 @@ def write_safetensors(source: ExportSource, path: Path, opset: int) -> Path:
     require("safetensors")
     from safetensors.torch import save
 
-    props = metadata_props(source.metadata)
+    props = source.metadata.props()
     state = {
         name: tensor.detach().cpu().contiguous().clone()  # safetensors refuses shared memory
         for name, tensor in source.classifier.state_dict().items()

@@ -16,8 +16,7 @@ import numpy as np
 import cnnlab
 from cnnlab.config import ExperimentConfig
 from cnnlab.errors import ExportError
-from cnnlab.export.metadata import ExportMetadata, channel_order
-from cnnlab.export.source import stats_dict
+from cnnlab.export.metadata import metadata_props, read_metadata
 from cnnlab.runs.rundir import RunDir
 from cnnlab.scratch.npz import load_arrays
 
@@ -55,17 +54,18 @@ def scratch_metadata(run: RunDir, config: ExperimentConfig, in_shape: tuple[int,
     if missing:
         raise ExportError(f"{run.best_npz} lacks {', '.join(missing)}: not a cnnlab scratch run")
     stats = run.read_input_stats()
-    return ExportMetadata(
-        version=cnnlab.__version__,
-        run=run.path.resolve().name,
-        class_names=tuple(str(name) for name in arrays["class_names"]),
-        input_shape=in_shape,
-        channel_order=channel_order(in_shape[0]),
-        mean=tuple(float(v) for v in np.ravel(arrays["input.mean"])),
-        std=tuple(float(v) for v in np.ravel(arrays["input.std"])),
-        tta_flip=bool(config.model.tta_flip),
-        engine="numpy",
-        input_stats=None if stats is None else stats_dict(stats),
+    return read_metadata(
+        metadata_props(
+            version=cnnlab.__version__,
+            run=run.path.resolve().name,
+            class_names=tuple(str(name) for name in arrays["class_names"]),
+            input_shape=in_shape,
+            mean=tuple(float(v) for v in np.ravel(arrays["input.mean"])),
+            std=tuple(float(v) for v in np.ravel(arrays["input.std"])),
+            tta_flip=bool(config.model.tta_flip),
+            engine="numpy",
+            input_stats=stats,
+        )
     )
 
 

@@ -8,7 +8,7 @@ images when the run's data has no test split.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +17,8 @@ from torch import nn
 
 import cnnlab
 from cnnlab.data import Dataset, Split
-from cnnlab.data.input_stats import InputStats
 from cnnlab.errors import DataError
-from cnnlab.export.metadata import ExportMetadata, channel_order
+from cnnlab.export.metadata import ExportMetadata, metadata_props, read_metadata
 from cnnlab.models.classifier import Classifier, predict_logits
 from cnnlab.runs.load import LoadedRun, load_run
 
@@ -72,24 +71,20 @@ def load_source(run_dir: Path) -> ExportSource:
     network = FlipAverage(model).eval() if tta_flip else model
     record = model.record()
     stats = loaded.run.read_input_stats()
-    metadata = ExportMetadata(
-        version=cnnlab.__version__,
-        run=loaded.path.resolve().name,
-        class_names=tuple(loaded.class_names),
-        input_shape=tuple(model.in_shape),
-        channel_order=channel_order(model.in_shape[0]),
-        mean=tuple(record["mean"]),
-        std=tuple(record["std"]),
-        tta_flip=tta_flip,
-        engine="torch",
-        input_stats=None if stats is None else stats_dict(stats),
+    metadata = read_metadata(
+        metadata_props(
+            version=cnnlab.__version__,
+            run=loaded.path.resolve().name,
+            class_names=tuple(loaded.class_names),
+            input_shape=tuple(model.in_shape),
+            mean=tuple(record["mean"]),
+            std=tuple(record["std"]),
+            tta_flip=tta_flip,
+            engine="torch",
+            input_stats=stats,
+        )
     )
     return ExportSource(loaded, network, metadata)
-
-
-def stats_dict(stats: InputStats) -> dict:
-    """input_stats.json's object (tuples as lists), as the run keeps it."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(stats).items()}
 
 
 def proof_images(data: Dataset, in_shape: tuple[int, int, int], run: Path) -> ProofImages:

@@ -17,7 +17,7 @@ import torch
 from cnnlab.atomic import write_bytes
 from cnnlab.errors import ExportError
 from cnnlab.export.files import example_input, quiet, unit_batches
-from cnnlab.export.metadata import ExportMetadata, metadata_props, read_metadata
+from cnnlab.export.metadata import ExportMetadata, read_metadata
 from cnnlab.export.source import ExportSource
 
 PROPERTIES = "cnnlab.json"  # the extra file holding the `cnnlab.*` properties
@@ -27,7 +27,7 @@ def write_torchscript(source: ExportSource, path: Path, opset: int) -> Path:
     """`source`'s network traced and saved at `path` (`opset` is ONNX's and unused here)."""
     del opset
     buffer = io.BytesIO()
-    properties = json.dumps(metadata_props(source.metadata), indent=1)
+    properties = json.dumps(source.metadata.props(), indent=1)
     try:
         with quiet(), torch.inference_mode():
             traced = torch.jit.trace(source.network, example_input(source.metadata.input_shape))

@@ -1,20 +1,31 @@
 """The run directory and nothing else: its files (`RunDir`), the recorder both training engines
-write through, and `load_run`, which builds a run's model from its checkpoint alone."""
+write through, and `load_run`, which builds a run's model from its checkpoint alone.
 
-from cnnlab.runs.load import LoadedRun, load_run
-from cnnlab.runs.predictions import Predictions
-from cnnlab.runs.recorder import Recorder, format_epoch
-from cnnlab.runs.rundir import SETTLED, STATUSES, RunDir, claim_run_dir, new_run_dir
+Names load from their modules on first use, so a torch-free module of this package
+(`runs.predictions`) imports without torch.
+"""
 
-__all__ = [
-    "SETTLED",
-    "STATUSES",
-    "LoadedRun",
-    "Predictions",
-    "Recorder",
-    "RunDir",
-    "claim_run_dir",
-    "format_epoch",
-    "load_run",
-    "new_run_dir",
-]
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "LoadedRun": "cnnlab.runs.load",
+    "load_run": "cnnlab.runs.load",
+    "Predictions": "cnnlab.runs.predictions",
+    "Recorder": "cnnlab.runs.recorder",
+    "format_epoch": "cnnlab.runs.recorder",
+    "SETTLED": "cnnlab.runs.rundir",
+    "STATUSES": "cnnlab.runs.rundir",
+    "RunDir": "cnnlab.runs.rundir",
+    "claim_run_dir": "cnnlab.runs.rundir",
+    "new_run_dir": "cnnlab.runs.rundir",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'cnnlab.runs' has no attribute {name!r}")

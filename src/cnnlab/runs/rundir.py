@@ -13,7 +13,7 @@ import math
 import re
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import yaml
 
 from cnnlab.atomic import write_text
 from cnnlab.config import ExperimentConfig, build_config, dump_config
-from cnnlab.data.input_stats import InputStats
+from cnnlab.data.input_stats import InputStats, stats_from_dict
 from cnnlab.errors import CnnlabError
 from cnnlab.models.source import ModelSource
 from cnnlab.runs.predictions import (
@@ -91,10 +91,6 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [json_safe(v) for v in value]
     return value
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def output_tag(dataset: str | None, split: str, own_dataset: str) -> str | None:
@@ -240,24 +236,7 @@ class RunDir:
     def read_input_stats(self) -> InputStats | None:
         """input_stats.json (None for runs made before it existed); damaged: an error naming it."""
         data = self._read_json(self.input_stats_path)
-        if data is None:
-            return None
-        names = [f.name for f in fields(InputStats)]
-        if not isinstance(data, dict) or sorted(data) != sorted(names):
-            raise CnnlabError(
-                f"{self.input_stats_path}: damaged; expected a JSON object with keys {names}"
-            )
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        for name, value in values.items():
-            items = value if isinstance(value, tuple) else (value,)
-            if (value is None and name == "original_size") or all(_finite(v) for v in items):
-                continue
-            raise CnnlabError(
-                f"{self.input_stats_path}: damaged; {name} must be a finite number or a list "
-                f"of them, got {value!r}"
-            )
-        stats = InputStats(**values)
-        return stats
+        return None if data is None else stats_from_dict(data, str(self.input_stats_path))
 
     # -- model_source.py / model_spec.yaml, README.md --------------------------------------
     def write_model_source(self, source: ModelSource) -> Path:

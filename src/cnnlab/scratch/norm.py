@@ -14,6 +14,8 @@ import numpy as np
 
 from cnnlab.errors import ModelError
 
+EPS = 1e-5  # added to the variance before its square root (as PyTorch's BatchNorm)
+
 
 class BatchNormCache(NamedTuple):
     """Normalised input, 1/std, gamma, whether batch statistics were used, and the new running stats."""
@@ -33,7 +35,7 @@ def batchnorm_forward(
     *,
     train: bool,
     momentum: float = 0.9,
-    eps: float = 1e-5,
+    eps: float = EPS,
 ) -> tuple[np.ndarray, BatchNormCache]:
     """out = gamma * (x - mean) / sqrt(var + eps) + beta per feature: x (N, D) -> (N, D).
 
@@ -86,7 +88,7 @@ def spatial_batchnorm_forward(
     *,
     train: bool,
     momentum: float = 0.9,
-    eps: float = 1e-5,
+    eps: float = EPS,
 ) -> tuple[np.ndarray, BatchNormCache]:
     """Batch norm per channel over (N, H, W): x (N, C, H, W) -> (N, C, H, W); gamma, beta (C,)."""
     if x.ndim != 4:

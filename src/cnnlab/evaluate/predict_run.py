@@ -6,61 +6,38 @@ differ comes back as warnings with a remedy (`--invert` for the other polarity).
 
 from __future__ import annotations
 
-import os
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from cnnlab.data import Split
-from cnnlab.data.catalog import IMAGEFOLDER_PREFIX
-from cnnlab.data.images import IMAGE_EXTENSIONS
-from cnnlab.errors import DataError
 from cnnlab.evaluate.api import evaluate_loaded, evaluation_split
 from cnnlab.evaluate.inference import predict_probabilities
-from cnnlab.evaluate.input_check import input_warnings
-from cnnlab.evaluate.inputs import image_files, images_from_array, images_from_files, invert
+from cnnlab.evaluate.inputs import invert
+from cnnlab.evaluate.predicting import (
+    FORMATS,
+    InputMismatchWarning,
+    Predicted,
+    check_format,
+    check_inputs,
+    image_path,
+    read_images,
+    unlabelled,
+)
 from cnnlab.runs import RunDir
 from cnnlab.runs.load import LoadedRun, load_run
-from cnnlab.runs.predictions import Predictions, save_leaderboard, save_predictions
-
-# What `predict --format` writes: predictions.csv's columns, or a leaderboard's `id,label`.
-FORMATS: dict[str, Callable[[Path, Predictions], Path]] = {
-    "predictions": save_predictions,
-    "leaderboard": save_leaderboard,
-}
-
-
-class InputMismatchWarning(UserWarning):
-    """The images given to `predict` look unlike the run's training images."""
-
-
-@dataclass(frozen=True)
-class Predicted:
-    """What one prediction pass gives: the predictions and what the input check found."""
-
-    predictions: Predictions
-    accuracy: float | None  # on a dataset's test split; None for images without labels
-    warnings: tuple[str, ...]  # how the images differ from the training images, with a remedy
-    notes: tuple[str, ...]  # e.g. that a run made before input_stats.json is not checked
 
 
 def _check(
     loaded: LoadedRun, images: np.ndarray, names: Sequence, sizes: Sequence, inverted: bool
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(warnings, notes) of the input check; a run without input_stats.json skips it."""
+    unchecked = f"run {loaded.path} has no input_stats.json (made before cnnlab saved one)"
     stats = RunDir(loaded.path).read_input_stats()
-    if stats is None:
-        note = (
-            f"run {loaded.path} has no input_stats.json (made before cnnlab saved one): "
-            f"the images are not compared with its training images"
-        )
-        return (), (note,)
-    found = input_warnings(stats, images, [str(n) for n in names], sizes, inverted=inverted)
-    return tuple(found), ()
+    return check_inputs(stats, images, names, sizes, inverted, unchecked)
 
 
 def _predict_images(
@@ -69,16 +46,7 @@ def _predict_images(
     """Predictions of the run's best checkpoint for `images` (true labels unknown)."""
     if isinstance(images, torch.Tensor):
         images = images.detach().cpu().numpy()
-    sizes: list = []  # the files' original (H, W); arrays are never resized
-    if isinstance(images, np.ndarray):
-        ids: list[int | str] = list(range(images.shape[0]))
-        array = images_from_array(images, loaded.in_shape)  # (N, C, H, W)
-    else:
-        files = image_files(images)
-        ids = [name for name, _ in files]
-        array, sizes = images_from_files([path for _, path in files], loaded.in_shape)
-    if inverted:
-        array = invert(array)
+    ids, array, sizes = read_images(images, loaded.in_shape, inverted)  # (N, C, H, W)
     found, notes = _check(loaded, array, ids, sizes, inverted)
     probabilities = predict_probabilities(
         loaded.model,
@@ -88,8 +56,7 @@ def _predict_images(
         device=device,
         precision=loaded.config.train.precision,
     )  # (N, K)
-    unknown = np.full(len(ids), -1, dtype=np.int64)
-    predictions = Predictions(tuple(ids), probabilities, tuple(loaded.class_names), unknown)
+    predictions = unlabelled(ids, probabilities, loaded.class_names)
     return Predicted(predictions, None, found, notes)
 
 
@@ -147,18 +114,11 @@ def predict_to_csv(
     split's order (refused when the run predicts only some of its classes), for a folder in
     sorted file order.
     """
-    if output_format not in FORMATS:
-        raise DataError(f"output format {output_format!r}: expected one of {', '.join(FORMATS)}")
-    is_path = Path(source).exists()
-    looks_like_path = os.sep in str(source) or Path(source).suffix.lower() in IMAGE_EXTENSIONS
-    if not is_path and looks_like_path and not str(source).startswith(IMAGEFOLDER_PREFIX):
-        raise DataError(
-            f"images {source}: no such file or folder; expected an image file, a folder of "
-            f"images, or a dataset name"
-        )
+    check_format(output_format)
+    path = image_path(source)
     loaded = load_run(Path(run_dir), "best", device=device)
-    if is_path:
-        done = _predict_images(loaded, Path(source), device, batch_size, invert)
+    if path is not None:
+        done = _predict_images(loaded, path, device, batch_size, invert)
     else:
         whole = output_format == "leaderboard"
         done = _predict_dataset(loaded, str(source), device, batch_size, invert, whole)
