@@ -116,8 +116,11 @@ def test_a_run_without_metrics_skips_the_curves_and_a_non_run_is_refused(
         names = {p.stem for p in write_figures(copy)}
     assert not names & {"loss", "accuracy", "f1", "lr"} and "confusion_matrix" in names
     assert "figure loss skipped: metrics.csv has no epochs yet" in caplog.text
-    with pytest.raises(CnnlabError, match="is not a cnnlab run: config.yaml is missing"):
+    with pytest.raises(CnnlabError, match="run directory .*nothing does not exist"):
         write_figures(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CnnlabError, match="is not a cnnlab run: config.yaml is missing"):
+        write_figures(tmp_path / "empty")
 
 
 def test_cli_features_verb_writes_the_pages(conv_run, capsys):

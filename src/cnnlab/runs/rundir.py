@@ -174,6 +174,8 @@ class RunDir:
 
     def read_config_data(self) -> dict:
         """config.yaml as a plain mapping; a missing or damaged file raises naming it."""
+        if not self.path.is_dir():
+            raise CnnlabError(f"run directory {self.path} does not exist")
         if not self.config_path.is_file():
             raise CnnlabError(
                 f"{self.path} is not a cnnlab run: {self.config_path.name} is missing"
