@@ -100,14 +100,14 @@ ROWS = (
     Deliverable(
         "1 MNIST 0/1/7",
         "loss/accuracy curves, confusion matrix, filters, feature maps of every run",
-        "figures mnist-three-digits/runs/model=conv1,per_class=16",
+        "figures mnist-three-digits/runs/model=conv1,per_class=16,seed=0",
         files("mnist-three-digits/runs/*/figures/*.png"),
     ),  # fmt: skip
     Deliverable(
         "1 MNIST 0/1/7",
         "side-by-side comparison page of the two nets",
-        "report mnist-three-digits/runs/model=fc_only,per_class=16 "
-        "mnist-three-digits/runs/model=conv1,per_class=16 --out compare-0-1-7",
+        "report mnist-three-digits/runs/model=fc_only,per_class=16,seed=0 "
+        "mnist-three-digits/runs/model=conv1,per_class=16,seed=0 --out compare-0-1-7",
         files("compare-0-1-7/*.html"),
     ),  # fmt: skip
     Deliverable(
