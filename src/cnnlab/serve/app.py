@@ -7,7 +7,7 @@ runs table's rows and the loaded models cached by file mtimes; no state outside 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
@@ -86,10 +86,13 @@ def create_app(runs_dir: Path) -> FastAPI:
         return FileResponse(path, media_type="image/png")
 
     @app.get("/api/compare")
-    def api_compare(run: list[str] = Query(...)) -> dict[str, Any]:
+    def api_compare(run: Annotated[list[str], Query()]) -> dict[str, Any]:
         paths = [run_path(one) for one in run]
         rows = [index.row(path) for path in paths]
-        curves = {row["id"]: {"epochs": RunDir(p).read_epochs()} for row, p in zip(rows, paths)}
+        curves = {
+            row["id"]: {"epochs": RunDir(p).read_epochs()}
+            for row, p in zip(rows, paths, strict=True)
+        }
         tables = {}
         for path in paths:
             folder = sweep_folder(index.runs_dir, path)
