@@ -1,0 +1,181 @@
+"""The runs table: every run under the runs folder (sweep runs nested in it too), one summary
+row each, read through `RunDir` and cached by the mtimes of the files the row comes from."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cnnlab.errors import CnnlabError
+from cnnlab.runs import RunDir
+from cnnlab.runs.rundir import json_safe
+from cnnlab.serve.paths import is_run_dir
+
+SWEEP_RUNS = "runs"  # a sweep keeps its runs in <sweep>/runs/<run>
+
+
+def find_runs(runs_dir: Path) -> list[Path]:
+    """Every run directory under `runs_dir`, sorted; symlinks and hidden folders are skipped,
+    and a run's own folders (figures, export) are not searched."""
+    found = []
+    for folder, subfolders, _ in os.walk(runs_dir, followlinks=False):
+        path = Path(folder)
+        if path != runs_dir and is_run_dir(path):
+            found.append(path)
+            subfolders.clear()
+            continue
+        subfolders[:] = sorted(
+            name
+            for name in subfolders
+            if not name.startswith(".") and not os.path.islink(os.path.join(folder, name))
+        )
+    return sorted(found)
+
+
+def run_id(runs_dir: Path, path: Path) -> str:
+    """The run's id: its path relative to the runs folder, "/"-separated."""
+    return path.relative_to(runs_dir).as_posix()
+
+
+def sweep_folder(runs_dir: Path, path: Path) -> Path | None:
+    """The sweep folder holding run `path` (<sweep>/runs/<run>), or None for a lone run."""
+    parent = path.parent
+    return parent.parent if parent.name == SWEEP_RUNS and parent != runs_dir else None
+
+
+def sweep_name(runs_dir: Path, folder: Path) -> str:
+    """A sweep's name in the table: its folder relative to the runs folder (or the runs
+    folder's own name when the folder served is a sweep)."""
+    return runs_dir.name if folder == runs_dir else folder.relative_to(runs_dir).as_posix()
+
+
+def _watched(run: RunDir) -> tuple[Path, ...]:
+    """The files a summary row is read from (their mtimes key the cache)."""
+    return (
+        run.config_path,
+        run.status_path,
+        run.metrics_path,
+        run.test_metrics_path(),
+        run.final_path,
+        run.input_stats_path,
+    )
+
+
+def _stamp(run: RunDir) -> tuple[int, ...]:
+    stamps = []
+    for path in _watched(run):
+        try:
+            stamps.append(os.stat(path).st_mtime_ns)
+        except OSError:
+            stamps.append(-1)
+    return tuple(stamps)
+
+
+def _number(value: Any) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return json_safe(float(value)) if ok else None
+
+
+def summary_row(runs_dir: Path, path: Path) -> dict[str, Any]:
+    """One run's row of the runs table; a damaged file leaves its fields None and says why."""
+    run = RunDir(path)
+    sweep = sweep_folder(runs_dir, path)
+    row: dict[str, Any] = {
+        "id": run_id(runs_dir, path),
+        "name": path.name,
+        "status": "unknown",
+        "model": None,
+        "dataset": None,
+        "epochs_done": None,
+        "epochs_planned": None,
+        "best_val_accuracy": None,
+        "test_accuracy": None,
+        "test_f1_macro": None,
+        "train_seconds": None,
+        "started": None,
+        "in_channels": None,
+        "sweep": None if sweep is None else sweep_name(runs_dir, sweep),
+        "errors": [],
+    }
+    readers = (_status, _config, _epochs, _test, _final, _stats)
+    for read in readers:
+        try:
+            row.update(read(run))
+        except CnnlabError as error:
+            row["errors"].append(str(error))
+    return row
+
+
+def _status(run: RunDir) -> dict[str, Any]:
+    return {"status": str(run.read_status().get("status", "unknown"))}
+
+
+def _config(run: RunDir) -> dict[str, Any]:
+    config = run.read_config_data()
+    section = lambda name: config.get(name) if isinstance(config.get(name), dict) else {}  # noqa: E731
+    started = datetime.fromtimestamp(os.stat(run.config_path).st_mtime, UTC)
+    epochs = section("train").get("epochs")
+    return {
+        "model": section("model").get("name"),
+        "dataset": section("data").get("dataset"),
+        "epochs_planned": epochs if isinstance(epochs, int) else None,
+        "started": started.isoformat(timespec="seconds"),
+    }
+
+
+def _epochs(run: RunDir) -> dict[str, Any]:
+    rows = run.read_epochs()
+    accuracies = [r["val_accuracy"] for r in rows if r.get("val_accuracy") is not None]
+    return {
+        "epochs_done": len(rows),
+        "best_val_accuracy": _number(max(accuracies)) if accuracies else None,
+    }
+
+
+def _test(run: RunDir) -> dict[str, Any]:
+    metrics = run.read_test_metrics() or {}
+    return {
+        "test_accuracy": _number(metrics.get("accuracy")),
+        "test_f1_macro": _number(metrics.get("f1_macro")),
+    }
+
+
+def _final(run: RunDir) -> dict[str, Any]:
+    return {"train_seconds": _number(run.read_final().get("train_seconds"))}
+
+
+def _stats(run: RunDir) -> dict[str, Any]:
+    stats = run.read_input_stats()
+    return {"in_channels": None if stats is None else stats.channels}
+
+
+class RunsIndex:
+    """The runs of one folder, each summary row kept until one of its files changes."""
+
+    def __init__(self, runs_dir: Path) -> None:
+        self.runs_dir = Path(runs_dir).resolve()
+        self._rows: dict[Path, tuple[tuple[int, ...], dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def row(self, path: Path) -> dict[str, Any]:
+        """The summary row of run directory `path`, from the cache when its files are unchanged."""
+        stamp = _stamp(RunDir(path))
+        cached = self._rows.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        row = summary_row(self.runs_dir, path)
+        with self._lock:
+            self._rows[path] = (stamp, row)
+        return row
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every run's row, in id order; rows of runs that are gone leave the cache."""
+        paths = find_runs(self.runs_dir)
+        rows = [self.row(path) for path in paths]
+        with self._lock:
+            for gone in set(self._rows) - set(paths):
+                del self._rows[gone]
+        return rows
