@@ -76,12 +76,15 @@ const cnnlab = (() => {
     const plotHolder = el("div", { class: "plot" });
     figure.append(caption, plotHolder);
     holder.append(figure);
-    const width = () => Math.max(280, Math.min(560, holder.clientWidth - 16 || 480));
+    // Three charts a row on a wide window, one on a phone.
+    const width = () => Math.max(300, Math.min(560, Math.floor((holder.clientWidth || 1200) / 3) - 30));
+    const tick = (v) => (v === 0 ? "0" : Math.abs(v) < 0.01 || Math.abs(v) >= 1e5 ? v.toExponential(1)
+      : String(Number(v.toPrecision(4))));
     const opts = {
       width: width(),
       height: options.height || 220,
       scales: { x: { time: false }, y: options.log ? { distr: 3 } : {} },
-      axes: [{ label: xLabel }, { size: 60 }],
+      axes: [{ label: xLabel }, { size: 64, values: (u, ticks) => ticks.map(tick) }],
       series: [
         { label: xLabel },
         ...series.map((s, i) => ({

@@ -46,7 +46,9 @@
   function cell(run, column) {
     const value = run[column.key];
     if (column.key === "name") {
-      return el("td", {}, el("a", { href: runUrl("/run", run.id), title: run.id }, run.name || run.id));
+      const link = el("a", { href: runUrl("/run", run.id), title: run.id }, run.name || run.id);
+      const errors = (run.errors || []).join("\n");
+      return el("td", {}, link, errors ? el("span", { class: "warn-mark", title: errors }, " ⚠") : null);
     }
     if (column.key === "status") return el("td", {}, statusBadge(value));
     if (column.key === "epochs_done") {

@@ -6,6 +6,7 @@
 (() => {
   const { el, fetchJSON, showError, query, runUrl } = cnnlab;
   const id = query("run");
+  const SCALE = 3; // the input check warns from 4 times the training images' size
   const pad = document.getElementById("pad");
   const ctx = pad.getContext("2d");
   const output = document.getElementById("output");
@@ -26,7 +27,9 @@
   function stroke(to) {
     ctx.strokeStyle = state.gray ? "#ffffff" : document.getElementById("color").value;
     ctx.fillStyle = ctx.strokeStyle;
-    ctx.lineWidth = Number(document.getElementById("brush").value);
+    // The slider is in screen pixels; the canvas may hold fewer pixels than it shows.
+    const scale = pad.width / pad.getBoundingClientRect().width;
+    ctx.lineWidth = Number(document.getElementById("brush").value) * scale;
     ctx.lineCap = "round";
     ctx.lineJoin = "round";
     const from = state.last || to;
@@ -133,6 +136,13 @@
       const shape = run.in_shape;
       state.gray = !shape || shape[0] === 1;
       document.getElementById("color-label").hidden = state.gray;
+      if (shape) {
+        // The drawing holds SCALE times the run's pixels a side: fine enough to draw on, close
+        // enough to the training images' size that the server's resize is the usual one.
+        pad.width = SCALE * shape[2];
+        pad.height = SCALE * shape[1];
+        pad.style.height = `${Math.round(280 * shape[1] / shape[2])}px`;
+      }
       clearPad();
       const classes = (run.class_names || []).join(", ");
       document.getElementById("about").textContent = `${shape ? `input ${shape.join("×")}` : ""}` +
