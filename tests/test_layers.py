@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("visualize",),
     ("lrfind", "report"),
     ("experiment",),
-    ("sweep", "search", "export"),
+    ("sweep", "search", "export", "serve"),
     ("cli",),
 )
 FACADES = ("__init__", "__main__")  # cnnlab/__init__.py names the API lazily; __main__ runs cli

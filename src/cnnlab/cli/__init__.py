@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         report_cmd,
         scratch_cmd,
         search_cmd,
+        serve_cmd,
         sweep_cmd,
         train_cmd,
         visualize_cmd,
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB")
     verb_groups = (
         data_cmd, models_cmd, train_cmd, eval_cmd, visualize_cmd, report_cmd,
-        sweep_cmd, search_cmd, lrfind_cmd, scratch_cmd, export_cmd,
+        sweep_cmd, search_cmd, lrfind_cmd, scratch_cmd, export_cmd, serve_cmd,
     )  # fmt: skip
     for module in verb_groups:
         module.add_parser(subparsers)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -49,6 +50,13 @@ def create_app(runs_dir: Path) -> FastAPI:
     async def cnnlab_error(request: Request, error: CnnlabError) -> JSONResponse:
         code = next((c for kind, c in ERROR_CODES.items() if isinstance(error, kind)), 500)
         return JSONResponse({"detail": str(error)}, status_code=code)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        said = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc'][1:])}: {e['msg']}" for e in error.errors()
+        )
+        return JSONResponse({"detail": f"bad request: {said}"}, status_code=400)
 
     for route, page in PAGES.items():
         app.add_api_route(route, _page_route(page), methods=["GET"], include_in_schema=False)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from cnnlab.data.images import decode_image_with_header
+from cnnlab.data.images import decode_image_with_header, read_image_size_and_mode
 from cnnlab.errors import CnnlabError, DataFormatError
 from cnnlab.evaluate.inference import predict_probabilities
 from cnnlab.evaluate.inputs import invert
@@ -87,16 +87,21 @@ def decode_upload(
             f"upload {name}: {len(data):,} bytes, over the limit of {MAX_BYTES:,} (5 MB)"
         )
     C, H, W = in_shape
+    source = f"upload {name}"
+    try:
+        (height, width), _ = read_image_size_and_mode(data, source)  # the header alone
+    except DataFormatError:
+        height = width = 0  # not an image, or a bomb: decoding below says which, with the limit
+    if max(height, width) > MAX_SIDE:
+        raise BadUpload(
+            f"{source}: {width}x{height} pixels, over the limit of {MAX_SIDE}x{MAX_SIDE}"
+        )
     try:
         image, (size, _) = decode_image_with_header(
-            data, source=f"upload {name}", channels=C, size=(H, W), max_pixels=MAX_SIDE * MAX_SIDE
+            data, source=source, channels=C, size=(H, W), max_pixels=MAX_SIDE * MAX_SIDE
         )
     except DataFormatError as error:
         raise BadUpload(str(error)) from None
-    if max(size) > MAX_SIDE:
-        raise BadUpload(
-            f"upload {name}: {size[1]}x{size[0]} pixels, over the limit of {MAX_SIDE}x{MAX_SIDE}"
-        )
     return np.array(image[None]), size  # (1, C, H, W), writable (torch refuses read-only arrays)
 
 
