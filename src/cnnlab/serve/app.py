@@ -44,6 +44,7 @@ def create_app(runs_dir: Path) -> FastAPI:
     index = RunsIndex(runs_dir)
     models = ModelCache()
     app = FastAPI(title="cnnlab", docs_url=None, redoc_url=None)
+    app.state.index = index  # `serve` reads every row once in the background at start
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     @app.exception_handler(CnnlabError)
