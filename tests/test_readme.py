@@ -38,6 +38,8 @@ NOT_RUN = {
     "cnnlab scratch train --dataset cifar10 --epochs 4 --batch-size 50 --lr-decay 0.9 "
     "--reg 1e-3": "needs full CIFAR-10 (1,000 validation images by default) and about an hour "
     "on 2 cores; tests/scratch trains the same engine on small data",
+    "cnnlab serve runs": "serves until interrupted; tests/serve runs the app in-process "
+    "(TestClient) and the verb with uvicorn stubbed",
 }
 # Runs a command needs that no earlier README command makes: (run name, cnnlab arguments).
 PREREQUISITES = {
