@@ -25,7 +25,6 @@ from cnnlab.serve.predict import (
     ModelCache,
     NotReady,
     TooLarge,
-    predict_upload,
 )
 from cnnlab.serve.runs_index import RunsIndex, sweep_folder, sweep_name
 
@@ -44,6 +43,7 @@ def create_app(runs_dir: Path) -> FastAPI:
     index = RunsIndex(runs_dir)
     models = ModelCache()
     app = FastAPI(title="cnnlab", docs_url=None, redoc_url=None)
+    app.state.index = index  # `serve` reads every row once in the background at start
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     @app.exception_handler(CnnlabError)
@@ -124,9 +124,8 @@ def create_app(runs_dir: Path) -> FastAPI:
         data = await upload.read(MAX_BYTES + 1)
         inverted = _flag(form.get("invert", "false"), "invert")
         k = _count(form.get("k", "5"), "k")
-        loaded = await run_in_threadpool(models.get, path)
         name = upload.filename or "image"
-        return await run_in_threadpool(predict_upload, loaded, data, name, inverted=inverted, k=k)
+        return await run_in_threadpool(models.predict, path, data, name, inverted=inverted, k=k)
 
     return app
 

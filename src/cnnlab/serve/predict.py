@@ -50,11 +50,12 @@ class NotReady(CnnlabError):
 
 
 class ModelCache:
-    """Loaded models by run directory, reloaded when best.pt's mtime changes."""
+    """Loaded models by run directory, reloaded when best.pt's mtime changes; predictions run
+    one at a time (Grad-CAM and feature maps hook the shared model's layers)."""
 
     def __init__(self) -> None:
         self._models: dict[Path, tuple[int, LoadedRun]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # get() inside predict() takes it again
 
     def get(self, run_dir: Path) -> LoadedRun:
         """The run's best model (weights-only load); a run that is not settled raises NotReady."""
@@ -69,12 +70,17 @@ class ModelCache:
             mtime = os.stat(run.best_checkpoint).st_mtime_ns
         except OSError:
             raise NotReady(f"run {run_dir.name} has no {run.best_checkpoint.name}") from None
-        with self._lock:  # one load at a time: a page's first requests would all load it
+        with self._lock:
             cached = self._models.get(run_dir)
             if cached is None or cached[0] != mtime:
                 cached = (mtime, load_run(run_dir, "best", device="cpu"))
                 self._models[run_dir] = cached
         return cached[1]
+
+    def predict(self, run_dir: Path, data: bytes, name: str, *, inverted: bool, k: int) -> dict:
+        """`predict_upload` with the run's cached model, one prediction at a time."""
+        with self._lock:
+            return predict_upload(self.get(run_dir), data, name, inverted=inverted, k=k)
 
 
 def decode_upload(

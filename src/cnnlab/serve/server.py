@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import ipaddress
 import sys
+import threading
 from pathlib import Path
 
 from cnnlab.errors import CnnlabError
@@ -63,6 +64,8 @@ def serve(runs_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
     from cnnlab.serve.app import create_app
 
     app = create_app(Path(runs_dir))
+    # the first listing parses every config.yaml (~4 ms each); do it while the browser opens
+    threading.Thread(target=app.state.index.rows, name="cnnlab-serve-index", daemon=True).start()
     print(f"serving the runs in {Path(runs_dir).resolve()} at {url_of(host, port)}")
     if not is_loopback(host):
         print(

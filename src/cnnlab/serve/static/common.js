@@ -48,6 +48,9 @@ const cnnlab = (() => {
     return value.toFixed(digits);
   }
 
+  /** A score (accuracy, F1...) always with 4 decimals, so 1.0 reads 1.0000 beside 0.9430. */
+  const score = (value) => (typeof value === "number" ? value.toFixed(4) : fmt(value));
+
   function seconds(value) {
     if (value === null || value === undefined) return "–";
     if (value < 60) return `${value.toFixed(1)} s`;
@@ -167,6 +170,6 @@ const cnnlab = (() => {
     return out;
   }
 
-  return { el, fetchJSON, query, queryAll, runUrl, fmt, seconds, statusBadge, showError,
+  return { el, fetchJSON, query, queryAll, runUrl, fmt, score, seconds, statusBadge, showError,
     lineChart, align, table, markdownTables, PALETTE };
 })();

@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { el, fetchJSON, seconds, statusBadge, showError, table, queryAll, runUrl, lineChart, align,
+  const { el, fetchJSON, score, seconds, statusBadge, showError, table, queryAll, runUrl, lineChart, align,
     markdownTables } = cnnlab;
   const ids = queryAll("run");
   const CURVES = [
@@ -18,9 +18,9 @@
       { key: "status", label: "status", format: (v) => statusBadge(v) },
       { key: "model", label: "model" }, { key: "dataset", label: "dataset" },
       { key: "epochs_done", label: "epochs" },
-      { key: "best_val_accuracy", label: "best val acc" },
-      { key: "test_accuracy", label: "test acc" },
-      { key: "test_f1_macro", label: "test F1" },
+      { key: "best_val_accuracy", label: "best val acc", format: score },
+      { key: "test_accuracy", label: "test acc", format: score },
+      { key: "test_f1_macro", label: "test F1", format: score },
       { key: "train_seconds", label: "time", format: (v) => seconds(v) },
     ];
     // The best value of each score column is marked so the winner is seen at a glance.

@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { el, fetchJSON, fmt, seconds, statusBadge, showError, runUrl } = cnnlab;
+  const { el, fetchJSON, fmt, score, seconds, statusBadge, showError, runUrl } = cnnlab;
   const COLUMNS = [
     { key: "name", label: "run", kind: "text" },
     { key: "status", label: "status", kind: "text" },
@@ -10,9 +10,9 @@
     { key: "dataset", label: "dataset", kind: "text" },
     { key: "sweep", label: "sweep", kind: "text" },
     { key: "epochs_done", label: "epochs", kind: "num" },
-    { key: "best_val_accuracy", label: "best val acc", kind: "num" },
-    { key: "test_accuracy", label: "test acc", kind: "num" },
-    { key: "test_f1_macro", label: "test F1", kind: "num" },
+    { key: "best_val_accuracy", label: "best val acc", kind: "num", score: true },
+    { key: "test_accuracy", label: "test acc", kind: "num", score: true },
+    { key: "test_f1_macro", label: "test F1", kind: "num", score: true },
     { key: "train_seconds", label: "time", kind: "num" },
     { key: "started", label: "started", kind: "text" },
   ];
@@ -56,6 +56,7 @@
     }
     if (column.key === "train_seconds") return el("td", { class: "num" }, seconds(value));
     if (column.key === "started") return el("td", {}, value ? String(value).replace("T", " ").slice(0, 19) : "–");
+    if (column.score) return el("td", { class: "num" }, score(value));
     return el("td", { class: column.kind === "num" ? "num" : null }, fmt(value));
   }
 

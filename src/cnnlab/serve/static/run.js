@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { el, fetchJSON, fmt, statusBadge, showError, table, query, runUrl, lineChart } = cnnlab;
+  const { el, fetchJSON, score, statusBadge, showError, table, query, runUrl, lineChart } = cnnlab;
   const id = query("run");
   const history = { epochs: [], iterations: [], status: null, planned: null };
   let charts = null;
@@ -91,7 +91,8 @@
 
     const perClass = document.getElementById("per-class");
     perClass.replaceChildren(run.per_class && run.per_class.length
-      ? table(["class", "precision", "recall", "f1", "support"].map((k) => ({ key: k, label: k })), run.per_class)
+      ? table(["class", "precision", "recall", "f1", "support"].map((k) =>
+        ({ key: k, label: k, format: ["precision", "recall", "f1"].includes(k) ? score : null })), run.per_class)
       : el("p", { class: "muted" }, "none yet"));
 
     figuresStamp += 1;
