@@ -55,7 +55,7 @@
       return el("td", { class: "num" }, `${fmt(value)} / ${fmt(run.epochs_planned)}`);
     }
     if (column.key === "train_seconds") return el("td", { class: "num" }, seconds(value));
-    if (column.key === "started") return el("td", {}, value ? String(value).replace("T", " ").slice(0, 19) : "–");
+    if (column.key === "started") return el("td", {}, value ? String(value).replace("T", " ").slice(0, 16) : "–");
     if (column.score) return el("td", { class: "num" }, score(value));
     return el("td", { class: column.kind === "num" ? "num" : null }, fmt(value));
   }
