@@ -6,7 +6,7 @@ Trains two tiny runs on the embedded mnist-sample (8 images per class, 2 epochs)
 and the MNIST two-conv net (configs/models/mnist_v2_two_conv.yaml). The conv1 run is copied
 --runs times into one folder; GET /api/runs is timed on a fresh app (cold: every row read
 from its files; the OS file cache is warm) and again (warm: rows from the mtime cache, median
-of 5). POST /api/predict (a 28x28 PNG; top-5, Grad-CAM, feature maps of the first two conv
+of 5), and on a restarted app reading the listing the first one kept. POST /api/predict (a 28x28 PNG; top-5, Grad-CAM, feature maps of the first two conv
 layers) is timed per model: the first call (it loads the model) and the median of --repeats
 after it, end to end through the app (in-process TestClient, no network) and as the app
 reports it (`milliseconds`). Prints one Markdown table.
@@ -52,16 +52,19 @@ def train_runs(folder: Path) -> dict[str, Path]:
     return {name: folder / "models" / name for name in MODELS}
 
 
-def listing(source: Path, folder: Path, count: int) -> tuple[float, float, int]:
-    """(cold, warm) seconds of GET /api/runs over `count` copies of run `source`, and rows."""
+def listing(source: Path, folder: Path, count: int) -> tuple[float, float, float, int]:
+    """(cold, warm, restarted) seconds of GET /api/runs over `count` copies of run `source`,
+    and rows: restarted is a fresh app reading the listing cache the first one kept."""
     many = folder / "many"
     for i in range(count):
         shutil.copytree(source, many / f"sweep-{i // 100}" / "runs" / f"run-{i:04d}")
-    client = TestClient(create_app(many))
+    kept = folder / "listing.json"
+    client = TestClient(create_app(many, kept))
     answer = []
     cold = seconds(lambda: answer.append(client.get("/api/runs").json()))
     warm = statistics.median(seconds(lambda: client.get("/api/runs")) for _ in range(5))
-    return cold, warm, len(answer[0]["runs"])
+    restarted = seconds(lambda: TestClient(create_app(many, kept)).get("/api/runs"))
+    return cold, warm, restarted, len(answer[0]["runs"])
 
 
 def png_digit() -> bytes:
@@ -101,12 +104,16 @@ def main_cli() -> None:
     folder = args.keep or Path(tempfile.mkdtemp(prefix="serve_speed-"))
     try:
         runs = train_runs(folder)
-        cold, warm, rows = listing(runs["conv1"], folder, args.runs)
+        cold, warm, restarted, rows = listing(runs["conv1"], folder, args.runs)
         client = TestClient(create_app(folder / "models"))
         print(f"| measure ({args.threads} threads) | value |\n| --- | --- |")
         print(f"| GET /api/runs, {rows:,} runs, cold (fresh app) | {cold * 1000:.0f} ms |")
         print(
             f"| GET /api/runs, {rows:,} runs, warm (mtime cache), median of 5 | {warm * 1000:.0f} ms |"
+        )
+        print(
+            f"| GET /api/runs, {rows:,} runs, a restarted app (the kept listing) | "
+            f"{restarted * 1000:.0f} ms |"
         )
         for name in MODELS:
             first, median, own = prediction(client, name, args.repeats)

@@ -35,12 +35,13 @@ FORM_SLACK = 64 * 1024  # bytes of a multipart body besides the image itself
 RESULTS_MD = "results.md"  # a sweep's results table (written by `cnnlab sweep`)
 
 
-def create_app(runs_dir: Path) -> FastAPI:
-    """The app serving the runs under `runs_dir` (a folder that exists)."""
+def create_app(runs_dir: Path, listing_cache: Path | None = None) -> FastAPI:
+    """The app serving the runs under `runs_dir` (a folder that exists); with `listing_cache`,
+    the runs table's rows are kept in that file for the next start."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise CnnlabError(f"runs folder {runs_dir} does not exist (expected a folder of runs)")
-    index = RunsIndex(runs_dir)
+    index = RunsIndex(runs_dir, listing_cache)
     models = ModelCache()
     app = FastAPI(title="cnnlab", docs_url=None, redoc_url=None)
     app.state.index = index  # `serve` reads every row once in the background at start

@@ -3,12 +3,14 @@ row each, read through `RunDir` and cached by the mtimes of the files the row co
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cnnlab.atomic import write_text
 from cnnlab.errors import CnnlabError
 from cnnlab.runs import RunDir
 from cnnlab.runs.rundir import json_safe
@@ -152,13 +154,51 @@ def _stats(run: RunDir) -> dict[str, Any]:
     return {"in_channels": None if stats is None else stats.channels}
 
 
-class RunsIndex:
-    """The runs of one folder, each summary row kept until one of its files changes."""
+LISTING_VERSION = 1  # of the listing cache file's layout
 
-    def __init__(self, runs_dir: Path) -> None:
+
+class RunsIndex:
+    """The runs of one folder, each summary row kept until one of its files changes; with
+    `cache_file`, the rows outlive the server too (a restarted server reads only what changed)."""
+
+    def __init__(self, runs_dir: Path, cache_file: Path | None = None) -> None:
         self.runs_dir = Path(runs_dir).resolve()
-        self._rows: dict[Path, tuple[tuple[int, ...], dict[str, Any]]] = {}
+        self.cache_file = cache_file
+        self._rows: dict[Path, tuple[tuple[int, ...], dict[str, Any]]] = self._load()
         self._lock = threading.Lock()
+        self._changed = False
+
+    def _load(self) -> dict[Path, tuple[tuple[int, ...], dict[str, Any]]]:
+        """The rows a previous server kept; an unreadable or foreign file is ignored."""
+        if self.cache_file is None:
+            return {}
+        try:
+            data = json.loads(Path(self.cache_file).read_text(encoding="utf-8"))
+            if data.get("version") != LISTING_VERSION or data.get("runs_dir") != str(self.runs_dir):
+                return {}
+            return {
+                self.runs_dir / run: (tuple(entry["stamp"]), entry["row"])
+                for run, entry in data["rows"].items()
+            }
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return {}
+
+    def _save(self) -> None:
+        """Keep the rows for the next server (a cache: failing to write it only costs time)."""
+        if self.cache_file is None or not self._changed:
+            return
+        with self._lock:
+            rows = {
+                run_id(self.runs_dir, path): {"stamp": list(stamp), "row": row}
+                for path, (stamp, row) in self._rows.items()
+            }
+            self._changed = False
+        data = {"version": LISTING_VERSION, "runs_dir": str(self.runs_dir), "rows": rows}
+        try:
+            Path(self.cache_file).parent.mkdir(parents=True, exist_ok=True)
+            write_text(Path(self.cache_file), json.dumps(data))
+        except (OSError, CnnlabError):
+            pass
 
     def row(self, path: Path) -> dict[str, Any]:
         """The summary row of run directory `path`, from the cache when its files are unchanged."""
@@ -169,6 +209,7 @@ class RunsIndex:
         row = summary_row(self.runs_dir, path)
         with self._lock:
             self._rows[path] = (stamp, row)
+            self._changed = True
         return row
 
     def rows(self) -> list[dict[str, Any]]:
@@ -178,4 +219,6 @@ class RunsIndex:
         with self._lock:
             for gone in set(self._rows) - set(paths):
                 del self._rows[gone]
+                self._changed = True
+        self._save()
         return rows

@@ -3,12 +3,14 @@ warning when the host lets other machines in."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import ipaddress
 import sys
 import threading
 from pathlib import Path
 
+from cnnlab.data.locate import cache_root
 from cnnlab.errors import CnnlabError
 
 INSTALL = "pip install 'cnnlab[serve]'"
@@ -54,6 +56,12 @@ def url_of(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
+def listing_cache(runs_dir: Path) -> Path:
+    """Where the runs table of `runs_dir` is kept between starts (under the cnnlab cache)."""
+    digest = hashlib.sha256(str(Path(runs_dir).resolve()).encode()).hexdigest()[:16]
+    return cache_root() / "serve" / f"runs-{digest}.json"
+
+
 def serve(runs_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the runs under `runs_dir` at http://host:port/ until interrupted."""
     require_extra()
@@ -63,8 +71,8 @@ def serve(runs_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
 
     from cnnlab.serve.app import create_app
 
-    app = create_app(Path(runs_dir))
-    # the first listing parses every config.yaml (~4 ms each); do it while the browser opens
+    app = create_app(Path(runs_dir), listing_cache(Path(runs_dir)))
+    # a first listing parses every config.yaml (~1 ms each); do it while the browser opens
     threading.Thread(target=app.state.index.rows, name="cnnlab-serve-index", daemon=True).start()
     print(f"serving the runs in {Path(runs_dir).resolve()} at {url_of(host, port)}")
     if not is_loopback(host):
