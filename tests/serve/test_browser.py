@@ -124,6 +124,12 @@ def test_run_page_draws_a_point_per_epoch_and_the_run_s_figures(page, base_url):
     figure.scroll_into_view_if_needed()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=figure)
     assert page.get_attribute("#try-link", "href") == "/try?run=alpha"
+    canvas = "figure.chart[data-title='loss per epoch'] canvas"
+    wide = page.eval_on_selector(canvas, "c => c.getBoundingClientRect().width")
+    page.set_viewport_size({"width": 700, "height": 900})  # the charts follow the window
+    page.wait_for_function(
+        f"() => document.querySelector(\"{canvas}\").getBoundingClientRect().width < {wide}"
+    )
 
 
 def test_run_page_follows_a_running_run(page, base_url, runs_dir):

@@ -102,6 +102,12 @@ const cnnlab = (() => {
     };
     const data = [options.xs || [], ...series.map((s) => s.values)];
     const plot = new uPlot(opts, data, plotHolder);
+    // Follow the window: a resized window redraws the chart at its new share of the width.
+    let pending = null;
+    window.addEventListener("resize", () => {
+      clearTimeout(pending);
+      pending = setTimeout(() => plot.setSize({ width: width(), height: opts.height }), 150);
+    });
     const mark = (xs) => {
       figure.dataset.points = String(xs.length);
     };
