@@ -128,7 +128,7 @@ def test_run_page_draws_a_point_per_epoch_and_the_run_s_figures(page, base_url):
     wide = page.eval_on_selector(canvas, "c => c.getBoundingClientRect().width")
     page.set_viewport_size({"width": 700, "height": 900})  # the charts follow the window
     page.wait_for_function(
-        f"() => document.querySelector(\"{canvas}\").getBoundingClientRect().width < {wide}"
+        f'() => document.querySelector("{canvas}").getBoundingClientRect().width < {wide}'
     )
 
 
@@ -153,6 +153,23 @@ def test_run_page_follows_a_running_run(page, base_url, runs_dir):
         live.write_status("finished", epoch=4)
         page.wait_for_selector("body[data-status='finished']")
         page.wait_for_selector("#try-link")
+    finally:
+        shutil.rmtree(live.path)
+
+
+def test_compare_follows_a_running_run(page, base_url, runs_dir):
+    """The compare page redraws while a compared run trains, and stops once all settle."""
+    live = RunDir(runs_dir / "live-compare")
+    shutil.copytree(runs_dir / "alpha", live.path)
+    try:
+        rows = live.read_epochs()
+        live.write_status("running", epoch=1)
+        live.write_epochs(rows[:1])
+        page.goto(base_url + "/compare?run=live-compare")
+        page.wait_for_selector("figure.chart[data-title='train loss'][data-points='1']")
+        live.write_epochs(rows + [dict(rows[-1], epoch=3)])
+        page.wait_for_selector("figure.chart[data-title='train loss'][data-points='3']")
+        live.write_status("finished", epoch=3)
     finally:
         shutil.rmtree(live.path)
 

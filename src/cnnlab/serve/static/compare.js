@@ -71,6 +71,8 @@
         el("h3", {}, name), markdownTables(text),
         el("details", {}, el("summary", {}, "results.md as text"), el("pre", {}, text)))));
       if (!sweeps.length) document.getElementById("sweeps-section").hidden = true;
+      // While any compared run trains, the page follows it: redrawn every 2 s until all settle.
+      if (data.runs.some((r) => r.status === "running")) setTimeout(start, 2000);
     } catch (error) {
       showError(document.getElementById("error"), error);
     }
