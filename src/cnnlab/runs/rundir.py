@@ -35,7 +35,7 @@ from cnnlab.training.checkpoint import load_checkpoint, save_checkpoint
 # config.yaml files cnnlab writes are shallow; libyaml's C parser reads them 7x faster than
 # PyYAML's (a listing of 1,000 runs is mostly this) but can overflow the C stack on input
 # nested thousands deep, so a file with many brackets or deep indentation takes the Python path.
-_C_LOADER = getattr(yaml, "CSafeLoader", None)
+_HAS_LIBYAML = hasattr(yaml, "CSafeLoader")
 _C_MAX_BRACKETS = 200
 _C_MAX_INDENT = 128
 
@@ -43,11 +43,11 @@ _C_MAX_INDENT = 128
 def _load_yaml(text: str) -> object:
     """`yaml.safe_load(text)`, through libyaml when the text is shallow enough to be safe."""
     shallow = (
-        _C_LOADER is not None
+        _HAS_LIBYAML
         and text.count("[") + text.count("{") <= _C_MAX_BRACKETS
         and all(len(line) - len(line.lstrip(" ")) <= _C_MAX_INDENT for line in text.splitlines())
     )
-    return yaml.load(text, Loader=_C_LOADER) if shallow else yaml.safe_load(text)
+    return yaml.load(text, Loader=yaml.CSafeLoader) if shallow else yaml.safe_load(text)
 
 
 STATUSES = ("running", "finished", "early_stopped", "diverged", "interrupted", "failed")
