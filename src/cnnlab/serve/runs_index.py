@@ -116,14 +116,12 @@ def _status(run: RunDir) -> dict[str, Any]:
 
 
 def _config(run: RunDir) -> dict[str, Any]:
-    config = run.read_config_data()
-    section = lambda name: config.get(name) if isinstance(config.get(name), dict) else {}  # noqa: E731
+    outline = run.read_config_outline()
     started = datetime.fromtimestamp(os.stat(run.config_path).st_mtime, UTC)
-    epochs = section("train").get("epochs")
     return {
-        "model": section("model").get("name"),
-        "dataset": section("data").get("dataset"),
-        "epochs_planned": epochs if isinstance(epochs, int) else None,
+        "model": outline["model"],
+        "dataset": outline["dataset"],
+        "epochs_planned": outline["epochs"],
         "started": started.isoformat(timespec="seconds"),
     }
 
