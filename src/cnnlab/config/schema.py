@@ -79,10 +79,14 @@ class DataConfig:
     # training-loss weight of each class: none, auto (inverse class frequency) or one weight
     # per class (the count is checked once the classes are known)
     class_weights: str | tuple[float, ...] = "none"
+    # the training order: uniform (a shuffle) or balanced (every class equally often per epoch,
+    # drawn with replacement; the epoch stays as long as the training split)
+    sampler: str = "uniform"
 
     def __post_init__(self) -> None:
         _require(bool(self.dataset), "data.dataset", "a dataset name", self.dataset)
         _check_class_weights(self.class_weights)
+        _choice("data.sampler", self.sampler, ("uniform", "balanced"))
         _require(
             isinstance(self.max_gib, (int, float)) and 0 < self.max_gib <= 1024,
             "data.max_gib", "GiB in (0, 1024], e.g. 8", self.max_gib,

@@ -110,6 +110,7 @@ def prepare(
         augment=AugmentSpec.parse(config.data.augment or None),
         rank=topology.rank,
         world_size=topology.world_size,
+        sampler=config.data.sampler,
         **loader_options,
     )
     params = [p for p in model.parameters() if p.requires_grad]
