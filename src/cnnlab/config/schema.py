@@ -82,11 +82,19 @@ class DataConfig:
     # the training order: uniform (a shuffle) or balanced (every class equally often per epoch,
     # drawn with replacement; the epoch stays as long as the training split)
     sampler: str = "uniform"
+    # a long-tailed training split: the largest class's images over the smallest's (> 1),
+    # on an exponential profile over the classes; the test split stays whole
+    imbalance: float | None = None
 
     def __post_init__(self) -> None:
         _require(bool(self.dataset), "data.dataset", "a dataset name", self.dataset)
         _check_class_weights(self.class_weights)
         _choice("data.sampler", self.sampler, ("uniform", "balanced"))
+        if self.imbalance is not None:
+            _require(
+                math.isfinite(self.imbalance) and self.imbalance > 1,
+                "data.imbalance", "a ratio > 1 (largest class / smallest), e.g. 10", self.imbalance,
+            )  # fmt: skip
         _require(
             isinstance(self.max_gib, (int, float)) and 0 < self.max_gib <= 1024,
             "data.max_gib", "GiB in (0, 1024], e.g. 8", self.max_gib,
