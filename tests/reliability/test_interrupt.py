@@ -117,3 +117,4 @@ def test_balanced_sampling_with_class_weights_resumes_mid_epoch_exactly(
     assert load_checkpoint(cut / "last.pt")["history"]["partial_epoch"]["batch"] == 3
     resume(cut, quiet=True, report=False)
     assert_same_run(cut, whole.run_dir)
+    assert "sampler: balanced" in (cut / "train.log").read_text()

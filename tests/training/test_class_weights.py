@@ -85,7 +85,7 @@ def test_weights_reach_the_training_loss_and_the_log(tmp_path, monkeypatch):
     result = train(config(tmp_path, "data.class_weights=[1,2,0.5]"), quiet=True, report=False)
     assert seen and all(torch.equal(w, torch.tensor([1.0, 2.0, 0.5])) for w in seen)
     log = (result.run_dir / "train.log").read_text()
-    assert "class weights: 0=1, 1=2, 7=0.5" in log
+    assert "class weights: 0=1, 1=2, 7=0.5" in log and "sampler: balanced" not in log
 
 
 def test_auto_weights_in_the_loss_match_the_training_labels(tmp_path, monkeypatch):

@@ -90,6 +90,8 @@ def _fit(
     writer = tensorboard.open_writer(run.path) if config.train.tensorboard else None
     if prepared.class_weights is not None:  # on every start and resume: the loss they weight
         run.log(describe_weights(prepared.class_weights, prepared.class_names))
+    if config.data.sampler == "balanced":
+        run.log("sampler: balanced (every class equally often per epoch, with replacement)")
     try:
         with stop_on_signals() as stop:  # Ctrl-C / SIGTERM: stop at a batch boundary and save
             history = fit(
