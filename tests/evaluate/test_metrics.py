@@ -183,3 +183,20 @@ def test_normalize_confusion_keeps_an_empty_row_at_zero():
 def test_bad_inputs_are_refused_with_a_clear_message(y, probs, match):
     with pytest.raises(DataFormatError, match=match):
         compute_metrics(y, probs, NAMES3)
+
+
+def test_balanced_accuracy_is_the_mean_recall_on_an_imbalanced_test_set():
+    from sklearn.metrics import balanced_accuracy_score
+
+    # 90 of class 0 (all right) and 10 of class 1 (3 right): accuracy 0.93, balanced 0.65
+    y = np.array([0] * 90 + [1] * 10)
+    predicted = np.array([0] * 90 + [1] * 3 + [0] * 7)
+    metrics = compute_metrics(y, probabilities_for(predicted, 2), ["major", "minor"])
+    assert metrics["accuracy"] == pytest.approx(0.93)
+    assert metrics["balanced_accuracy"] == pytest.approx(0.65)
+    assert [c["recall"] for c in metrics["per_class"]] == pytest.approx([1.0, 0.3])
+    assert metrics["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, predicted))
+    # a class absent from y_true is left out of the mean, as scikit-learn does
+    y3, p3 = np.array([0, 0, 1, 1]), np.array([0, 2, 1, 1])
+    absent = compute_metrics(y3, probabilities_for(p3, 3), NAMES3)
+    assert absent["balanced_accuracy"] == pytest.approx(0.75)

@@ -101,3 +101,20 @@ def test_handlers_exist_only_inside_the_block_and_only_in_the_main_thread():
     worker.start()
     worker.join()
     assert seen == [(False, before[signal.SIGTERM])]
+
+
+def test_balanced_sampling_with_class_weights_resumes_mid_epoch_exactly(
+    tiny_config, assert_same_run, monkeypatch
+):
+    """data.sampler=balanced draws its epoch from (seed, epoch): a resume sees the same batches."""
+    extra = ("data.sampler=balanced", "data.class_weights=auto")
+    whole = train(tiny_config("whole", *extra), quiet=True, report=False)
+    signal_at_step(monkeypatch, BATCHES + 3, signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config("cut", *extra), quiet=True, report=False)
+    monkeypatch.undo()
+    cut = whole.run_dir.parent / "cut"
+    assert load_checkpoint(cut / "last.pt")["history"]["partial_epoch"]["batch"] == 3
+    resume(cut, quiet=True, report=False)
+    assert_same_run(cut, whole.run_dir)
+    assert "sampler: balanced" in (cut / "train.log").read_text()

@@ -51,6 +51,7 @@ def hand_metrics() -> dict:
         "split": "test",
         "num_samples": 158,
         "accuracy": 0.8101,
+        "balanced_accuracy": 0.8,
         "top_k": {"1": 0.8101, "2": 0.9367},
         "precision_macro": 0.8,
         "recall_macro": 0.8,
@@ -106,6 +107,7 @@ def test_markdown_has_every_section(runs, full_report):
     assert "```yaml\nname: full\n" in md and "  name: conv1" in md  # the config block
     assert "### Dataset profile: mnist-sample" in md and "| val | 9 |" in md
     assert "| conv | Conv2d | 32x28x28 | 320 |" in md  # model summary
+    assert "| balanced accuracy | 0.8000 |" in md
     assert "| accuracy | 0.8101 |" in md and "| top-2 accuracy | 0.9367 |" in md
     assert "| AUC micro | 0.9512 |" in md and "| AUC macro | 0.9567 |" in md
     assert "| macro | 0.8000 | 0.8000 | 0.7963 |" in md

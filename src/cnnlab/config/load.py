@@ -42,14 +42,17 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
         for option in options:
             if option in (int, float, str, bool) and type(value) is option:
                 return value
-        errors = []
+        list_errors = []  # a list's own error (a bad item) says more than "expected X or Y"
         for option in options:
             if option is type(None):
                 continue
             try:
                 return _coerce(value, option, key)
             except ConfigError as error:
-                errors.append(str(error))
+                if isinstance(value, list) and typing.get_origin(option) is tuple:
+                    list_errors.append(error)
+        if len(list_errors) == 1:
+            raise list_errors[0]
         expected = " or ".join(_type_name(o) for o in options if o is not type(None))
         raise ConfigError(f"{key}: expected {expected}, got {value!r}")
     if dataclasses.is_dataclass(kind):

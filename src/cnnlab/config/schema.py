@@ -6,6 +6,7 @@ for non-obvious defaults sit beside each field.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,18 @@ def _check_image_size(size: tuple[int, int]) -> None:
         )
 
 
+def _check_class_weights(weights: str | tuple[float, ...]) -> None:
+    """none, auto, or a non-empty list of positive finite numbers."""
+    expected = "none, auto or a list of positive finite weights, one per class"
+    if isinstance(weights, str):
+        _choice("data.class_weights", weights, ("none", "auto"))
+        return
+    _require(
+        len(weights) > 0 and all(math.isfinite(w) and w > 0 for w in weights),
+        "data.class_weights", expected, list(weights),
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Which images: the dataset, its subset and split, and their augmentation."""
@@ -63,9 +76,25 @@ class DataConfig:
     # GiB: the most memory one dataset's decoded images, or any one file inflated to read
     # them, may take; a bigger load is refused before it starts, saying what it would need
     max_gib: float = DEFAULT_MAX_GIB
+    # training-loss weight of each class: none, auto (inverse class frequency) or one weight
+    # per class (the count is checked once the classes are known)
+    class_weights: str | tuple[float, ...] = "none"
+    # the training order: uniform (a shuffle) or balanced (every class equally often per epoch,
+    # drawn with replacement; the epoch stays as long as the training split)
+    sampler: str = "uniform"
+    # a long-tailed training split: the largest class's images over the smallest's (> 1),
+    # on an exponential profile over the classes; the test split stays whole
+    imbalance: float | None = None
 
     def __post_init__(self) -> None:
         _require(bool(self.dataset), "data.dataset", "a dataset name", self.dataset)
+        _check_class_weights(self.class_weights)
+        _choice("data.sampler", self.sampler, ("uniform", "balanced"))
+        if self.imbalance is not None:
+            _require(
+                math.isfinite(self.imbalance) and self.imbalance > 1,
+                "data.imbalance", "a ratio > 1 (largest class / smallest), e.g. 10", self.imbalance,
+            )  # fmt: skip
         _require(
             isinstance(self.max_gib, (int, float)) and 0 < self.max_gib <= 1024,
             "data.max_gib", "GiB in (0, 1024], e.g. 8", self.max_gib,

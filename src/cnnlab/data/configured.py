@@ -65,6 +65,7 @@ def load_configured(data: DataConfig, seed: int) -> Dataset:
         per_class=data.per_class,
         fraction=data.fraction,
         val=data.val,
+        imbalance=data.imbalance,
         seed=seed,
     )
     return dataset if spec.is_identity else apply_subset(dataset, spec)

@@ -5,6 +5,8 @@ an index into it, augmented as uint8 and turned into float32 in [0, 1] on the de
 DataLoader, no worker processes, no per-sample Python. The epoch order comes from a CPU
 `torch.Generator` seeded with (seed, epoch), so it is the same on every device and a resumed
 run sees the same batches; `set_epoch` chooses the epoch, as with DistributedSampler.
+The "balanced" sampler draws the epoch's N indices with replacement, each image with
+probability proportional to 1 / (its class's count), from the same (seed, epoch) generator.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from cnnlab.errors import ConfigError, DataError
 
 _PERMUTATION_STREAM = 0  # random streams derived from (seed, epoch): epoch order, augmentation
 _AUGMENT_STREAM = 1
+SAMPLERS = ("uniform", "balanced")  # data.sampler
 
 
 def _derived_seed(seed: int, epoch: int, stream: int, rank: int) -> int:
@@ -57,6 +60,7 @@ class BatchLoader:
         rank: int = 0,
         world_size: int = 1,
         channels_last: bool = False,
+        sampler: str = "uniform",
     ) -> None:
         _check_int("batch_size", batch_size, 1)
         _check_int("seed", seed, 0)
@@ -66,6 +70,10 @@ class BatchLoader:
             raise ConfigError(
                 f"loader rank must be an integer in 0..{world_size - 1} for world_size "
                 f"{world_size}, got {rank!r}"
+            )
+        if sampler not in SAMPLERS:
+            raise ConfigError(
+                f"loader sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}"
             )
         if len(split) == 0:
             raise DataError("BatchLoader needs a split with at least one image, got an empty one")
@@ -79,6 +87,7 @@ class BatchLoader:
         self.rank = rank
         self.world_size = world_size
         self.channels_last = channels_last
+        self.sampler = sampler
         self.epoch = 0
         self.images = _resident(split.images, self.device)  # (N, C, H, W) uint8
         self.labels = _resident(split.labels, self.device)  # (N,) int64
@@ -111,10 +120,14 @@ class BatchLoader:
     def epoch_indices(self) -> torch.Tensor:
         """This rank's image indices for the current epoch, in order: (num_samples,) int64."""
         N = self.images.shape[0]
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(
-                _derived_seed(self.seed, self.epoch, _PERMUTATION_STREAM, 0)
-            )
+        generator = torch.Generator().manual_seed(
+            _derived_seed(self.seed, self.epoch, _PERMUTATION_STREAM, 0)
+        )
+        if self.sampler == "balanced":  # every class equally often, on CPU like the permutation
+            labels = self.labels.cpu()
+            weights = 1.0 / torch.bincount(labels).to(torch.float64)[labels]
+            order = torch.multinomial(weights, N, replacement=True, generator=generator)
+        elif self.shuffle:
             order = torch.randperm(N, generator=generator)  # on CPU: same on every device
         else:
             order = torch.arange(N)

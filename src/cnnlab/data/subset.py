@@ -4,7 +4,10 @@ Order of operations in `apply_subset`:
 
 1. keep only the chosen classes in every split and relabel them 0..k-1 in the order given;
 2. if `val` is set, draw a stratified validation split from the training split;
-3. then reduce what is left of the training split by `per_class` or `fraction`.
+3. then reduce what is left of the training split by `per_class` or `fraction`;
+4. then, with `imbalance` R, make it long-tailed: class i (of k) keeps at most
+   int(n_max * (1/R)^(i/(k-1))) images, n_max the largest class count, as in the
+   long-tailed CIFAR literature (Cao et al., 2019). The test split is never touched.
 
 Validation is drawn *before* the training split is reduced, so `per_class=16` means sixteen
 training images per class, whatever the size of the validation split. Within a class, images
@@ -16,6 +19,7 @@ ones, and an image's fate does not depend on which other classes were chosen.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -33,6 +37,7 @@ class SubsetSpec:
     per_class: int | None = None  # training images per class (after validation is drawn)
     fraction: float | None = None  # of each class's training images, in (0, 1]
     val: float | int | None = None  # validation split: fraction in (0, 1) or total image count
+    imbalance: float | None = None  # long-tailed training split: largest / smallest class, > 1
     seed: int = 0  # for np.random.default_rng
 
     def __post_init__(self) -> None:
@@ -59,13 +64,20 @@ class SubsetSpec:
             )
         if self.val is not None:
             object.__setattr__(self, "val", _check_val(self.val))
+        if self.imbalance is not None:
+            if not _is_real(self.imbalance) or not 1 < self.imbalance < math.inf:
+                raise ConfigError(
+                    f"subset imbalance must be a finite number > 1 (the largest class's "
+                    f"training images over the smallest's), got {self.imbalance!r}"
+                )
+            object.__setattr__(self, "imbalance", float(self.imbalance))
         if not _is_int(self.seed) or self.seed < 0:
             raise ConfigError(f"subset seed must be an integer >= 0, got {self.seed!r}")
 
     @property
     def is_identity(self) -> bool:
         """True when the spec keeps the dataset as it is."""
-        fields = (self.classes, self.per_class, self.fraction, self.val)
+        fields = (self.classes, self.per_class, self.fraction, self.val, self.imbalance)
         return all(value is None for value in fields)
 
 
@@ -126,10 +138,12 @@ def apply_subset(dataset: Dataset, spec: SubsetSpec) -> Dataset:
     """The part of `dataset` that `spec` asks for (see the module docstring for the order)."""
     if spec.is_identity:
         return dataset
-    sampling = spec.val is not None or spec.per_class is not None or spec.fraction is not None
+    sampling = any(
+        value is not None for value in (spec.val, spec.per_class, spec.fraction, spec.imbalance)
+    )
     if sampling and "train" not in dataset.splits:
         raise DataError(
-            f"subset per_class/fraction/val need a 'train' split, but dataset "
+            f"subset per_class/fraction/val/imbalance need a 'train' split, but dataset "
             f"{dataset.name!r} has only {list(dataset.splits)}"
         )
     if spec.val is not None and "val" in dataset.splits:
@@ -152,7 +166,15 @@ def apply_subset(dataset: Dataset, spec: SubsetSpec) -> Dataset:
             positions = np.flatnonzero(relabel[split.labels] >= 0)  # kept, in original order
             splits[name] = Split(split.images[positions], relabel[split.labels[positions]])
     ordered = {name: splits[name] for name in SPLIT_NAMES if name in splits}
-    return Dataset(dataset.name, class_names, ordered, dataset.problems, dataset.notes)
+    notes = dataset.notes
+    if spec.imbalance is not None:
+        counts = class_counts(ordered["train"], len(class_names))
+        notes = (
+            *notes,
+            f"long-tailed training split (data.imbalance={spec.imbalance:g}, seed {spec.seed}): "
+            f"{' '.join(str(int(c)) for c in counts)} images per class; the test split is whole",
+        )
+    return Dataset(dataset.name, class_names, ordered, dataset.problems, notes)
 
 
 def _sample_train(
@@ -256,6 +278,24 @@ def _apportion(total: int, counts: np.ndarray, floor: np.ndarray, cap: np.ndarra
 
 def _train_counts(spec: SubsetSpec, counts: np.ndarray, class_names: tuple[str, ...]) -> np.ndarray:
     """Training images to keep per class, out of `counts` left after validation."""
+    keep = _reduced_counts(spec, counts, class_names)
+    if spec.imbalance is not None:
+        keep = np.minimum(keep, long_tail_counts(int(keep.max()), len(keep), spec.imbalance))
+    return keep
+
+
+def long_tail_counts(largest: int, num_classes: int, ratio: float) -> np.ndarray:
+    """The exponential profile: class i keeps int(largest * (1/ratio)^(i/(k-1))), at least 1."""
+    if num_classes == 1:
+        return np.array([largest], dtype=np.int64)
+    steps = np.arange(num_classes) / (num_classes - 1)
+    return np.maximum((largest * (1 / ratio) ** steps).astype(np.int64), 1)
+
+
+def _reduced_counts(
+    spec: SubsetSpec, counts: np.ndarray, class_names: tuple[str, ...]
+) -> np.ndarray:
+    """Training images per class after `per_class` or `fraction`."""
     if spec.per_class is not None:
         short = np.flatnonzero(counts < spec.per_class)
         if len(short):

@@ -7,6 +7,9 @@ Every number comes from scikit-learn. Conventions where a metric is undefined:
   the macro AUC is None too (a mean over fewer classes would not be comparable between runs);
   the micro AUC pools every (image, class) pair, so it exists whenever K >= 2;
 - `top_k` lists k in (1, 3, 5) below the number of classes (top-K is always 1).
+- `balanced_accuracy` is the mean per-class recall over the classes present in `y_true`, as
+  `balanced_accuracy_score` (computed from the recalls, without its warning when a prediction
+  names a class absent from `y_true`).
 """
 
 from __future__ import annotations
@@ -193,6 +196,9 @@ def compute_metrics(
         "split": split,
         "num_samples": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, predicted)),
+        # the mean recall of the classes with test images (sklearn's balanced_accuracy_score):
+        # the accuracy a balanced test set would give, unmoved by the majority class
+        "balanced_accuracy": float(recall[support > 0].mean()) if support.any() else 0.0,
         "loss": float(np.mean(sample_losses(y_true, probabilities))),  # mean cross-entropy
         "top_k": top_k_accuracies(y_true, probabilities),
         **averages,

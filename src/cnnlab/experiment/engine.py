@@ -30,6 +30,7 @@ from cnnlab.models.source import model_source
 from cnnlab.runs import SETTLED, Recorder, RunDir, claim_run_dir
 from cnnlab.runs.env import environment
 from cnnlab.training import distributed
+from cnnlab.training.class_weights import describe_weights, weight_tensor
 from cnnlab.training.device import resolve_device
 from cnnlab.training.distributed import topology_from_env
 from cnnlab.training.interrupt import stop_on_signals
@@ -87,6 +88,10 @@ def _fit(
     """The loop, with signals, out-of-memory and hard stops recorded in the run."""
     config, run = prepared.config, recorder.run
     writer = tensorboard.open_writer(run.path) if config.train.tensorboard else None
+    if prepared.class_weights is not None:  # on every start and resume: the loss they weight
+        run.log(describe_weights(prepared.class_weights, prepared.class_names))
+    if config.data.sampler == "balanced":
+        run.log("sampler: balanced (every class equally often per epoch, with replacement)")
     try:
         with stop_on_signals() as stop:  # Ctrl-C / SIGTERM: stop at a batch boundary and save
             history = fit(
@@ -106,6 +111,7 @@ def _fit(
                 stop=stop.requested,
                 topology=prepared.topology,
                 tta_flip=config.model.tta_flip,
+                class_weights=weight_tensor(prepared.class_weights, prepared.device),
             )
             if prepared.topology.enabled and history.stopped in SETTLED:
                 distributed.check_in_step(prepared.topology, prepared.model)

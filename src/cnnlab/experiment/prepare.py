@@ -19,6 +19,7 @@ from cnnlab.data.profile import channel_stats
 from cnnlab.models.architecture import classifier_from_record, describe, seeded
 from cnnlab.models.classifier import Classifier, safe_std
 from cnnlab.training import distributed
+from cnnlab.training.class_weights import resolve_class_weights
 from cnnlab.training.device import (
     configure_cpu,
     configure_cuda,
@@ -49,6 +50,7 @@ class Prepared:
     val_loader: BatchLoader | None
     test_loader: BatchLoader | None
     topology: Topology = SINGLE  # this process among torchrun's (one process: SINGLE)
+    class_weights: np.ndarray | None = None  # the training loss's, one per class (None: equal)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -108,6 +110,7 @@ def prepare(
         augment=AugmentSpec.parse(config.data.augment or None),
         rank=topology.rank,
         world_size=topology.world_size,
+        sampler=config.data.sampler,
         **loader_options,
     )
     params = [p for p in model.parameters() if p.requires_grad]
@@ -128,6 +131,9 @@ def prepare(
         val_loader=BatchLoader(split("val"), **eval_options) if split("val") else None,
         test_loader=BatchLoader(split("test"), **eval_options) if split("test") else None,
         topology=topology,
+        class_weights=resolve_class_weights(
+            config.data.class_weights, dataset.split("train").labels, dataset.num_classes
+        ),
     )
 
 

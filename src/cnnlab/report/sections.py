@@ -104,6 +104,8 @@ def metric_tables(metrics: dict) -> list[Block]:
     """metrics.json as tables: overall, macro/weighted averages, per class, most-confused pairs."""
     overall = [("samples", f"{metrics.get('num_samples', '–')} ({metrics.get('split', 'test')})")]
     overall.append(("accuracy", number(metrics.get("accuracy"))))
+    if "balanced_accuracy" in metrics:  # older runs' metrics.json lack it
+        overall.append(("balanced accuracy", number(metrics["balanced_accuracy"])))
     for k, value in (metrics.get("top_k") or {}).items():
         overall.append((f"top-{k} accuracy", number(value)))
     overall += [

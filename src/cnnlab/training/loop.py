@@ -270,6 +270,7 @@ def fit(
     stop: Callable[[], bool] | None = None,
     topology: Topology = SINGLE,
     tta_flip: bool = False,
+    class_weights: torch.Tensor | None = None,
 ) -> History:
     """Train `model` for the configured epochs, starting after those already in `history`.
 
@@ -288,7 +289,9 @@ def fit(
         model=model,
         optimizer=optimizer,
         scheduler=scheduler,
-        criterion=nn.CrossEntropyLoss(label_smoothing=optim_config.label_smoothing),
+        criterion=nn.CrossEntropyLoss(
+            weight=class_weights, label_smoothing=optim_config.label_smoothing
+        ),
         device=device,
         amp_dtype=autocast_dtype(device, train_config.precision),
         grad_clip=optim_config.grad_clip,
