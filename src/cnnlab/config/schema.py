@@ -132,6 +132,9 @@ class OptimConfig:
     step_size: int = 10  # epochs between decays, schedule "step"
     gamma: float = 0.1  # decay factor, schedule "step"
     final_lr_fraction: float = 0.0  # cosine and linear end at lr * this
+    plateau_factor: float = 0.1  # schedule "plateau": lr times this when train.monitor stalls
+    plateau_patience: int = 2  # schedule "plateau": epochs without improvement before a cut
+    min_lr: float = 0.0  # schedule "plateau": the cuts stop at this learning rate
     label_smoothing: float = 0.0
     grad_clip: float | None = None  # max global gradient norm
 
@@ -144,6 +147,19 @@ class OptimConfig:
         )
         _require(self.step_size >= 1, "optim.step_size", "an integer >= 1", self.step_size)
         _require(0 < self.gamma <= 1, "optim.gamma", "a number in (0, 1]", self.gamma)
+        _require(
+            0 < self.plateau_factor < 1,
+            "optim.plateau_factor",
+            "a number in (0, 1)",
+            self.plateau_factor,
+        )
+        _require(
+            self.plateau_patience >= 1,
+            "optim.plateau_patience",
+            "an integer >= 1",
+            self.plateau_patience,
+        )
+        _require(self.min_lr >= 0, "optim.min_lr", "a number >= 0", self.min_lr)
         _require(
             0 <= self.label_smoothing < 1,
             "optim.label_smoothing",

@@ -27,6 +27,7 @@ from cnnlab.training import distributed
 from cnnlab.training.device import autocast, autocast_dtype
 from cnnlab.training.distributed import SINGLE, Topology, sum_across
 from cnnlab.training.metrics import LossBuffer, RunningConfusion
+from cnnlab.training.plateau import PlateauLR
 from cnnlab.training.progress import EpochBar, EpochLines, epoch_progress
 
 FLUSH_EVERY = 50  # iterations between moving losses off the device (and divergence checks)
@@ -370,6 +371,8 @@ def fit(
         history.epochs.append(row)
 
         improved = update_best(history, row[history.monitor])
+        if isinstance(scheduler, PlateauLR):  # cut once per epoch, before the state is saved
+            scheduler.observe(row[history.monitor], history.monitor in LOWER_IS_BETTER)
         stop_early = (
             train_config.patience is not None
             and history.epochs_without_improvement >= train_config.patience
