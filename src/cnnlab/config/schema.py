@@ -202,6 +202,7 @@ class TrainConfig:
     backbone_lr_mult: float = 1.0  # the pretrained backbone's lr = optim.lr * this
     head_epochs: int = 1  # two-stage: epochs training the head alone before all layers
     lr_find: bool = False  # run the learning-rate range test first; its plot joins the report
+    ema: float | None = None  # decay of a moving average of the weights, which is evaluated
 
     def __post_init__(self) -> None:
         _require(self.epochs >= 1, "train.epochs", "an integer >= 1", self.epochs)
@@ -213,6 +214,12 @@ class TrainConfig:
             self.eval_batch_size,
         )
         _require(self.eval_every >= 0, "train.eval_every", "an integer >= 0", self.eval_every)
+        _require(
+            self.ema is None or 0 < self.ema < 1,
+            "train.ema",
+            "a decay in (0, 1), e.g. 0.999 (or null for none)",
+            self.ema,
+        )
         _choice("train.monitor", self.monitor, MONITORS)
         if self.patience is not None:
             _require(self.patience >= 1, "train.patience", "an integer >= 1", self.patience)

@@ -27,6 +27,7 @@ from cnnlab.training.device import (
     use_channels_last,
 )
 from cnnlab.training.distributed import SINGLE, Topology
+from cnnlab.training.ema import WeightAverage
 from cnnlab.training.optim import build_optimizer, build_schedule
 
 # The training images' input statistics (input_stats.json) are measured on at most this many
@@ -49,6 +50,7 @@ class Prepared:
     val_loader: BatchLoader | None
     test_loader: BatchLoader | None
     topology: Topology = SINGLE  # this process among torchrun's (one process: SINGLE)
+    ema: WeightAverage | None = None  # train.ema: the averaged weights that are evaluated
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -128,6 +130,7 @@ def prepare(
         val_loader=BatchLoader(split("val"), **eval_options) if split("val") else None,
         test_loader=BatchLoader(split("test"), **eval_options) if split("test") else None,
         topology=topology,
+        ema=WeightAverage(model, config.train.ema) if config.train.ema is not None else None,
     )
 
 
