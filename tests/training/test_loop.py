@@ -90,6 +90,7 @@ def test_schedules_start_peak_and_end_where_documented(schedule):
         assert factors[0] == pytest.approx(0.01)  # linear warm-up from lr/100
         assert factors[10] == pytest.approx(1.0)
     expected_last = {"constant": 1.0, "step": 0.5**4, "cosine": 0.1, "linear": 0.1, "onecycle": 0.1}
+    expected_last["plateau"] = 1.0  # its cuts come from the epochs' metrics, not the step
     assert factors[-1] == pytest.approx(expected_last[schedule], abs=0.01)
 
 
@@ -97,7 +98,7 @@ def test_schedules_start_peak_and_end_where_documented(schedule):
     ("key", "value", "allowed"),
     [
         ("optimizer", "adamm", "sgd, adam, adamw, adagrad, adadelta, rmsprop"),
-        ("schedule", "cosin", "constant, step, cosine, onecycle, linear"),
+        ("schedule", "cosin", "constant, step, cosine, onecycle, linear, plateau"),
     ],
 )
 def test_unknown_optimizer_or_schedule_is_refused_naming_the_key_and_the_table(key, value, allowed):

@@ -161,6 +161,9 @@ class OptimConfig:
     step_size: int = 10  # epochs between decays, schedule "step"
     gamma: float = 0.1  # decay factor, schedule "step"
     final_lr_fraction: float = 0.0  # cosine and linear end at lr * this
+    plateau_factor: float = 0.1  # schedule "plateau": lr times this when train.monitor stalls
+    plateau_patience: int = 2  # schedule "plateau": epochs without improvement before a cut
+    min_lr: float = 0.0  # schedule "plateau": the cuts stop at this learning rate
     label_smoothing: float = 0.0
     grad_clip: float | None = None  # max global gradient norm
 
@@ -173,6 +176,19 @@ class OptimConfig:
         )
         _require(self.step_size >= 1, "optim.step_size", "an integer >= 1", self.step_size)
         _require(0 < self.gamma <= 1, "optim.gamma", "a number in (0, 1]", self.gamma)
+        _require(
+            0 < self.plateau_factor < 1,
+            "optim.plateau_factor",
+            "a number in (0, 1)",
+            self.plateau_factor,
+        )
+        _require(
+            self.plateau_patience >= 1,
+            "optim.plateau_patience",
+            "an integer >= 1",
+            self.plateau_patience,
+        )
+        _require(self.min_lr >= 0, "optim.min_lr", "a number >= 0", self.min_lr)
         _require(
             0 <= self.label_smoothing < 1,
             "optim.label_smoothing",
@@ -215,6 +231,7 @@ class TrainConfig:
     backbone_lr_mult: float = 1.0  # the pretrained backbone's lr = optim.lr * this
     head_epochs: int = 1  # two-stage: epochs training the head alone before all layers
     lr_find: bool = False  # run the learning-rate range test first; its plot joins the report
+    ema: float | None = None  # decay of a moving average of the weights, which is evaluated
 
     def __post_init__(self) -> None:
         _require(self.epochs >= 1, "train.epochs", "an integer >= 1", self.epochs)
@@ -226,6 +243,12 @@ class TrainConfig:
             self.eval_batch_size,
         )
         _require(self.eval_every >= 0, "train.eval_every", "an integer >= 0", self.eval_every)
+        _require(
+            self.ema is None or 0 < self.ema < 1,
+            "train.ema",
+            "a decay in (0, 1), e.g. 0.999 (or null for none)",
+            self.ema,
+        )
         _choice("train.monitor", self.monitor, MONITORS)
         if self.patience is not None:
             _require(self.patience >= 1, "train.patience", "an integer >= 1", self.patience)

@@ -112,6 +112,7 @@ def _fit(
                 topology=prepared.topology,
                 tta_flip=config.model.tta_flip,
                 class_weights=weight_tensor(prepared.class_weights, prepared.device),
+                ema=prepared.ema,
             )
             if prepared.topology.enabled and history.stopped in SETTLED:
                 distributed.check_in_step(prepared.topology, prepared.model)
@@ -119,7 +120,7 @@ def _fit(
                 run.log(f"distributed: {size} processes; weights identical on all {size} ranks")
             if history.stopped == "interrupted":
                 state = checkpoint_state(
-                    prepared.model, prepared.optimizer, prepared.scheduler, history
+                    prepared.model, prepared.optimizer, prepared.scheduler, history, prepared.ema
                 )
                 checkpoint = {**state, **checkpoint_extra(prepared), "epoch": len(history.epochs)}
                 batches = len(prepared.train_loader)
@@ -231,6 +232,10 @@ def train(
                 f", {topology.world_size} processes" if topology.enabled else ""
             )
             run.log(f"run {run.path.name}: {config.model.name} on {config.data.dataset}, {where}")
+            if config.train.ema is not None:
+                run.log(
+                    f"ema: on, decay {config.train.ema}; validation, best.pt and the test use the averaged weights"
+                )
             recorder.data(prepared.dataset)
             run.write_input_stats(training_input_stats(config, prepared.dataset))
             result = _run(
@@ -253,7 +258,11 @@ def _history(state: dict[str, Any], path: Path) -> History:
 def _restore(prepared: Prepared, state: dict[str, Any], path: Path) -> None:
     """Weights, optimizer, schedule and RNG from `state`."""
     try:
-        prepared.model.load_state_dict(state["model"])
+        if prepared.ema is None:
+            prepared.model.load_state_dict(state["model"])
+        else:  # "model" holds the average; training goes on from the trained weights
+            prepared.model.load_state_dict(state["raw_model"])
+            prepared.ema.load_state_dict(state["model"])
         prepared.optimizer.load_state_dict(state["optimizer"])
         prepared.scheduler.load_state_dict(state["scheduler"])
     except (KeyError, RuntimeError, ValueError, TypeError) as error:

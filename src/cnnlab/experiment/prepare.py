@@ -28,6 +28,7 @@ from cnnlab.training.device import (
     use_channels_last,
 )
 from cnnlab.training.distributed import SINGLE, Topology
+from cnnlab.training.ema import WeightAverage
 from cnnlab.training.optim import build_optimizer, build_schedule
 
 # The training images' input statistics (input_stats.json) are measured on at most this many
@@ -51,6 +52,7 @@ class Prepared:
     test_loader: BatchLoader | None
     topology: Topology = SINGLE  # this process among torchrun's (one process: SINGLE)
     class_weights: np.ndarray | None = None  # the training loss's, one per class (None: equal)
+    ema: WeightAverage | None = None  # train.ema: the averaged weights that are evaluated
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -134,6 +136,7 @@ def prepare(
         class_weights=resolve_class_weights(
             config.data.class_weights, dataset.split("train").labels, dataset.num_classes
         ),
+        ema=WeightAverage(model, config.train.ema) if config.train.ema is not None else None,
     )
 
 

@@ -26,7 +26,9 @@ from cnnlab.models.classifier import predict_logits
 from cnnlab.training import distributed
 from cnnlab.training.device import autocast, autocast_dtype
 from cnnlab.training.distributed import SINGLE, Topology, sum_across
+from cnnlab.training.ema import WeightAverage
 from cnnlab.training.metrics import LossBuffer, RunningConfusion
+from cnnlab.training.plateau import PlateauLR
 from cnnlab.training.progress import EpochBar, EpochLines, epoch_progress
 
 FLUSH_EVERY = 50  # iterations between moving losses off the device (and divergence checks)
@@ -121,6 +123,12 @@ class StepContext:
     topology: Topology = SINGLE
     train_module: nn.Module | None = None  # `model` wrapped in DDP and/or torch.compile
     tta_flip: bool = False  # validation averages each image with its mirror
+    ema: WeightAverage | None = None  # the averaged weights, which validation then uses
+
+    @property
+    def evaluated(self) -> nn.Module:
+        """The weights validation measures: the moving average when there is one."""
+        return self.model if self.ema is None else self.ema.module
 
 
 def _reduced(running: RunningConfusion, topology: Topology) -> dict[str, float]:
@@ -161,6 +169,8 @@ def train_step(context: StepContext, images: torch.Tensor, labels: torch.Tensor)
     if context.grad_clip is not None:
         nn.utils.clip_grad_norm_(context.model.parameters(), context.grad_clip)
     context.optimizer.step()
+    if context.ema is not None:
+        context.ema.update(context.model)
     context.scheduler.step()
     return logits, loss
 
@@ -225,7 +235,7 @@ def train_epoch(
             return _reduced(running, context.topology), "diverged"
         if validate_now:
             metrics = evaluate_batches(
-                context.model,
+                context.evaluated,
                 val_loader,
                 num_classes,
                 context.device,
@@ -271,6 +281,7 @@ def fit(
     topology: Topology = SINGLE,
     tta_flip: bool = False,
     class_weights: torch.Tensor | None = None,
+    ema: WeightAverage | None = None,
 ) -> History:
     """Train `model` for the configured epochs, starting after those already in `history`.
 
@@ -298,6 +309,7 @@ def fit(
         topology=topology,
         train_module=distributed.training_module(model, device, topology, train_config.compile),
         tta_flip=tta_flip,
+        ema=ema,
     )
 
     for epoch in range(len(history.epochs), train_config.epochs):
@@ -360,7 +372,13 @@ def fit(
             if loader is not None:  # loss, accuracy and f1 of the epoch's weights
                 plain_loss = nn.CrossEntropyLoss()  # no label smoothing in the record
                 metrics = evaluate_batches(
-                    model, loader, num_classes, device, context.amp_dtype, plain_loss, tta_flip
+                    context.evaluated,
+                    loader,
+                    num_classes,
+                    device,
+                    context.amp_dtype,
+                    plain_loss,
+                    tta_flip,
                 )
                 row.update({f"{prefix}_{name}": value for name, value in metrics.items()})
         if is_diverged(row["train_loss"]) or (
@@ -373,6 +391,8 @@ def fit(
         history.epochs.append(row)
 
         improved = update_best(history, row[history.monitor])
+        if isinstance(scheduler, PlateauLR):  # cut once per epoch, before the state is saved
+            scheduler.observe(row[history.monitor], history.monitor in LOWER_IS_BETTER)
         stop_early = (
             train_config.patience is not None
             and history.epochs_without_improvement >= train_config.patience
@@ -382,7 +402,7 @@ def fit(
         stop_reason = None
         if hooks.on_epoch:
             stop_reason = hooks.on_epoch(
-                row, improved, lambda: checkpoint_state(model, optimizer, scheduler, history)
+                row, improved, lambda: checkpoint_state(model, optimizer, scheduler, history, ema)
             )
         if stop_reason and history.stopped == "running":
             history.stopped = stop_reason
@@ -406,12 +426,18 @@ def update_best(history: History, value: float) -> bool:
     return improved
 
 
-def checkpoint_state(model, optimizer, scheduler, history: History) -> dict[str, Any]:
-    """The state to resume from: weights, optimizer, schedule, RNG and history."""
-    return {
+def checkpoint_state(
+    model, optimizer, scheduler, history: History, ema: WeightAverage | None = None
+) -> dict[str, Any]:
+    """The state to resume from: weights, optimizer, schedule, RNG and history. With `ema`,
+    "model" holds the averaged weights (what the run evaluates) and "raw_model" the trained."""
+    state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "history": history.to_state(),
         "torch_rng": torch.get_rng_state(),
     }
+    if ema is not None:
+        state["raw_model"], state["model"] = state["model"], ema.state_dict()
+    return state

@@ -15,6 +15,7 @@ import torch
 
 from cnnlab.config import OptimConfig
 from cnnlab.errors import ConfigError
+from cnnlab.training.plateau import PlateauLR
 
 ONECYCLE_START_FRACTION = 1 / 25  # one-cycle starts at lr/25 (as in fastai and torch)
 ONECYCLE_WARMUP_FRACTION = 0.25  # of all steps, when warmup_epochs is 0
@@ -149,6 +150,8 @@ SCHEDULES: dict[str, ScheduleFactor] = {
     "cosine": _after_warmup(_cosine),
     "onecycle": _onecycle,
     "linear": _after_warmup(_linear),
+    # constant after the warm-up, times the cuts of `PlateauLR.observe` (once per epoch)
+    "plateau": _after_warmup(_constant),
 }
 
 
@@ -193,17 +196,29 @@ def build_schedule(
         start = round(start_epoch * steps_per_epoch)
         return lambda step: 0.0 if step < start else lr_factor(step, total, steps_per_epoch, config)
 
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, [group_factor(group.get("start_epoch", 0)) for group in optimizer.param_groups]
-    )
+    factors = [group_factor(group.get("start_epoch", 0)) for group in optimizer.param_groups]
+    if config.schedule == "plateau":
+        return PlateauLR(
+            optimizer,
+            factors,
+            factor=config.plateau_factor,
+            patience=config.plateau_patience,
+            min_lr=config.min_lr,
+        )
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factors)
 
 
 def set_schedule_step(scheduler: torch.optim.lr_scheduler.LambdaLR, step: int) -> None:
     """Put a schedule from `build_schedule` at iteration `step`: its count, and each group's
     learning rate as its factor gives it there (a resume that re-plans or rescales it)."""
     scheduler.last_epoch = step
-    for group, factor, base in zip(
-        scheduler.optimizer.param_groups, scheduler.lr_lambdas, scheduler.base_lrs, strict=True
-    ):
-        group["lr"] = base * factor(step)
+    if isinstance(scheduler, PlateauLR):  # the cuts so far are kept
+        rates = scheduler.lrs_at(step)
+    else:
+        rates = [
+            base * factor(step)
+            for factor, base in zip(scheduler.lr_lambdas, scheduler.base_lrs, strict=True)
+        ]
+    for group, rate in zip(scheduler.optimizer.param_groups, rates, strict=True):
+        group["lr"] = rate
     scheduler._last_lr = [group["lr"] for group in scheduler.optimizer.param_groups]
