@@ -8,6 +8,7 @@ import signal
 import threading
 
 import pytest
+import torch
 
 from cnnlab.experiment.engine import resume, train
 from cnnlab.training import load_checkpoint
@@ -118,3 +119,26 @@ def test_balanced_sampling_with_class_weights_resumes_mid_epoch_exactly(
     resume(cut, quiet=True, report=False)
     assert_same_run(cut, whole.run_dir)
     assert "sampler: balanced" in (cut / "train.log").read_text()
+
+
+def test_ema_with_a_plateau_schedule_resumes_mid_epoch_exactly(
+    tiny_config, assert_same_run, monkeypatch
+):
+    """train.ema's averaged weights and the plateau counters survive a stop inside an epoch."""
+    extra = ("train.ema=0.9", "optim.schedule=plateau", "optim.plateau_patience=1")
+    whole = train(tiny_config("whole", *extra), quiet=True, report=False)
+    signal_at_step(monkeypatch, BATCHES + 3, signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config("cut", *extra), quiet=True, report=False)
+    monkeypatch.undo()
+    cut = whole.run_dir.parent / "cut"
+    state = load_checkpoint(cut / "last.pt")
+    assert state["history"]["partial_epoch"]["batch"] == 3 and "raw_model" in state
+    resume(cut, quiet=True, report=False)
+    assert_same_run(cut, whole.run_dir)
+    for name in ("model", "raw_model"):
+        a, b = (
+            load_checkpoint(cut / "last.pt")[name],
+            load_checkpoint(whole.run_dir / "last.pt")[name],
+        )
+        assert all(torch.equal(a[k], b[k]) for k in a), name
