@@ -14,7 +14,7 @@ ARCHITECTURE = SRC.parent.parent / "docs" / "ARCHITECTURE.md"
 # Lower layers first; a module may import its own package and any package of a lower layer.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors",),
-    ("atomic", "htmltable"),
+    ("atomic", "htmltable", "lazy"),
     ("config", "scratch"),  # scratch: the NumPy engine, which imports no other stage
     ("data",),
     ("models",),

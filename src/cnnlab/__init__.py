@@ -12,9 +12,8 @@ Heavy modules (torch) load on first use, so `import cnnlab` stays fast.
 
 from __future__ import annotations
 
-import importlib
-
 from cnnlab.errors import CnnlabError
+from cnnlab.lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -39,7 +38,4 @@ _LAZY = {
 __all__ = ["CnnlabError", "__version__", *_LAZY]
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'cnnlab' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

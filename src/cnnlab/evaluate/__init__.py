@@ -9,7 +9,7 @@ checkpoint first. Names load from their modules on first use, so the torch-free 
 
 from __future__ import annotations
 
-import importlib
+from cnnlab.lazy import lazy_attributes
 
 _API = (
     "EvalResult", "evaluate_loaded", "evaluate_run", "evaluate_split", "evaluation",
@@ -32,7 +32,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'cnnlab.evaluate' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

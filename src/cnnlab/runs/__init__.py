@@ -7,7 +7,7 @@ Names load from their modules on first use, so a torch-free module of this packa
 
 from __future__ import annotations
 
-import importlib
+from cnnlab.lazy import lazy_attributes
 
 _LAZY = {
     "LoadedRun": "cnnlab.runs.load",
@@ -25,7 +25,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'cnnlab.runs' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -24,6 +24,7 @@ from cnnlab.config import ExperimentConfig, build_config, dump_config
 from cnnlab.data.input_stats import InputStats, stats_from_dict
 from cnnlab.errors import CnnlabError
 from cnnlab.models.source import ModelSource
+from cnnlab.runs.config_yaml import load_yaml, outline_of, read_outline
 from cnnlab.runs.predictions import (
     Predictions,
     read_predictions,
@@ -31,94 +32,6 @@ from cnnlab.runs.predictions import (
     save_predictions,
 )
 from cnnlab.training.checkpoint import load_checkpoint, save_checkpoint
-
-# config.yaml files cnnlab writes are shallow; libyaml's C parser reads them 7x faster than
-# PyYAML's (a listing of 1,000 runs is mostly this) but can overflow the C stack on input
-# nested thousands deep, so a file with many brackets or deep indentation takes the Python path.
-_HAS_LIBYAML = hasattr(yaml, "CSafeLoader")
-_C_MAX_BRACKETS = 200
-_C_MAX_INDENT = 128
-
-
-def _shallow(text: str) -> bool:
-    """Whether libyaml may parse `text`: few brackets, no deep indentation."""
-    return (
-        _HAS_LIBYAML
-        and text.count("[") + text.count("{") <= _C_MAX_BRACKETS
-        and all(len(line) - len(line.lstrip(" ")) <= _C_MAX_INDENT for line in text.splitlines())
-    )
-
-
-def _load_yaml(text: str) -> object:
-    """`yaml.safe_load(text)`, through libyaml when the text is shallow enough to be safe."""
-    return yaml.load(text, Loader=yaml.CSafeLoader) if _shallow(text) else yaml.safe_load(text)
-
-
-OUTLINE = {
-    ("model", "name"): "model",
-    ("data", "dataset"): "dataset",
-    ("train", "epochs"): "epochs",
-}
-
-
-_RESOLVER = yaml.resolver.Resolver()
-_STR_TAG = "tag:yaml.org,2002:str"
-
-
-def _plain_scalar(text: str) -> Any:
-    """A plain scalar typed as a full load types it (a string unless it reads as another type)."""
-    tag = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))
-    return text if tag == _STR_TAG else yaml.load(text, Loader=yaml.CSafeLoader)
-
-
-def _outline_from_events(text: str) -> dict[str, Any] | None:
-    """OUTLINE's values read off libyaml's event stream, without building the document (3x
-    faster than loading it: what a listing of many runs needs); None when the text uses
-    anything the walk does not follow (aliases, complex keys, a root that is no mapping)."""
-    found: dict[str, Any] = {}
-    frames: list[list[Any]] = []  # per open collection: [path, is_mapping, pending key or None]
-    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
-        if isinstance(event, yaml.AliasEvent):
-            return None
-        if isinstance(event, yaml.ScalarEvent):
-            if not frames:
-                return None
-            path, is_mapping, key = frames[-1]
-            if is_mapping and key is None:
-                frames[-1][2] = event.value
-                continue
-            name = OUTLINE.get((*path, key)) if is_mapping else None
-            if name is not None:  # a plain scalar is typed as a full load types it
-                value = _plain_scalar(event.value) if event.implicit[0] else event.value
-                if name == "epochs":
-                    value = (
-                        value if isinstance(value, int) and not isinstance(value, bool) else None
-                    )
-                found[name] = value
-            if is_mapping:
-                frames[-1][2] = None
-        elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
-            is_mapping = isinstance(event, yaml.MappingStartEvent)
-            if frames:
-                path, parent_is_mapping, key = frames[-1]
-                if parent_is_mapping and key is None:
-                    return None  # a collection as a key
-                child = (*path, key) if parent_is_mapping else (*path, "-")
-                if child in OUTLINE:
-                    return None  # a collection where a name belongs: the full load says what
-            elif not is_mapping:
-                return None
-            else:
-                child = ()
-            frames.append([child, is_mapping, None])
-        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
-            frames.pop()
-            if frames and frames[-1][1]:
-                frames[-1][2] = None
-        elif isinstance(event, yaml.DocumentEndEvent):
-            break
-    return {name: found.get(name) for name in OUTLINE.values()}
-
 
 STATUSES = ("running", "finished", "early_stopped", "diverged", "interrupted", "failed")
 SETTLED = ("finished", "early_stopped")  # trained to the end: evaluated, never run again
@@ -260,8 +173,8 @@ class RunDir:
     def write_config(self, config: ExperimentConfig) -> None:
         write_text(self.config_path, dump_config(config))
 
-    def read_config_data(self) -> dict:
-        """config.yaml as a plain mapping; a missing or damaged file raises naming it."""
+    def _config_text(self) -> str:
+        """config.yaml's text; a missing run or file raises naming it."""
         if not self.path.is_dir():
             raise CnnlabError(f"run directory {self.path} does not exist")
         if not self.config_path.is_file():
@@ -269,8 +182,14 @@ class RunDir:
                 f"{self.path} is not a cnnlab run: {self.config_path.name} is missing"
             )
         try:
-            config = _load_yaml(self.config_path.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
+            return self.config_path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise CnnlabError(f"{self.config_path}: not a readable YAML config: {error}") from None
+
+    def _config_mapping(self, text: str) -> dict:
+        try:
+            config = load_yaml(text) or {}
+        except (yaml.YAMLError, RecursionError) as error:
             raise CnnlabError(f"{self.config_path}: not a readable YAML config: {error}") from None
         if not isinstance(config, dict):
             raise CnnlabError(
@@ -278,28 +197,19 @@ class RunDir:
             )
         return config
 
+    def read_config_data(self) -> dict:
+        """config.yaml as a plain mapping; a missing or damaged file raises naming it."""
+        return self._config_mapping(self._config_text())
+
     def read_config_outline(self) -> dict[str, Any]:
         """model.name, data.dataset and train.epochs of config.yaml (None where absent), read
         without building the whole document when libyaml can: for listings of many runs."""
-        if not self.config_path.is_file():
-            raise CnnlabError(
-                f"{self.path} is not a cnnlab run: {self.config_path.name} is missing"
-            )
+        text = self._config_text()
         try:
-            text = self.config_path.read_text(encoding="utf-8")
-            outline = _outline_from_events(text) if _shallow(text) else None
-        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
+            outline = read_outline(text)
+        except (yaml.YAMLError, RecursionError) as error:
             raise CnnlabError(f"{self.config_path}: not a readable YAML config: {error}") from None
-        if outline is not None:
-            return outline
-        config = self.read_config_data()
-        section = lambda name: config.get(name) if isinstance(config.get(name), dict) else {}  # noqa: E731
-        epochs = section("train").get("epochs")
-        return {
-            "model": section("model").get("name"),
-            "dataset": section("data").get("dataset"),
-            "epochs": epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None,
-        }
+        return outline if outline is not None else outline_of(self._config_mapping(text))
 
     def read_config(self) -> ExperimentConfig:
         """config.yaml validated; errors name the file and the key."""
