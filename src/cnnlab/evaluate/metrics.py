@@ -1,6 +1,8 @@
 """Test metrics as pure functions of arrays: labels (N,) and class probabilities (N, K).
 
-Every number comes from scikit-learn. Conventions where a metric is undefined:
+Every number follows scikit-learn's definitions, computed by `evaluate.classification` in
+NumPy (held equal to scikit-learn's by tests; importing scikit-learn alone took 1 s of a
+one-epoch run). Conventions where a metric is undefined:
 - precision / recall / F1 of a class with no predicted (or no true) images is 0
   (`zero_division=0`, as `classification_report`), and the macro averages include every class;
 - the AUC of a class that is absent from `y_true` (or the only class present) is None, and then
@@ -17,17 +19,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    confusion_matrix,
-    precision_recall_fscore_support,
-    roc_auc_score,
-    roc_curve,
-    top_k_accuracy_score,
-)
-from sklearn.preprocessing import label_binarize
 
 from cnnlab.errors import DataFormatError
+from cnnlab.evaluate.classification import (
+    averaged,
+    confusion_matrix,
+    precision_recall_f1,
+    roc_auc,
+    roc_curve,
+    top_k_accuracy,
+)
 
 TOP_K = (1, 3, 5)
 MOST_CONFUSED = 10  # off-diagonal pairs listed in metrics.json
@@ -61,11 +62,8 @@ def check_predictions(y_true: np.ndarray, probabilities: np.ndarray, num_classes
 
 
 def one_hot(y_true: np.ndarray, num_classes: int) -> np.ndarray:
-    """(N, K) 0/1 indicator of the true class; also for K = 2 (label_binarize gives one column)."""
-    indicator = label_binarize(y_true, classes=np.arange(num_classes))  # (N, K) or (N, 1)
-    if num_classes == 2:
-        indicator = np.hstack([1 - indicator, indicator])  # (N, 2)
-    return indicator.astype(np.int64)
+    """(N, K) 0/1 indicator of the true class."""
+    return (np.asarray(y_true)[:, None] == np.arange(num_classes)).astype(np.int64)
 
 
 def _defined(column: np.ndarray) -> bool:
@@ -76,11 +74,10 @@ def _defined(column: np.ndarray) -> bool:
 def top_k_accuracies(y_true: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
     """{"k": accuracy} for k in TOP_K below the number of classes (k = 1 always)."""
     K = probabilities.shape[1]
-    out = {"1": float(accuracy_score(y_true, probabilities.argmax(axis=1)))}
+    out = {"1": float(np.mean(y_true == probabilities.argmax(axis=1)))}
     for k in TOP_K[1:]:
         if k < K:
-            score = top_k_accuracy_score(y_true, probabilities, k=k, labels=np.arange(K))
-            out[str(k)] = float(score)
+            out[str(k)] = top_k_accuracy(y_true, probabilities, k)
     return out
 
 
@@ -88,9 +85,7 @@ def per_class_auc(y_true: np.ndarray, probabilities: np.ndarray) -> list[float |
     """One-vs-rest ROC AUC of each class; None where the class is absent (or alone) in y_true."""
     indicator = one_hot(y_true, probabilities.shape[1])  # (N, K)
     return [
-        float(roc_auc_score(indicator[:, k], probabilities[:, k]))
-        if _defined(indicator[:, k])
-        else None
+        roc_auc(indicator[:, k], probabilities[:, k]) if _defined(indicator[:, k]) else None
         for k in range(probabilities.shape[1])
     ]
 
@@ -103,7 +98,7 @@ def auc_averages(
     if K < 2:
         return {"auc_micro": None, "auc_macro": None}
     indicator = one_hot(y_true, K)  # (N, K)
-    micro = float(roc_auc_score(indicator, probabilities, average="micro"))
+    micro = roc_auc(indicator.ravel(), probabilities.ravel())
     per_class = per_class_auc(y_true, probabilities) if per_class is None else per_class
     macro = None if any(a is None for a in per_class) else float(np.mean(per_class))
     return {"auc_micro": micro, "auc_macro": macro}
@@ -173,29 +168,19 @@ def compute_metrics(
     check_predictions(y_true, probabilities, len(class_names))
     y_true = y_true.astype(np.int64)
     K = len(class_names)
-    labels = np.arange(K)
     predicted = probabilities.argmax(axis=1)  # (N,) first maximum on ties
-    matrix = confusion_matrix(y_true, predicted, labels=labels)  # (K, K) rows true, cols predicted
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, predicted, labels=labels, zero_division=0
-    )
-    averages = {}
-    for average in ("macro", "weighted"):
-        p, r, f, _ = precision_recall_fscore_support(
-            y_true, predicted, labels=labels, average=average, zero_division=0
-        )
-        averages.update(
-            {
-                f"precision_{average}": float(p),
-                f"recall_{average}": float(r),
-                f"f1_{average}": float(f),
-            }
-        )
+    matrix = confusion_matrix(y_true, predicted, K)  # (K, K) rows true, cols predicted
+    precision, recall, f1, support = precision_recall_f1(matrix)
+    averages = {
+        f"{name}_{average}": averaged(values, support, average)
+        for average in ("macro", "weighted")
+        for name, values in (("precision", precision), ("recall", recall), ("f1", f1))
+    }
     aucs = per_class_auc(y_true, probabilities) if K >= 2 else [None] * K
     return {
         "split": split,
         "num_samples": int(len(y_true)),
-        "accuracy": float(accuracy_score(y_true, predicted)),
+        "accuracy": float(np.mean(y_true == predicted)),
         # the mean recall of the classes with test images (sklearn's balanced_accuracy_score):
         # the accuracy a balanced test set would give, unmoved by the majority class
         "balanced_accuracy": float(recall[support > 0].mean()) if support.any() else 0.0,
@@ -237,13 +222,13 @@ def roc_curves(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
     curves: dict = {}
     for k in range(K):
         if _defined(indicator[:, k]):
-            fpr, tpr, _ = roc_curve(indicator[:, k], probabilities[:, k])
-            curves[k] = (fpr, tpr, float(roc_auc_score(indicator[:, k], probabilities[:, k])))
+            fpr, tpr = roc_curve(indicator[:, k], probabilities[:, k])
+            curves[k] = (fpr, tpr, roc_auc(indicator[:, k], probabilities[:, k]))
     classes = [curves[k] for k in range(K) if k in curves]
     averages = auc_averages(
         y_true, probabilities, [curves[k][2] if k in curves else None for k in range(K)]
     )
-    fpr, tpr, _ = roc_curve(indicator.ravel(), probabilities.ravel())
+    fpr, tpr = roc_curve(indicator.ravel(), probabilities.ravel())
     curves["micro"] = (fpr, tpr, averages["auc_micro"])
     if classes:
         grid = np.unique(np.concatenate([c[0] for c in classes]))  # (M,) every class's FPRs

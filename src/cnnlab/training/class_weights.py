@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.utils.class_weight import compute_class_weight
 
 from cnnlab.errors import ConfigError
 
@@ -28,6 +27,9 @@ def resolve_class_weights(
     if spec == "auto":
         present = np.unique(labels)
         weights = np.zeros(num_classes, dtype=np.float64)
+        # imported here: scikit-learn takes about 1 s to import, and only `auto` needs it
+        from sklearn.utils.class_weight import compute_class_weight
+
         weights[present] = compute_class_weight("balanced", classes=present, y=labels)
         return weights
     if isinstance(spec, str):

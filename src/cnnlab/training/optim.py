@@ -15,6 +15,7 @@ import torch
 
 from cnnlab.config import OptimConfig
 from cnnlab.errors import ConfigError
+from cnnlab.training.eager_optim import eager
 from cnnlab.training.plateau import PlateauLR
 
 ONECYCLE_START_FRACTION = 1 / 25  # one-cycle starts at lr/25 (as in fastai and torch)
@@ -46,7 +47,7 @@ def has_fused_kernels(device: torch.device) -> bool:
 
 
 def _sgd(params: Iterable, config: OptimConfig, fused: dict[str, Any]) -> torch.optim.Optimizer:
-    return torch.optim.SGD(
+    return eager(torch.optim.SGD)(
         params,
         lr=config.lr,
         momentum=config.momentum,
@@ -57,29 +58,31 @@ def _sgd(params: Iterable, config: OptimConfig, fused: dict[str, Any]) -> torch.
 
 
 def _adam(params: Iterable, config: OptimConfig, fused: dict[str, Any]) -> torch.optim.Optimizer:
-    return torch.optim.Adam(
+    return eager(torch.optim.Adam)(
         params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay, **fused
     )
 
 
 def _adamw(params: Iterable, config: OptimConfig, fused: dict[str, Any]) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(
+    return eager(torch.optim.AdamW)(
         params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay, **fused
     )
 
 
 def _adagrad(params: Iterable, config: OptimConfig, fused: dict[str, Any]) -> torch.optim.Optimizer:
-    return torch.optim.Adagrad(params, lr=config.lr, weight_decay=config.weight_decay, **fused)
+    return eager(torch.optim.Adagrad)(
+        params, lr=config.lr, weight_decay=config.weight_decay, **fused
+    )
 
 
 def _adadelta(
     params: Iterable, config: OptimConfig, fused: dict[str, Any]
 ) -> torch.optim.Optimizer:
-    return torch.optim.Adadelta(params, lr=config.lr, weight_decay=config.weight_decay)
+    return eager(torch.optim.Adadelta)(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
 def _rmsprop(params: Iterable, config: OptimConfig, fused: dict[str, Any]) -> torch.optim.Optimizer:
-    return torch.optim.RMSprop(
+    return eager(torch.optim.RMSprop)(
         params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
 
