@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 import torch
 import torch.nn.functional as F
 
-from cnnlab.data.trivial_augment import trivial_augment
+from cnnlab.data.trivial_augment import TRIVIAL_OPS, trivial_augment
 from cnnlab.errors import ConfigError, DataFormatError
 
 _TOKEN = re.compile(r"(crop|translate|cutout|erase)(\d+)")
@@ -30,6 +30,7 @@ _TOKEN_FIELDS = {
     "erase": "erase",
 }
 _FLAGS = ("flip", "trivial")  # tokens without a number
+_FLAG_WITH_NUMBER = re.compile(rf"({'|'.join(_FLAGS)})\d+")
 ERASE_AREA = (0.02, 0.33)  # random erasing: erased fraction of the image, as torchvision
 ERASE_RATIO = (0.3, 3.3)  # and height/width, drawn log-uniform
 _ERASE_TRIES = 10  # draws of (area, ratio) per image until the rectangle fits
@@ -71,14 +72,7 @@ class AugmentSpec:
     @property
     def is_identity(self) -> bool:
         """True when the spec leaves every image unchanged."""
-        return not (
-            self.crop_padding
-            or self.flip
-            or self.translate
-            or self.cutout
-            or self.trivial
-            or self.erase
-        )
+        return not any(getattr(self, field.name) for field in fields(self))
 
     @property
     def shift(self) -> int:
@@ -103,7 +97,7 @@ class AugmentSpec:
                         f"augment: token {raw.strip()!r} in {text!r}: erase<P> takes a "
                         f"percentage P in 1..100 (e.g. erase25 erases 25% of the images)"
                     )
-            elif any(token.startswith(flag) for flag in _FLAGS):
+            elif _FLAG_WITH_NUMBER.fullmatch(token):
                 raise ConfigError(
                     f"augment: token {raw.strip()!r} in {text!r}: {', '.join(_FLAGS)} take no "
                     f"number; allowed tokens are {_ALLOWED_TOKENS}"
@@ -156,9 +150,8 @@ class AugmentSpec:
     def describe(self) -> str:
         """In words, for a report: what happens to each training image, in order."""
         parts = [
-            "first TrivialAugment (one op drawn uniformly from identity, brightness, contrast, "
-            "sharpness, posterize, solarize, autocontrast, equalize, rotate, shear x/y, "
-            "translate x/y, at a uniformly random strength)"
+            f"first TrivialAugment (one op drawn uniformly from {', '.join(TRIVIAL_OPS)}, at a "
+            f"uniformly random strength)"
         ] * self.trivial
         parts += [f"a random crop after {self.crop_padding} pixels of zero padding"] * bool(
             self.crop_padding
