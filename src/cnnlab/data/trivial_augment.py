@@ -162,7 +162,7 @@ TRIVIAL_OPS: dict[str, TrivialOp] = {  # the ranges of torchvision's TrivialAugm
     "rotate": TrivialOp(_signed(135.0), warp=rotate),  # degrees
     "shear_x": TrivialOp(_signed(0.99), warp=shear_x),  # x per y
     "shear_y": TrivialOp(_signed(0.99), warp=shear_y),
-    "translate_x": TrivialOp(_signed(32.0), warp=translate_x),  # pixels
+    "translate_x": TrivialOp(_signed(32.0), warp=translate_x),  # pixels, whatever the size
     "translate_y": TrivialOp(_signed(32.0), warp=translate_y),
 }
 
