@@ -142,3 +142,19 @@ def test_ema_with_a_plateau_schedule_resumes_mid_epoch_exactly(
             load_checkpoint(whole.run_dir / "last.pt")[name],
         )
         assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_trivial_augment_and_random_erasing_resume_mid_epoch_exactly(
+    tiny_config, assert_same_run, monkeypatch
+):
+    """The policy's and the erasing's draws come from the (seed, epoch) generator: replayed."""
+    extra = ("data.augment=crop2,flip,trivial,erase25",)
+    whole = train(tiny_config("whole", *extra), quiet=True, report=False)
+    signal_at_step(monkeypatch, BATCHES + 3, signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config("cut", *extra), quiet=True, report=False)
+    monkeypatch.undo()
+    cut = whole.run_dir.parent / "cut"
+    assert load_checkpoint(cut / "last.pt")["history"]["partial_epoch"]["batch"] == 3
+    resume(cut, quiet=True, report=False)
+    assert_same_run(cut, whole.run_dir)
