@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from cnnlab.data import profile
 from cnnlab.data.arrays import Split
 from cnnlab.data.augment import AugmentSpec
 from cnnlab.data.loader import BatchLoader
@@ -170,14 +171,15 @@ def test_rejects_an_empty_split_and_a_negative_epoch() -> None:
         BatchLoader(_split(), batch_size=4, shuffle=False).set_epoch(-1)
 
 
-def test_channel_stats_match_a_float64_reference() -> None:
+def test_channel_stats_match_a_float64_reference(monkeypatch) -> None:
     rng = np.random.default_rng(2)
     images = rng.integers(0, 256, (23, 3, 5, 4), dtype=np.uint8)
     images[:, 1] //= 4  # a darker channel, so the three differ
     split = Split(images, np.zeros(23, np.int64))
     reference = images.astype(np.float64) / 255
-    for chunk_elements in (1, 130, 1 << 22):  # one image per chunk, several, everything
-        mean, std = channel_stats(split, chunk_elements=chunk_elements)
+    for chunk in (1, 7, 4096):  # one image per chunk, several, everything
+        monkeypatch.setattr(profile, "STATS_CHUNK", chunk)
+        mean, std = channel_stats(split)
         assert mean.shape == std.shape == (3,) and mean.dtype == np.float64
         np.testing.assert_allclose(mean, reference.mean(axis=(0, 2, 3)), rtol=0, atol=1e-12)
         np.testing.assert_allclose(std, reference.std(axis=(0, 2, 3)), rtol=0, atol=1e-12)

@@ -17,8 +17,7 @@ PHASES = (  # every phase after the last epoch, in order
     r"measured best\.pt on 24 training images: train accuracy 0\.\d{4}",
     r"evaluated best\.pt: test accuracy 0\.\d{4} on \d+ images",
     r"wrote metrics\.json and predictions\.csv, \d+ rows",
-    r"drew \d+ figure files in .*figures",
-    r"profiled the dataset: \d+ images",
+    r"drew \d+ figure files in .*figures; profiled \d+ images",
     r"wrote the report .*report\.html",
 )
 TIMED = r" \(\d+\.\ds\)$"

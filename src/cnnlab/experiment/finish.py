@@ -25,7 +25,8 @@ from cnnlab.report import write_report
 from cnnlab.runs import Recorder, RunDir
 from cnnlab.runs.readme import refresh_readme
 from cnnlab.training.loop import History
-from cnnlab.visualize import FIGURES, FigureInputs, write_figures
+from cnnlab.visualize import FIGURES, FigureInputs
+from cnnlab.visualize.background import figures_alongside
 
 # The evaluated weights' training accuracy is measured on at most this many training images,
 # drawn once from the seed: a standard error under 0.011 (under 0.004 near 97% accuracy),
@@ -140,18 +141,19 @@ def _draw_and_report(
         metrics=result.metrics if result else None,
         model_name=config.model.name,
     )
-    written = write_figures(run.path, inputs)
-    if lr_find is not None:
-        written += write_lr_find(lr_find, run.figures)
-    phases.done(f"drew {len(written)} figure files in {run.figures}")
+    # the model-free figures are drawn by a child process while this one draws the model's
+    # and profiles the data (both cores busy)
+    with figures_alongside(run.path, inputs) as written:
+        if lr_find is not None:
+            written += write_lr_find(lr_find, run.figures)
+        profile = profile_dataset(prepared.dataset)
+    images = sum(split.size for split in profile.splits)
+    phases.done(f"drew {len(written)} figure files in {run.figures}; profiled {images} images")
     if config.train.tensorboard:
         tensorboard.log_final(
             run.path, [name for name, entry in FIGURES.items() if entry.tensorboard]
         )
         phases.done(f"logged the figures to TensorBoard in {run.tensorboard}")
-    profile = profile_dataset(prepared.dataset)
-    images = sum(split.size for split in profile.splits)
-    phases.done(f"profiled the dataset: {images} images")
     _, html = write_report(
         run.path, model=prepared.model, dataset=prepared.dataset, profile=profile
     )

@@ -230,6 +230,7 @@ class FigureEntry:
     caption: str
     draw: Callable[[FigureInputs, Path], list[Path]] | None
     tensorboard: bool = False  # also logged as an image to TensorBoard
+    uses_model: bool = False  # runs the torch model (drawn in the main process, see background)
 
 
 FIGURES: dict[str, FigureEntry] = {
@@ -251,12 +252,14 @@ FIGURES: dict[str, FigureEntry] = {
         "Confusion matrix, normalised per true class", _confusion(True)
     ),
     "roc": FigureEntry("ROC curves, one-vs-rest per class, with micro and macro averages", _roc),
-    "filters": FigureEntry("First-layer filters", _filters, True),
-    "feature_maps": FigureEntry("Feature maps of the first two conv layers", _feature_maps),
+    "filters": FigureEntry("First-layer filters", _filters, True, uses_model=True),
+    "feature_maps": FigureEntry(
+        "Feature maps of the first two conv layers", _feature_maps, uses_model=True
+    ),
     "misclassified": FigureEntry(
         "Misclassified test images: true and predicted label, confidence", _misclassified
     ),
-    "gradcam": FigureEntry("Grad-CAM of misclassified test images", _gradcam),
+    "gradcam": FigureEntry("Grad-CAM of misclassified test images", _gradcam, uses_model=True),
 }
 
 

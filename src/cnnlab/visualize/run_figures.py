@@ -8,7 +8,7 @@ A figure that cannot be drawn is skipped with a logged reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,16 +24,21 @@ log = logging.getLogger(__name__)
 
 
 def write_figures(
-    run_dir: Path, inputs: FigureInputs | None = None, *, vectors: bool = True
+    run_dir: Path,
+    inputs: FigureInputs | None = None,
+    *,
+    vectors: bool = True,
+    names: Collection[str] | None = None,
 ) -> list[Path]:
-    """Draw every figure of the table that `inputs` allow into `<run>/figures/`; the files
-    written. Without `inputs` they are read from the run directory (`inputs_from_run`), and
-    the line plots and ROC get SVG copies too (unless `vectors=False`)."""
+    """Draw every figure of the table (or those in `names`) that `inputs` allow into
+    `<run>/figures/`; the files written. Without `inputs` they are read from the run
+    directory (`inputs_from_run`), and the line plots and ROC get SVG copies too (unless
+    `vectors=False`)."""
     run = RunDir(Path(run_dir))
     inputs = inputs if inputs is not None else inputs_from_run(run.path, vectors=vectors)
     written: list[Path] = []
     for name, entry in FIGURES.items():
-        if entry.draw is None:
+        if entry.draw is None or (names is not None and name not in names):
             continue
         try:
             written += entry.draw(inputs, run.figures)

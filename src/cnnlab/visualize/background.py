@@ -1,0 +1,117 @@
+"""The figures that do not run the model, drawn by a forked child while the parent goes on.
+
+After training, drawing a run's figures was the largest step of `cnnlab train` (1.0-1.4 s of
+2.2 s on a 2-core CPU, issue #18), all of it single-threaded Python and Matplotlib while the
+second core idled. On Linux with two or more cores, `figures_alongside` forks a child that
+draws the table's figures that need no model (curves, confusion matrices, ROC, mistakes,
+the batch preview) while the parent draws the model's (filters, feature maps, Grad-CAM) and
+profiles the data. The child sets torch to one thread first: GNU OpenMP's thread pool does not
+survive a fork (a child using it hangs). If the child fails for any reason, the parent draws
+its figures itself, so the files are the same either way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+from cnnlab.visualize.figure_table import FIGURES, FigureInputs
+from cnnlab.visualize.run_figures import write_figures
+
+log = logging.getLogger(__name__)
+
+
+def can_fork() -> bool:
+    """Whether a forked drawing child helps here: Linux, and at least two usable cores."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return False
+    return len(os.sched_getaffinity(0)) >= 2
+
+
+def _split_names() -> tuple[list[str], list[str]]:
+    """(figures the parent draws, figures the child draws) from the table."""
+    drawn = [name for name, entry in FIGURES.items() if entry.draw is not None]
+    return (
+        [name for name in drawn if FIGURES[name].uses_model],
+        [name for name in drawn if not FIGURES[name].uses_model],
+    )
+
+
+def _child(run_dir: Path, inputs: FigureInputs, names: list[str], pipe: int) -> None:
+    """In the forked child: draw `names`, send the files written through `pipe`, exit."""
+    code = 1
+    try:
+        torch.set_num_threads(1)
+        written = write_figures(run_dir, inputs, names=names)
+        payload = json.dumps([str(path) for path in written]).encode()
+        with os.fdopen(pipe, "wb") as stream:
+            stream.write(payload)
+        code = 0
+    except BaseException:  # noqa: BLE001 - the parent redraws whatever failed here
+        code = 1
+    finally:
+        os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
+
+
+def _fork_child(run_dir: Path, inputs: FigureInputs, names: list[str]) -> tuple[int, int]:
+    """Start the drawing child; (its pid, the read end of its pipe)."""
+    read_end, write_end = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with warnings.catch_warnings():  # Python >= 3.12 warns on fork() with threads alive
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        _child(run_dir, inputs, names, write_end)
+    os.close(write_end)
+    return pid, read_end
+
+
+def _collect(pid: int, read_end: int) -> list[Path] | None:
+    """Wait for the child; the files it wrote, or None when it failed."""
+    with os.fdopen(read_end, "rb") as stream:
+        payload = stream.read()
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        return None
+    try:
+        return [Path(path) for path in json.loads(payload)]
+    except ValueError:
+        return None
+
+
+@contextmanager
+def figures_alongside(run_dir: Path, inputs: FigureInputs) -> Iterator[list[Path]]:
+    """Draw every figure of the run while the body runs; the list it yields holds the files
+    written once the block ends. The parent's share is drawn on entry, before the body."""
+    run_dir = Path(run_dir)
+    parent_names, child_names = _split_names()
+    if not can_fork():
+        written = write_figures(run_dir, inputs)
+        yield written
+        return
+    pid, read_end = _fork_child(run_dir, inputs, child_names)
+    written: list[Path] = []
+    finished = False
+    try:
+        written += write_figures(run_dir, inputs, names=parent_names)
+        yield written
+        finished = True
+    finally:
+        if not finished:  # the parent failed or was interrupted: stop the child too
+            os.kill(pid, signal.SIGTERM)
+        from_child = _collect(pid, read_end)
+    if from_child is None:
+        log.warning("the figure-drawing process failed; drawing its figures here")
+        from_child = write_figures(run_dir, inputs, names=child_names)
+    written += from_child

@@ -1,0 +1,81 @@
+"""Figures drawn partly by a forked child give the same files as drawn in one process, and a
+failing child costs nothing but time."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from cnnlab.visualize import background, inputs_from_run, write_figures
+from cnnlab.visualize.figure_table import FIGURES
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+
+
+@pytest.fixture(scope="module")
+def gray_run(tmp_path_factory, make_gray_run):
+    return make_gray_run(tmp_path_factory.mktemp("background"), "conv")
+
+
+def _copy_without_figures(run_dir, target):
+    shutil.copytree(run_dir, target, ignore=shutil.ignore_patterns("figures"))
+    return target
+
+
+def _files(paths):
+    return {path.name: path.read_bytes() for path in paths}
+
+
+def test_the_split_puts_every_model_figure_in_the_parent():
+    parent, child = background._split_names()
+    assert set(parent) == {name for name, e in FIGURES.items() if e.uses_model and e.draw}
+    assert set(child) | set(parent) == {name for name, e in FIGURES.items() if e.draw}
+    assert not set(child) & set(parent)
+
+
+def test_forked_drawing_writes_the_same_files(gray_run, tmp_path, monkeypatch):
+    one = _copy_without_figures(gray_run, tmp_path / "one")
+    two = _copy_without_figures(gray_run, tmp_path / "two")
+    expected = write_figures(one, inputs_from_run(one))
+    monkeypatch.setattr(background, "can_fork", lambda: True)
+    parent_pid = os.getpid()
+    with background.figures_alongside(two, inputs_from_run(two)) as written:
+        assert os.getpid() == parent_pid  # the child never runs the caller's block
+        drawn_here = {path.stem for path in written}
+    assert drawn_here == {name for name, e in FIGURES.items() if e.uses_model and e.draw}
+    assert _files(written) == _files(expected)  # same names, byte for byte
+
+
+def test_a_failing_child_is_redrawn_by_the_parent(gray_run, tmp_path, monkeypatch, caplog):
+    run = _copy_without_figures(gray_run, tmp_path / "run")
+    monkeypatch.setattr(background, "can_fork", lambda: True)
+
+    def crash(*args, **kwargs):
+        os._exit(3)
+
+    monkeypatch.setattr(background, "_child", crash)
+    with background.figures_alongside(run, inputs_from_run(run)) as written:
+        pass
+    assert {path.stem for path in written} >= {"loss", "roc", "confusion_matrix", "gradcam"}
+    assert "drawing its figures here" in caplog.text
+
+
+def test_without_fork_everything_is_drawn_in_process(gray_run, tmp_path, monkeypatch):
+    run = _copy_without_figures(gray_run, tmp_path / "run")
+    monkeypatch.setattr(background, "can_fork", lambda: False)
+    monkeypatch.setattr(os, "fork", lambda: pytest.fail("forked"))
+    with background.figures_alongside(run, inputs_from_run(run)) as written:
+        assert {path.stem for path in written} >= {"loss", "gradcam"}
+
+
+def test_an_error_in_the_block_stops_the_child(gray_run, tmp_path, monkeypatch):
+    run = _copy_without_figures(gray_run, tmp_path / "run")
+    monkeypatch.setattr(background, "can_fork", lambda: True)
+    with pytest.raises(RuntimeError, match="boom"):
+        with background.figures_alongside(run, inputs_from_run(run)):
+            raise RuntimeError("boom")
+    # reaped: no child of this process is left
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
