@@ -139,6 +139,8 @@ def _draw_and_report(
         predictions=result.predictions if result else None,
         metrics=result.metrics if result else None,
         model_name=config.model.name,
+        train=prepared.dataset.split("train"),
+        config=config,
     )
     written = write_figures(run.path, inputs)
     if lr_find is not None:
