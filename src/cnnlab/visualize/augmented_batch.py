@@ -8,12 +8,15 @@ class name, or for a mixed image both classes with their weights ("7 .62 / 3 .38
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.backends.backend_agg import get_hinting_flag
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties, findfont, get_font
 
 from cnnlab.config import DataConfig, ExperimentConfig
 from cnnlab.data.arrays import Split
@@ -22,14 +25,25 @@ from cnnlab.data.configured import load_configured
 from cnnlab.data.mixing import MixSpec, first_batch, training_loader
 from cnnlab.errors import DataFormatError
 from cnnlab.training.device import resolve_device
-from cnnlab.visualize.mosaic import rgb_images, titled_grid, zoom, zoom_factor
-from cnnlab.visualize.panels import grid_shape, short
+from cnnlab.visualize.mosaic import (
+    FRAME_GRAY,
+    TITLE_GAP,
+    rgb_images,
+    show_mosaic,
+    stamp,
+    text_inks,
+    zoom,
+    zoom_factor,
+)
+from cnnlab.visualize.panels import PAD_INCHES, grid_shape, new_figure, short, text_height, widest
 from cnnlab.visualize.save import PNG_DPI, save_figure
 
 MAX_SHOWN = 48  # images of the batch drawn, in batch order
 PANEL_INCHES = 0.8  # side of each image
 TITLE_POINTS = 6.5
 MIN_WIDTH_INCHES = 4.0
+GAP = 8  # pixels between columns and between rows
+PAD_GLYPH = 16  # pixels of room past a title's advance for its last glyph's ink
 
 
 def describe_batch(data: DataConfig | dict) -> str:
@@ -45,16 +59,65 @@ def target_title(target: np.ndarray, class_names: Sequence[str]) -> str:
     """A panel's title from its soft target (K,): the class, or the two largest with weights."""
     order = np.argsort(-target, kind="stable")
     first, second = int(order[0]), int(order[1]) if len(order) > 1 else None
-    if second is None or target[second] <= 0:
+    if second is None or target[second] < 0.005:  # unmixed, or its partner's weight shows .00
         return short(class_names[first])
 
     def weight(k: int) -> str:
         return f"{target[k]:.2f}".removeprefix("0")  # .62
 
     return (
-        f"{short(class_names[first], 8)} {weight(first)} / "
-        f"{short(class_names[second], 8)} {weight(second)}"
+        f"{short(class_names[first], 10)} {weight(first)} / "
+        f"{short(class_names[second], 10)} {weight(second)}"
     )
+
+
+def advances(chars: set[str], points: float) -> dict[str, float]:
+    """Each character's hinted advance in pixels at PNG_DPI (as `panels.widest` sums them)."""
+    font = get_font(findfont(FontProperties(size=points)))
+    font.set_size(points, PNG_DPI)
+    flags = get_hinting_flag()
+    return {char: font.load_char(ord(char), flags=flags).horiAdvance / 64 for char in chars}
+
+
+def title_inks(titles: Sequence[str], points: float) -> list[np.ndarray]:
+    """Each title's ink (h, w) in [0, 1], set from its characters' glyphs, drawn once each.
+
+    A mixed batch's titles are nearly all different, and Agg costs about 3 ms per text; the
+    few distinct characters cost one pass (kerning is lost, which at this size does not show).
+    """
+    chars = sorted(set("".join(titles)) - {" "})
+    glyphs = dict(zip(chars, text_inks(chars, points, ha="left"), strict=True))
+    advance = advances({*chars, " "}, points)
+    height = text_height(1, points) + 2
+    inks = []
+    for title in titles:
+        ink = np.zeros((height, math.ceil(sum(advance[c] for c in title)) + 2 + PAD_GLYPH))
+        x = 0.0
+        for char in title:
+            if char != " ":
+                glyph = glyphs[char][:, : ink.shape[1] - round(x)]
+                region = ink[:, round(x) : round(x) + glyph.shape[1]]
+                np.maximum(region, glyph, out=region)
+            x += advance[char]
+        inks.append(ink[:, : math.ceil(x) + 2])
+    return inks
+
+
+def titled_mosaic(tiles: np.ndarray, inks: Sequence[np.ndarray], columns: int) -> np.ndarray:
+    """uint8 RGB tiles (N, h, w, 3), each framed under its title's ink, in rows of `columns`
+    on white: RGBA (H, W, 4). A column is as wide as the widest title, rows GAP apart."""
+    N, h, w = tiles.shape[:3]
+    cell = max(w + 2, max(ink.shape[1] for ink in inks)) + GAP  # a column's width, in pixels
+    band = max(ink.shape[0] for ink in inks) + TITLE_GAP  # the title's height above a tile
+    rows = math.ceil(N / columns)
+    image = np.full((rows * (band + h + 2 + GAP) - GAP, columns * cell - GAP, 4), 255, np.uint8)
+    for i, (tile, ink) in enumerate(zip(tiles, inks, strict=True)):
+        x = (i % columns) * cell + (cell - GAP - w) // 2  # the tile's left, centred in its cell
+        y = (i // columns) * (band + h + 2 + GAP) + band + 1  # its top, under the title
+        image[y - 1 : y + h + 1, x - 1 : x + w + 1, :3] = FRAME_GRAY
+        image[y : y + h, x : x + w, :3] = tile
+        stamp(image, ink, x + (w - ink.shape[1]) // 2, y - 1 - TITLE_GAP - ink.shape[0])
+    return image
 
 
 def plot_augmented_batch(
@@ -70,16 +133,19 @@ def plot_augmented_batch(
     _, columns = grid_shape(len(images), 8)
     tiles = rgb_images(images)  # (N, H, W, 3) uint8
     tiles = zoom(tiles, zoom_factor(max(tiles.shape[1:3]), PANEL_INCHES * PNG_DPI))
-    titles = [target_title(target, class_names) for target in targets]
+    inks = title_inks([target_title(target, class_names) for target in targets], TITLE_POINTS)
+    image = titled_mosaic(tiles, inks, columns)
     suptitle = "The first training batch of epoch 1, as the model sees it"
-    figure, _ = titled_grid(
-        tiles,
-        titles,
-        columns,
-        points=TITLE_POINTS,
-        suptitle=f"{suptitle}\n{heading}" if heading else suptitle,
-        min_width=MIN_WIDTH_INCHES,
-    )
+    suptitle = f"{suptitle}\n{heading}" if heading else suptitle
+    header = PAD_INCHES + (text_height(suptitle.count("\n") + 1, 10) + 10) / PNG_DPI  # inches
+    inches = image.shape[1] / PNG_DPI
+    heading_inches = widest([suptitle], 10) / PNG_DPI + 2 * PAD_INCHES
+    width = max(inches + 2 * PAD_INCHES, heading_inches, MIN_WIDTH_INCHES)
+    figure = new_figure(width, header + image.shape[0] / PNG_DPI + PAD_INCHES)
+    left = (width - inches) / 2
+    show_mosaic(figure, image, left, header)
+    y = 1 - PAD_INCHES / figure.get_figheight()
+    figure.suptitle(suptitle, fontsize=10, x=(left + inches / 2) / width, y=y, va="top")
     return figure
 
 
