@@ -104,3 +104,16 @@ def test_the_plot_checks_its_shapes_and_draws_gray_and_colour():
     assert figure.get_size_inches()[0] >= 4.0
     with pytest.raises(DataFormatError, match=r"targets \(N, 2\)"):
         plot_augmented_batch(np.random.rand(3, 1, 8, 8), np.ones((3, 3)) / 3, names)
+
+
+def test_the_cli_refuses_a_bad_alpha_and_a_compare_list(tmp_path, capsys):
+    out = tmp_path / "never.png"
+    assert main(["data", "preview", "--set", "data.cutmix=nan", "--out", str(out)]) == 1
+    assert capsys.readouterr().err.startswith(
+        "cnnlab: error: config: data.cutmix: expected a finite"
+    )
+    spec = tmp_path / "two.yaml"
+    spec.write_text("compare:\n  - {name: a}\n  - {name: b}\n")
+    assert main(["data", "preview", str(spec), "--out", str(out)]) == 1
+    assert "data preview takes one experiment" in capsys.readouterr().err
+    assert not out.exists()
