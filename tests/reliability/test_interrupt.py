@@ -158,3 +158,20 @@ def test_trivial_augment_and_random_erasing_resume_mid_epoch_exactly(
     assert load_checkpoint(cut / "last.pt")["history"]["partial_epoch"]["batch"] == 3
     resume(cut, quiet=True, report=False)
     assert_same_run(cut, whole.run_dir)
+
+
+def test_mixup_and_cutmix_resume_mid_epoch_exactly(tiny_config, assert_same_run, monkeypatch):
+    """The mixing draws come from (seed, epoch): a resume replays the stopped epoch's mixing."""
+    extra = ("data.mixup=0.4", "data.cutmix=1.0", "data.class_weights=auto")
+    whole = train(tiny_config("whole", *extra), quiet=True, report=False)
+    signal_at_step(monkeypatch, BATCHES + 3, signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config("cut", *extra), quiet=True, report=False)
+    monkeypatch.undo()
+    cut = whole.run_dir.parent / "cut"
+    assert load_checkpoint(cut / "last.pt")["history"]["partial_epoch"]["batch"] == 3
+    resume(cut, quiet=True, report=False)
+    assert_same_run(cut, whole.run_dir)
+    plain = train(tiny_config("plain"), quiet=True, report=False)  # mixing changes the weights
+    ours, theirs = (load_checkpoint(d / "last.pt")["model"] for d in (cut, plain.run_dir))
+    assert not all(torch.equal(ours[k], theirs[k]) for k in ours)

@@ -111,6 +111,8 @@ def test_config_keys_the_engine_cannot_honour_are_named():
         solver_config(config("data.augment=flip", "train.patience=3"))
     with pytest.raises(ConfigError, match="does not support model.tta_flip"):
         solver_config(config("model.tta_flip=true"))
+    with pytest.raises(ConfigError, match="does not support data.mixup, data.cutmix;"):
+        solver_config(config("data.mixup=0.2", "data.cutmix=1"))
     with pytest.raises(
         ConfigError,
         match="model.name: a scratch run needs one of scratch:three_layer_convnet, scratch:fc, got 'conv1'",

@@ -19,6 +19,7 @@ from cnnlab.runs import load_run
 from cnnlab.visualize import feature_visualization, inputs_from_run, write_figures
 
 PNGS = {
+    "augmented_batch",
     "loss",
     "accuracy",
     "f1",

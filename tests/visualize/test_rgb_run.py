@@ -19,6 +19,7 @@ from cnnlab.visualize import feature_visualization, inputs_from_run, write_figur
 
 NAMES = [f"class {chr(ord('a') + k)}" for k in range(10)]
 PNGS = {
+    "augmented_batch",
     "loss",
     "accuracy",
     "f1",

@@ -1,4 +1,4 @@
-"""`cnnlab data list | profile | prepare`: find, fetch and describe datasets."""
+"""`cnnlab data list | profile | prepare | preview`: find, fetch, describe and preview datasets."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 from cnnlab.atomic import write_text
+from cnnlab.cli.arguments import add_config_arguments, config_overrides
+from cnnlab.config import load_experiments
 from cnnlab.data import DATASETS, find_dataset, load_dataset
 from cnnlab.data.locate import locate, search_places
 
@@ -37,6 +39,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     prepare.add_argument("name")
     add_dataset_arguments(prepare)
     prepare.set_defaults(func=run_prepare)
+
+    preview = verbs.add_parser(
+        "preview",
+        help="draw the first training batch as the model will see it (augmented, mixed)",
+        description="Replay a config's first training batch of epoch 1 from its seed (order, "
+        "data.augment, data.mixup / data.cutmix) and draw it with each image's target, "
+        "before any training; the same picture a run saves as figures/augmented_batch.png.",
+    )
+    add_config_arguments(preview, "data.mixup=0.2")
+    preview.add_argument(
+        "--out", type=Path, default=Path("augmented_batch.png"), help="PNG file to write"
+    )
+    preview.set_defaults(func=run_preview)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -96,4 +111,18 @@ def run_prepare(args: argparse.Namespace) -> int:
     )
     if dataset.problems:
         print(f"skipped {len(dataset.problems)} unreadable item(s)")
+    return 0
+
+
+def run_preview(args: argparse.Namespace) -> int:
+    from cnnlab.errors import ConfigError
+    from cnnlab.visualize.augmented_batch import write_preview  # heavy: loads on use
+
+    configs = load_experiments(args.config, config_overrides(args))
+    if len(configs) != 1:
+        raise ConfigError(
+            f"{args.config}: data preview takes one experiment, the config describes "
+            f"{len(configs)} (pick one with --set, or use a config without compare:)"
+        )
+    print(write_preview(configs[0], args.out))
     return 0

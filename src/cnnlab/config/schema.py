@@ -85,9 +85,21 @@ class DataConfig:
     # a long-tailed training split: the largest class's images over the smallest's (> 1),
     # on an exponential profile over the classes; the test split stays whole
     imbalance: float | None = None
+    # batch mixing of the training images (soft targets), the Beta(alpha, alpha) parameter of
+    # each; 0 = off. MixUp (Zhang et al. 2018) blends two images, CutMix (Yun et al. 2019)
+    # pastes a box of one into the other; with both on each batch takes one (p = 1/2)
+    mixup: float = 0.0  # e.g. 0.2
+    cutmix: float = 0.0  # e.g. 1.0
 
     def __post_init__(self) -> None:
         _require(bool(self.dataset), "data.dataset", "a dataset name", self.dataset)
+        for key in ("mixup", "cutmix"):
+            alpha = getattr(self, key)
+            _require(
+                isinstance(alpha, (int, float)) and not isinstance(alpha, bool)
+                and math.isfinite(alpha) and alpha >= 0,
+                f"data.{key}", "a finite Beta alpha >= 0 (0 = off), e.g. 0.2", alpha,
+            )  # fmt: skip
         _check_class_weights(self.class_weights)
         _choice("data.sampler", self.sampler, ("uniform", "balanced"))
         if self.imbalance is not None:

@@ -19,6 +19,7 @@ import torch
 from cnnlab import transfer
 from cnnlab.config import ExperimentConfig
 from cnnlab.data import Dataset
+from cnnlab.data.mixing import MixSpec
 from cnnlab.errors import CnnlabError, TrainingError
 from cnnlab.experiment import extend, faults, tensorboard
 from cnnlab.experiment.finish import finish
@@ -92,6 +93,9 @@ def _fit(
         run.log(describe_weights(prepared.class_weights, prepared.class_names))
     if config.data.sampler == "balanced":
         run.log("sampler: balanced (every class equally often per epoch, with replacement)")
+    mixing = MixSpec.of(config.data)
+    if mixing.enabled:  # training accuracy then counts each image's dominant label
+        run.log(f"mixing: {mixing.describe()}")
     try:
         with stop_on_signals() as stop:  # Ctrl-C / SIGTERM: stop at a batch boundary and save
             history = fit(

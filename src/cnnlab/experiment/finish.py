@@ -140,6 +140,8 @@ def _draw_and_report(
         predictions=result.predictions if result else None,
         metrics=result.metrics if result else None,
         model_name=config.model.name,
+        train=prepared.dataset.split("train"),
+        config=config,
     )
     # the model-free figures are drawn by a child process while this one draws the model's
     # and profiles the data (both cores busy)

@@ -11,10 +11,10 @@ import torch
 from cnnlab import transfer
 from cnnlab.config import ExperimentConfig
 from cnnlab.data import Dataset
-from cnnlab.data.augment import AugmentSpec
 from cnnlab.data.configured import load_configured
 from cnnlab.data.input_stats import InputStats, input_stats, original_size
 from cnnlab.data.loader import BatchLoader
+from cnnlab.data.mixing import MixingLoader, training_loader
 from cnnlab.data.profile import channel_stats
 from cnnlab.models.architecture import classifier_from_record, describe, seeded
 from cnnlab.models.classifier import Classifier, safe_std
@@ -47,7 +47,7 @@ class Prepared:
     model: Classifier
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
-    train_loader: BatchLoader
+    train_loader: BatchLoader | MixingLoader  # mixing yields soft targets (B, K)
     val_loader: BatchLoader | None
     test_loader: BatchLoader | None
     topology: Topology = SINGLE  # this process among torchrun's (one process: SINGLE)
@@ -105,14 +105,13 @@ def prepare(
     loader_options = {"device": device, "seed": config.train.seed, "channels_last": channels_last}
     eval_batch_size = config.train.eval_batch_size or default_eval_batch_size(device)
     eval_options = {**loader_options, "batch_size": eval_batch_size, "shuffle": False}
-    train_loader = BatchLoader(
+    train_loader = training_loader(  # ordered, augmented and mixed as config.data says
         dataset.split("train"),
+        config.data,
+        dataset.num_classes,
         batch_size=config.train.batch_size,
-        shuffle=True,
-        augment=AugmentSpec.parse(config.data.augment or None),
         rank=topology.rank,
         world_size=topology.world_size,
-        sampler=config.data.sampler,
         **loader_options,
     )
     params = [p for p in model.parameters() if p.requires_grad]

@@ -102,6 +102,7 @@ def _unsupported(config: ExperimentConfig) -> list[str]:
     ]
     if config.data.augment:
         bad.append("data.augment")
+    bad += [f"data.{key}" for key in ("mixup", "cutmix") if getattr(config.data, key)]
     if config.model.tta_flip:
         bad.append("model.tta_flip")
     if config.train.device.split(":")[0] not in ("auto", "cpu"):

@@ -14,6 +14,7 @@ import numpy as np
 
 from cnnlab.data.augment import AugmentSpec
 from cnnlab.data.configured import image_folder_rule
+from cnnlab.data.mixing import MixSpec
 from cnnlab.errors import CnnlabError
 from cnnlab.models import summarize, summary_markdown
 from cnnlab.models.classifier import Classifier
@@ -165,6 +166,17 @@ def preprocessing_section(record: RunRecord, found: RunModel) -> Section:
     except CnnlabError as error:
         augment = f"unreadable in config.yaml: {error}"
     rows.append(("augmentation", augment))
+    try:
+        mixing = MixSpec.of(data)
+        if mixing.enabled:  # the loss then takes soft targets; train accuracy the dominant label
+            rows.append(
+                (
+                    "batch mixing",
+                    f"{mixing.describe()}; training accuracy counts each image's dominant label",
+                )
+            )
+    except CnnlabError as error:
+        rows.append(("batch mixing", f"unreadable in config.yaml: {error}"))
     rows.append(
         (
             "at test time",

@@ -159,7 +159,8 @@ def figures_section(record: RunRecord) -> Section:
     """Every figure in figures/, known ones first."""
     if not record.figures:
         return Section("Figures", (not_evaluated(record.path),))
-    return Section("Figures", tuple(Image(path, caption(path.stem)) for path in record.figures))
+    images = (Image(path, caption(path.stem, record.config)) for path in record.figures)
+    return Section("Figures", tuple(images))
 
 
 def dataset_section(

@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from cnnlab.data.mixing import hard_labels
+
 
 class RunningConfusion:
     """A confusion matrix accumulated batch by batch on the device (rows: true, cols: predicted)."""
@@ -21,7 +23,9 @@ class RunningConfusion:
         self.samples = 0
 
     def update(self, logits: torch.Tensor, targets: torch.Tensor, loss_sum: torch.Tensor) -> None:
-        """Add a batch: `logits` (B, K), `targets` (B,), `loss_sum` the batch's summed loss."""
+        """Add a batch: `logits` (B, K), `targets` (B,) or soft (B, K), `loss_sum` the batch's
+        summed loss. A soft (mixed) target counts as its dominant class (`hard_labels`)."""
+        targets = hard_labels(targets)
         predictions = logits.argmax(dim=1)
         flat = targets * self.num_classes + predictions
         self.counts += torch.bincount(flat, minlength=self.num_classes**2)

@@ -16,10 +16,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnnlab.config import ExperimentConfig
 from cnnlab.data import Split
+from cnnlab.errors import CnnlabError
 from cnnlab.evaluate import roc_curves
 from cnnlab.runs import Predictions
 from cnnlab.visualize import curves
+from cnnlab.visualize.augmented_batch import batch_preview, describe_batch
 from cnnlab.visualize.confusion import plot_confusion
 from cnnlab.visualize.feature_maps import render_feature_maps, resolve_images
 from cnnlab.visualize.filters import plot_filters
@@ -49,6 +52,8 @@ class FigureInputs:
     metrics: dict | None = None  # evaluate's metrics of those predictions
     scratch_weights: Path | None = None  # a NumPy-engine run's best.npz
     model_name: str = "?"
+    train: Split | None = None  # the training split (the augmented-batch preview replays it)
+    config: ExperimentConfig | None = None  # the run's config: seed, batch size, augmentation
     vectors: bool = False  # also SVG copies of the line plots and ROC (cnnlab figures)
 
     @property
@@ -223,6 +228,21 @@ def _gradcam(inputs: FigureInputs, out: Path) -> list[Path]:
     return save_figure(figure, out / "gradcam")
 
 
+def _augmented_batch(inputs: FigureInputs, out: Path) -> list[Path]:
+    if inputs.config is None or inputs.train is None or inputs.class_names is None:
+        raise Skip("the run's config or training images are not at hand")
+    parameters = list(inputs.model.parameters()) if inputs.model is not None else []
+    device = parameters[0].device if parameters else "cpu"  # the run's augmentation draws
+    figure = batch_preview(inputs.config, inputs.train, inputs.class_names, device)
+    return save_figure(figure, out / "augmented_batch")
+
+
+def _batch_detail(config: dict) -> str:
+    """The augmentation and mixing of a run, from its config.yaml, for the preview's caption."""
+    data = config.get("data")
+    return describe_batch(data if isinstance(data, dict) else {})
+
+
 @dataclass(frozen=True)
 class FigureEntry:
     """One figure: its caption, how it is drawn (None: by another command), and where shown."""
@@ -231,6 +251,8 @@ class FigureEntry:
     draw: Callable[[FigureInputs, Path], list[Path]] | None
     tensorboard: bool = False  # also logged as an image to TensorBoard
     uses_model: bool = False  # runs the torch model (drawn in the main process, see background)
+    # the run's part of the caption, from its config.yaml (a dict), appended to `caption`
+    detail: Callable[[dict], str] | None = None
 
 
 FIGURES: dict[str, FigureEntry] = {
@@ -244,6 +266,12 @@ FIGURES: dict[str, FigureEntry] = {
         "Learning-rate range test: smoothed loss against an exponentially rising rate, with "
         "the two suggested rates (steepest descent, minimum / 10) dashed",
         None,  # drawn by the range test (train.lr_find, cnnlab lr-find)
+    ),
+    "augmented_batch": FigureEntry(
+        "The first training batch of epoch 1 as the model sees it (replayed from the seed), "
+        "each image titled with its target (a mixed image: both classes and their weights)",
+        _augmented_batch,
+        detail=_batch_detail,
     ),
     "confusion_matrix": FigureEntry(
         "Confusion matrix (counts; rows true, columns predicted)", _confusion(False), True
@@ -268,12 +296,20 @@ def _entry_name(stem: str) -> str:
     return stem if stem in FIGURES else stem.rstrip("0123456789").rstrip("_")
 
 
-def caption(stem: str) -> str:
-    """A figure's caption: its table entry's, else its name in words (feature_maps_2 → page 2)."""
+def caption(stem: str, config: dict | None = None) -> str:
+    """A figure's caption: its table entry's, else its name in words (feature_maps_2 → page 2);
+    with the run's `config` (config.yaml as a dict), also the entry's detail of that run."""
     base = _entry_name(stem)
-    if base in FIGURES:
-        return FIGURES[base].caption + (f" (page {stem[len(base) + 1 :]})" if base != stem else "")
-    return stem.replace("_", " ").replace("-", " ").capitalize()
+    if base not in FIGURES:
+        return stem.replace("_", " ").replace("-", " ").capitalize()
+    entry = FIGURES[base]
+    text = entry.caption + (f" (page {stem[len(base) + 1 :]})" if base != stem else "")
+    if config is not None and entry.detail is not None:
+        try:
+            text += f"; {entry.detail(config)}"
+        except CnnlabError as error:  # an edited config.yaml: the caption says so
+            text += f"; its config.yaml is unreadable here: {error}"
+    return text
 
 
 def order(stem: str) -> tuple[int, str]:

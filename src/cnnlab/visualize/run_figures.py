@@ -63,9 +63,12 @@ def inputs_from_run(
     """
     run = RunDir(Path(run_dir))
     config = loaded.config if loaded else run.read_config()  # errors when this is no run
+    train = None
     try:
         loaded = loaded or load_run(run.path, device=device)
-        test = test if test is not None else run_data(loaded).splits.get("test")
+        if test is None:  # the caller holds no data: load it (the preview replays train)
+            splits = run_data(loaded).splits
+            test, train = splits.get("test"), splits.get("train")
     except CnnlabError as error:
         log.info("figures of the model or test images skipped: %s", error)
     class_names = loaded.class_names if loaded else None
@@ -93,6 +96,8 @@ def inputs_from_run(
         metrics=metrics,
         scratch_weights=run.best_npz if run.best_npz.is_file() else None,
         model_name=config.model.name,
+        train=train,
+        config=config,
         vectors=vectors,
     )
 
