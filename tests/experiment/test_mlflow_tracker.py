@@ -158,10 +158,13 @@ def test_the_store_is_the_key_then_mlflows_variable_then_a_local_sqlite_file(tmp
     local = "sqlite:///" + (tmp_path / "mlflow.db").as_posix()
     assert tracking_uri(None, {}) == local
     assert tracking_uri(None, {"MLFLOW_TRACKING_URI": ""}) == local
-    assert tracking_uri(None, {"MLFLOW_TRACKING_URI": "sqlite:///x.db"}) == "sqlite:///x.db"
+    # a relative SQLite file is made absolute: a resume from elsewhere finds the same store
+    absolute = "sqlite:///" + (tmp_path / "x.db").as_posix()
+    assert tracking_uri(None, {"MLFLOW_TRACKING_URI": "sqlite:///x.db"}) == absolute
     assert tracking_uri("sqlite:///y.db", {"MLFLOW_TRACKING_URI": "sqlite:///x.db"}) == (
-        "sqlite:///y.db"
+        "sqlite:///" + (tmp_path / "y.db").as_posix()
     )
+    assert tracking_uri("http://127.0.0.1:5000", {}) == "http://127.0.0.1:5000"  # as given
 
 
 def test_tracker_keys_are_validated():

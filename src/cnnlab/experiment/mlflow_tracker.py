@@ -58,23 +58,29 @@ def require_mlflow(config: ExperimentConfig) -> None:
         client_class()
 
 
+SQLITE = "sqlite:///"
+
+
+def _sqlite_file(uri: str) -> Path | None:
+    """The file of a SQLite store's URI (None for other stores and an in-memory one)."""
+    if not uri.startswith(SQLITE) or uri[len(SQLITE) :] in ("", ":memory:"):
+        return None
+    return Path(uri[len(SQLITE) :])
+
+
 def tracking_uri(configured: str | None, environ: Mapping[str, str]) -> str:
-    """`train.tracking_uri`, else $MLFLOW_TRACKING_URI, else the working directory's local
-    SQLite store (an absolute path: a resume from elsewhere finds the same store)."""
-    if configured:
-        return configured
-    if environ.get(URI_VARIABLE):
-        return environ[URI_VARIABLE]
-    return "sqlite:///" + (Path.cwd() / DEFAULT_STORE).as_posix()
+    """`train.tracking_uri`, else $MLFLOW_TRACKING_URI, else the working directory's SQLite
+    store; a SQLite file as an absolute path, so that a resume from elsewhere finds it."""
+    uri = configured or environ.get(URI_VARIABLE) or SQLITE + DEFAULT_STORE
+    file = _sqlite_file(uri)
+    return uri if file is None else SQLITE + file.resolve().as_posix()
 
 
 def _artifact_root(uri: str) -> str | None:
-    """A local SQLite store keeps its experiments' artifacts in `mlruns/` beside its file (MLflow
+    """A SQLite store keeps its experiments' artifacts in `mlruns/` beside its file (MLflow
     itself would use the working directory's); other stores choose their own."""
-    prefix = "sqlite:///"
-    if not uri.startswith(prefix) or uri[len(prefix) :] in ("", ":memory:"):
-        return None
-    return (Path(uri[len(prefix) :]).resolve().parent / ARTIFACTS).as_uri()
+    file = _sqlite_file(uri)
+    return None if file is None else (file.resolve().parent / ARTIFACTS).as_uri()
 
 
 @dataclass(frozen=True)
