@@ -20,6 +20,8 @@ from cnnlab.runs import RunDir
 mlflow = pytest.importorskip(
     "mlflow", reason="needs the mlflow extra: pip install 'cnnlab[mlflow]'"
 )
+# MLflow's SQLAlchemy store uses a loader SQLAlchemy 2.1 deprecates: MLflow's to mend, not ours
+pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated")
 
 BASE = [
     "data.dataset=mnist-sample", "data.classes=[0,1,7]", "data.per_class=8", "data.val=6",
