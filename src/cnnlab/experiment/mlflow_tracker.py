@@ -118,7 +118,7 @@ def open_store(config: ExperimentConfig, uri: str | None = None) -> Store | None
     except Exception as error:  # MLflow raises its own, SQLAlchemy's and OS errors alike
         raise ConfigError(
             f"train.tracking_uri: cannot open the MLflow store {uri!r}: "
-            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}; "
+            f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}; "
             f"expected a writable store such as sqlite:///mlflow.db"
         ) from None
     return Store(client, uri, str(experiment_id))
