@@ -13,7 +13,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv --system-site-packages $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e '.[dev,tensorboard,notebook,export,serve]'
+	$(BIN)/pip install -e '.[dev,tensorboard,notebook,export,serve,mlflow]'
 	touch $(STAMP)
 
 demo: setup

@@ -115,7 +115,7 @@ def result(name: str, test: float | None = 0.95) -> RunResult:
     history = History(epochs=epochs, best_epoch=2, stopped="finished")
     metrics = {"final_train_accuracy": 1.0, "train_seconds": 12.34}
     if test is not None:
-        metrics.update(test_accuracy=test, test_f1=0.9)
+        metrics.update(test_accuracy=test, test_balanced_accuracy=0.875, test_f1=0.9)
     config = load_experiments(None, ["model.name=conv1", f"name={name}"])[0]
     return RunResult(Path("runs") / name, "finished", history, metrics, config)
 
@@ -124,7 +124,8 @@ def test_run_result_renders_its_key_metrics():
     html = result("demo")._repr_html_()
     assert "<caption>" + str(Path("runs") / "demo") + "</caption>" in html
     cells = [
-        "demo", "conv1", "finished", "3", "2", "0.9800", "1.0000", "0.9500", "0.9000", "12.3s",
+        "demo", "conv1", "finished", "3", "2", "0.9800", "1.0000", "0.9500", "0.8750", "0.9000",
+        "12.3s",
     ]  # fmt: skip
     assert all(f">{cell}</td>" in html for cell in cells)
     assert result("demo")._repr_markdown_().splitlines()[-1] == "| " + " | ".join(cells) + " |"
@@ -136,7 +137,7 @@ def test_runs_table_has_one_row_per_run_and_dashes_for_missing():
     assert table._repr_html_().count("<tr>") == 3  # header and two runs
     lines = str(table).splitlines()
     assert len(lines) == 4 and lines[1].startswith("| --- |")
-    assert lines[3].split(" | ")[7:9] == ["-", "-"]  # test acc and F1 of the untested run
+    assert lines[3].split(" | ")[7:10] == ["-", "-", "-"]  # test acc, bal acc, F1: untested
     assert str(table) == results_markdown(table.results)
 
 

@@ -43,9 +43,12 @@ def test_train_prints_and_writes_the_one_test_accuracy(tmp_path, capsys):
     run = tmp_path / "runs" / "solo"
     accuracy = assert_one_value_in_the_run(run)
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split()[-5:] == ["test", "acc", "test", "F1", "time"]
+    header = ["test", "acc", "test", "bal", "acc", "test", "F1", "time"]
+    assert table[0].split()[-8:] == header
     row = table[1].split()
-    assert row[0] == "solo" and row[-3] == f"{accuracy:.4f}"
+    assert row[0] == "solo" and row[-4] == f"{accuracy:.4f}"
+    balanced = json.loads((run / "metrics.json").read_text())["balanced_accuracy"]
+    assert row[-3] == f"{balanced:.4f}"  # metrics.json's balanced accuracy, one column on
 
     spec = tmp_path / "sweep.yaml"
     spec.write_text(yaml.safe_dump({"name": "one", "base": SETTINGS, "grid": {"train.seed": [0]}}))

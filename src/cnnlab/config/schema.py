@@ -16,6 +16,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 MONITORS = ("val_accuracy", "val_loss", "val_f1", "train_loss", "train_accuracy")
 STRATEGIES = ("finetune", "linear-probe", "two-stage")  # how a pretrained backbone trains
+TRACKERS = ("none", "mlflow")  # an experiment tracker logging each run besides its directory
 
 
 def _require(condition: bool, key: str, expected: str, value: Any) -> None:
@@ -239,6 +240,10 @@ class TrainConfig:
     compile: bool = False
     watch_test: bool = False  # also record test metrics every epoch (never used for selection)
     tensorboard: bool = False  # also log to <run>/tensorboard/ (needs cnnlab[tensorboard])
+    tracker: str = "none"  # mlflow: also log params, metrics and artifacts (cnnlab[mlflow])
+    # the tracker's store; None = $MLFLOW_TRACKING_URI, else sqlite:///<working dir>/mlflow.db
+    tracking_uri: str | None = None
+    experiment_name: str | None = None  # the tracker's experiment; None = the dataset's name
     strategy: str = "finetune"  # with model.pretrained: finetune, linear-probe or two-stage
     backbone_lr_mult: float = 1.0  # the pretrained backbone's lr = optim.lr * this
     head_epochs: int = 1  # two-stage: epochs training the head alone before all layers
@@ -269,6 +274,13 @@ class TrainConfig:
         if self.threads is not None:
             _require(self.threads >= 1, "train.threads", "an integer >= 1", self.threads)
         _choice("train.strategy", self.strategy, STRATEGIES)
+        _choice("train.tracker", self.tracker, TRACKERS)
+        named = {"tracking_uri": "a store URI", "experiment_name": "an experiment name"}
+        for key, expected in named.items():
+            value = getattr(self, key)
+            _require(
+                value is None or bool(value.strip()), f"train.{key}", f"{expected} or null", value
+            )
         _require(
             self.backbone_lr_mult > 0,
             "train.backbone_lr_mult",
@@ -315,10 +327,15 @@ class ExperimentConfig:
             )
 
     @property
+    def dataset_name(self) -> str:
+        """The dataset's short name: `mnist`, or an image folder's last path part."""
+        return self.data.dataset.replace("imagefolder:", "").rstrip("/").split("/")[-1]
+
+    @property
     def run_name(self) -> str:
         """The run directory's name: `name`, or `<dataset>-<model>` when none is given."""
         if self.name:
             return self.name
-        dataset = self.data.dataset.replace("imagefolder:", "").rstrip("/").split("/")[-1]
+        dataset = self.dataset_name
         model = self.model.name.split("/")[-1].replace(".py:", "-").replace(".yaml", "")
         return f"{dataset}-{model}"

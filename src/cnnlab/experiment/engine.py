@@ -21,8 +21,9 @@ from cnnlab.config import ExperimentConfig
 from cnnlab.data import Dataset
 from cnnlab.data.mixing import MixSpec
 from cnnlab.errors import CnnlabError, TrainingError
-from cnnlab.experiment import extend, faults, tensorboard
+from cnnlab.experiment import extend, faults, mlflow_tracker, tensorboard
 from cnnlab.experiment.finish import finish
+from cnnlab.experiment.mlflow_tracker import MlflowTracker, Store
 from cnnlab.experiment.prepare import Prepared, prepare, training_input_stats
 from cnnlab.experiment.ranks import realign_schedule, writable_run
 from cnnlab.experiment.results import RunResult, summary_metrics
@@ -60,8 +61,9 @@ def _hooks(
     prepared: Prepared,
     writer: Any = None,
     on_epoch_done: EpochCallback | None = None,
+    tracker: MlflowTracker | None = None,
 ) -> FitHooks:
-    """Hooks that persist each epoch (checkpoints, then the recorder; TensorBoard)."""
+    """Hooks that persist each epoch (checkpoints, then the recorder; TensorBoard, MLflow)."""
     extra = checkpoint_extra(prepared)
     run = recorder.run
 
@@ -76,6 +78,8 @@ def _hooks(
         recorder.epoch(row, improved, history.epochs, history.iterations)
         if writer is not None:
             tensorboard.log_epoch(writer, row)
+        if tracker is not None:
+            tracker.log_epoch(row)
         return on_epoch_done(row) if on_epoch_done else None
 
     if writer is None:
@@ -84,7 +88,11 @@ def _hooks(
 
 
 def _fit(
-    prepared: Prepared, recorder: Recorder, history: History, on_epoch: EpochCallback | None
+    prepared: Prepared,
+    recorder: Recorder,
+    history: History,
+    on_epoch: EpochCallback | None,
+    tracker: MlflowTracker | None,
 ) -> History:
     """The loop, with signals, out-of-memory and hard stops recorded in the run."""
     config, run = prepared.config, recorder.run
@@ -109,7 +117,7 @@ def _fit(
                 optim_config=config.optim,
                 device=prepared.device,
                 history=history,
-                hooks=_hooks(recorder, history, prepared, writer, on_epoch),
+                hooks=_hooks(recorder, history, prepared, writer, on_epoch, tracker),
                 progress=progress_mode(recorder.quiet),  # a bar, or lines when piped
                 watch_loader=prepared.test_loader if config.train.watch_test else None,
                 stop=stop.requested,
@@ -158,18 +166,35 @@ def _run(
     report: bool = True,
     lr_find: LrFindResult | None = None,
     train: bool = True,
+    store: Store | None = None,
 ) -> RunResult:
-    """Drive the loop, record how it ended, evaluate, then (with `report`) draw and report.
+    """Drive the loop, record how it ended, evaluate, then (with `report`) draw and report;
+    with a `store`, the run is tracked in MLflow meanwhile.
 
     `on_epoch` sees each finished epoch and may stop the run with a reason (a search's
     pruning): the run is then marked `failed` with that reason and not evaluated. Raises
     `TrainingError` when the run diverged. Without `train`, `history` is a run trained to its
     end (not evaluated yet): nothing is trained.
     """
+    with mlflow_tracker.tracking(store, recorder.run) as tracker:
+        return _tracked_run(prepared, recorder, history, on_epoch, report, lr_find, train, tracker)
+
+
+def _tracked_run(
+    prepared: Prepared,
+    recorder: Recorder,
+    history: History,
+    on_epoch: EpochCallback | None,
+    report: bool,
+    lr_find: LrFindResult | None,
+    train: bool,
+    tracker: MlflowTracker | None,
+) -> RunResult:
+    """`_run`'s work, each epoch and the final metrics also told to `tracker`."""
     config = prepared.config
     started = time.perf_counter()
     if train:
-        history = _fit(prepared, recorder, history, on_epoch)
+        history = _fit(prepared, recorder, history, on_epoch, tracker)
         seconds = time.perf_counter() - started
     else:
         seconds = sum(row.get("epoch_seconds") or 0.0 for row in history.epochs)
@@ -188,6 +213,8 @@ def _run(
     metrics = {"train_seconds": seconds}
     if prepared.topology.is_main:  # the test result is part of every run; figures need `report`
         metrics = finish(prepared, recorder, history, seconds, lr_find=lr_find, report=report)
+        if tracker is not None:
+            tracker.log_final(recorder.run)
     return RunResult(recorder.run.path, history.stopped, history, metrics, config)
 
 
@@ -208,9 +235,12 @@ def train(
     """
     check_optim(config.optim)  # every table lookup fails before any work
     tensorboard.require_tensorboard(config.train.tensorboard)
+    mlflow_tracker.require_mlflow(config)
     if config.model.pretrained:  # config.yaml gets the backbone's model and absolute path
         config = transfer.resolve_config(config)
     topology = topology_from_env()
+    # rank 0 tracks; a store that cannot be opened stops the run before its directory exists
+    store = mlflow_tracker.open_store(config) if topology.is_main else None
     distributed.start(topology, resolve_device(config.train.device))
     path = None
     if topology.is_main:
@@ -243,7 +273,13 @@ def train(
             recorder.data(prepared.dataset)
             run.write_input_stats(training_input_stats(config, prepared.dataset))
             result = _run(
-                prepared, recorder, History(), on_epoch=on_epoch, report=report, lr_find=lr_find
+                prepared,
+                recorder,
+                History(),
+                on_epoch=on_epoch,
+                report=report,
+                lr_find=lr_find,
+                store=store,
             )
     finally:
         distributed.stop(topology)
@@ -294,6 +330,7 @@ def resume(
     run = RunDir(Path(run_dir))
     config = run.read_config()
     tensorboard.require_tensorboard(config.train.tensorboard)
+    mlflow_tracker.require_mlflow(config)
     for folder in (run.path, run.figures):  # temporary files a killed atomic write left
         for leftover in folder.glob(".*.tmp"):
             leftover.unlink(missing_ok=True)
@@ -305,7 +342,9 @@ def resume(
                 run.write_config(config)
         prepared = prepare(config)
         run.log("resume: no last.pt yet, starting from the beginning")
-        return _run(prepared, Recorder(run, config.train.epochs, quiet), History(), report=report)
+        recorder = Recorder(run, config.train.epochs, quiet)
+        store = mlflow_tracker.open_run_store(run, config) if topology.is_main else None
+        return _run(prepared, recorder, History(), report=report, store=store)
     status = run.read_status().get("status")
     state = run.load_checkpoint("last")  # on the CPU: copied into the model where it lives
     history = _history(state, run.last_checkpoint)
@@ -315,6 +354,8 @@ def resume(
         if not quiet:
             print(f"cnnlab: {idle}", file=sys.stderr, flush=True)
         return settled_result(run, config, status, history)
+    # rank 0 logs on into the run's MLflow run; a store that cannot be opened stops here
+    store = mlflow_tracker.open_run_store(run, config) if topology.is_main else None
     before = config
     if not idle:  # (a settled run not yet evaluated is evaluated; it trains nothing more)
         planned = extend.planned_epochs(run, config, status, history, epochs)
@@ -338,7 +379,9 @@ def resume(
                 recorder = Recorder(writable, config.train.epochs, quiet or not topology.is_main)
                 if note:
                     recorder.say(note)
-                result = _run(prepared, recorder, history, report=report, train=not idle)
+                result = _run(
+                    prepared, recorder, history, report=report, train=not idle, store=store
+                )
         finally:
             distributed.stop(topology)
         result.run_dir = run.path
@@ -352,7 +395,7 @@ def resume(
     recorder = Recorder(run, config.train.epochs, quiet)
     if note:
         recorder.say(note)
-    return _run(prepared, recorder, history, report=report, train=not idle)
+    return _run(prepared, recorder, history, report=report, train=not idle, store=store)
 
 
 def _replan(

@@ -12,9 +12,9 @@ from cnnlab.htmltable import html_table
 
 COLUMNS = (
     "run", "model", "status", "epochs", "best epoch", "epoch acc", "train acc", "test acc",
-    "test F1", "time",
+    "test bal acc", "test F1", "time",
 )  # fmt: skip
-NUMERIC = (False, False, False, True, True, True, True, True, True, True)
+NUMERIC = (False, False, False, True, True, True, True, True, True, True, True)
 
 
 def summary_metrics(final: dict[str, Any], test: dict[str, Any] | None) -> dict[str, Any]:
@@ -23,6 +23,7 @@ def summary_metrics(final: dict[str, Any], test: dict[str, Any] | None) -> dict[
     metrics = {k: final[k] for k in keys if k in final}
     if test:
         metrics["test_accuracy"] = test.get("accuracy")
+        metrics["test_balanced_accuracy"] = test.get("balanced_accuracy")  # mean class recall
         metrics["test_f1"] = test.get("f1_macro")
     return metrics
 
@@ -32,7 +33,7 @@ class RunResult:
     """What a finished (or stopped) run produced.
 
     `metrics`: train_seconds, final_train_accuracy (the evaluated weights on training images),
-    test_accuracy and test_f1 (evaluate's, as in metrics.json). The last epoch's running
+    test_accuracy, test_balanced_accuracy and test_f1 (evaluate's, as in metrics.json). The last epoch's running
     training accuracy is `history.epochs[-1]["train_accuracy"]`.
     """
 
@@ -72,6 +73,7 @@ def result_cells(result: RunResult) -> list[str]:
         _number(result.running_train_accuracy),
         _number(metrics.get("final_train_accuracy")),
         _number(metrics.get("test_accuracy")),
+        _number(metrics.get("test_balanced_accuracy")),
         _number(metrics.get("test_f1")),
         "-" if seconds is None else f"{seconds:.1f}s",
     ]

@@ -91,7 +91,7 @@ def _unsupported(config: ExperimentConfig) -> list[str]:
         f"train.{k}"
         for k in (
             "eval_every", "monitor", "patience", "channels_last", "compile", "watch_test",
-            "tensorboard", "ema",
+            "tensorboard", "tracker", "ema",
         )
     ]  # fmt: skip
     bad = [

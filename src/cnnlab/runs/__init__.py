@@ -18,6 +18,7 @@ _LAZY = {
     "SETTLED": "cnnlab.runs.rundir",
     "STATUSES": "cnnlab.runs.rundir",
     "RunDir": "cnnlab.runs.rundir",
+    "TrackerRun": "cnnlab.runs.rundir",
     "claim_run_dir": "cnnlab.runs.rundir",
     "new_run_dir": "cnnlab.runs.rundir",
 }

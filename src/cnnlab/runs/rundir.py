@@ -104,6 +104,15 @@ def output_tag(dataset: str | None, split: str, own_dataset: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class TrackerRun:
+    """Where a run is tracked (`mlflow.json`): the store and the MLflow run it logs into."""
+
+    tracking_uri: str
+    experiment_id: str
+    run_id: str
+
+
+@dataclass(frozen=True)
 class RunDir:
     """One run's directory: its paths, and a reader and writer for each file."""
 
@@ -126,6 +135,7 @@ class RunDir:
     profile_path = property(lambda self: self.path / "data_profile.md")
     input_stats_path = property(lambda self: self.path / "input_stats.json")
     tensorboard = property(lambda self: self.path / "tensorboard")
+    mlflow_path = property(lambda self: self.path / "mlflow.json")  # the MLflow run it logs to
     best_checkpoint = property(lambda self: self.path / "best.pt")
     last_checkpoint = property(lambda self: self.path / "last.pt")
     best_npz = property(lambda self: self.path / "best.npz")  # the NumPy engine's weights
@@ -316,6 +326,22 @@ class RunDir:
         """predictions.csv (or predictions-<tag>.csv); None before the run is evaluated."""
         path = self.predictions_path(tag)
         return read_predictions(path) if path.is_file() else None
+
+    def write_tracker_run(self, tracked: TrackerRun) -> None:
+        self._write_json(self.mlflow_path, asdict(tracked))
+
+    def read_tracker_run(self) -> TrackerRun | None:
+        """The MLflow run this run logs into; None before it has one."""
+        data = self._read_json(self.mlflow_path)
+        if data is None:
+            return None
+        try:
+            return TrackerRun(**{key: str(data[key]) for key in TrackerRun.__dataclass_fields__})
+        except (KeyError, TypeError):
+            raise CnnlabError(
+                f"{self.mlflow_path}: damaged (expected a mapping with tracking_uri, "
+                f"experiment_id and run_id, got {str(data)[:80]})"
+            ) from None
 
     # -- train.log -----------------------------------------------------------------------
     def log(self, line: str) -> None:

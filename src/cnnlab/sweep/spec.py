@@ -21,6 +21,7 @@ from cnnlab.errors import ConfigError
 # measured while the weights moved), and the key there.
 METRICS: dict[str, tuple[str, str]] = {
     "test_accuracy": ("test", "accuracy"),
+    "test_balanced_accuracy": ("test", "balanced_accuracy"),  # the mean recall over classes
     "test_f1_macro": ("test", "f1_macro"),
     "test_auc_macro": ("test", "auc_macro"),
     "test_loss": ("test", "loss"),
