@@ -73,9 +73,17 @@ def test_without_fork_everything_is_drawn_in_process(gray_run, tmp_path, monkeyp
 def test_an_error_in_the_block_stops_the_child(gray_run, tmp_path, monkeypatch):
     run = _copy_without_figures(gray_run, tmp_path / "run")
     monkeypatch.setattr(background, "can_fork", lambda: True)
+    started = []
+    fork_child = background._fork_child
+
+    def remember(*args):
+        pid, read_end = fork_child(*args)
+        started.append(pid)
+        return pid, read_end
+
+    monkeypatch.setattr(background, "_fork_child", remember)
     with pytest.raises(RuntimeError, match="boom"):
         with background.figures_alongside(run, inputs_from_run(run)):
             raise RuntimeError("boom")
-    # reaped: no child of this process is left
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)
+    with pytest.raises(ChildProcessError):  # the child was waited for: nothing left to reap
+        os.waitpid(started[0], os.WNOHANG)
