@@ -47,8 +47,10 @@ def test_train_prints_and_writes_the_one_test_accuracy(tmp_path, capsys):
     assert table[0].split()[-8:] == header
     row = table[1].split()
     assert row[0] == "solo" and row[-4] == f"{accuracy:.4f}"
-    balanced = json.loads((run / "metrics.json").read_text())["balanced_accuracy"]
-    assert row[-3] == f"{balanced:.4f}"  # metrics.json's balanced accuracy, one column on
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert row[-3] == f"{metrics['balanced_accuracy']:.4f}"  # metrics.json's, one column on
+    recalls = ", ".join(f"{c['class']} {c['recall']:.3f}" for c in metrics["per_class"])
+    assert table[2] == f"test recall per class: {recalls}"  # and each class's recall under it
 
     spec = tmp_path / "sweep.yaml"
     spec.write_text(yaml.safe_dump({"name": "one", "base": SETTINGS, "grid": {"train.seed": [0]}}))

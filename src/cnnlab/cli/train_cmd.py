@@ -127,7 +127,7 @@ def check_resume_flags(args: argparse.Namespace) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from cnnlab.experiment import console_table, resume, train_all  # heavy imports: when run
+    from cnnlab.experiment import console_table, recall_line, resume, train_all  # when run
 
     report = not args.no_report
     comparison = None
@@ -138,6 +138,10 @@ def run_train(args: argparse.Namespace) -> int:
         configs = load_experiments(args.config, overrides_from_flags(args))
         results, comparison = train_all(configs, quiet=args.quiet, report=report)
     print(console_table(results))
+    for result in results:
+        recalls = recall_line(result)
+        if recalls:
+            print(f"{result.run_dir.name}: {recalls}" if len(results) > 1 else recalls)
     for result in results:
         html = result.run_dir / "report.html"  # none when a resume had nothing to do
         shown = report and html.is_file()

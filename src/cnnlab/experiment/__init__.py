@@ -9,12 +9,13 @@ sit above it. The verbs on saved runs (`cnnlab eval`) are in `experiment.saved`,
 engine's driver in `experiment.scratch_run`.
 """
 
-from cnnlab.experiment.results import RunResult, console_table, runs_table
+from cnnlab.experiment.results import RunResult, console_table, recall_line, runs_table
 from cnnlab.experiment.verbs import range_test, resume, train, train_all
 
 __all__ = [
     "RunResult",
     "console_table",
+    "recall_line",
     "range_test",
     "resume",
     "runs_table",

@@ -25,6 +25,8 @@ def summary_metrics(final: dict[str, Any], test: dict[str, Any] | None) -> dict[
         metrics["test_accuracy"] = test.get("accuracy")
         metrics["test_balanced_accuracy"] = test.get("balanced_accuracy")  # mean class recall
         metrics["test_f1"] = test.get("f1_macro")
+        per_class = test.get("per_class") or []
+        metrics["test_recall_per_class"] = {c["class"]: c.get("recall") for c in per_class}
     return metrics
 
 
@@ -33,8 +35,9 @@ class RunResult:
     """What a finished (or stopped) run produced.
 
     `metrics`: train_seconds, final_train_accuracy (the evaluated weights on training images),
-    test_accuracy, test_balanced_accuracy and test_f1 (evaluate's, as in metrics.json). The last epoch's running
-    training accuracy is `history.epochs[-1]["train_accuracy"]`.
+    test_accuracy, test_balanced_accuracy, test_f1 and test_recall_per_class (evaluate's, as in
+    metrics.json). The last epoch's running training accuracy is
+    `history.epochs[-1]["train_accuracy"]`.
     """
 
     run_dir: Path
@@ -113,6 +116,16 @@ class RunTable:
 def runs_table(results: Sequence[RunResult]) -> RunTable:
     """A table of the runs' key metrics that renders in notebooks (e.g. the demo's two runs)."""
     return RunTable(tuple(results))
+
+
+def recall_line(result: RunResult, max_classes: int = 20) -> str | None:
+    """ "test recall per class: cat 0.812, dog 0.744, ..." for the console, or None when the
+    run has no test metrics or more than `max_classes` classes."""
+    recalls = result.metrics.get("test_recall_per_class")
+    if not recalls or len(recalls) > max_classes:
+        return None
+    cells = ", ".join(f"{name} {_number(value, '.3f')}" for name, value in recalls.items())
+    return f"test recall per class: {cells}"
 
 
 def console_table(results: Sequence[RunResult]) -> str:
