@@ -87,3 +87,24 @@ def test_an_error_in_the_block_stops_the_child(gray_run, tmp_path, monkeypatch):
             raise RuntimeError("boom")
     with pytest.raises(ChildProcessError):  # the child was waited for: nothing left to reap
         os.waitpid(started[0], os.WNOHANG)
+
+
+def test_the_shared_queue_gives_each_name_to_one_process():
+    names = [f"figure{i}" for i in range(200)]
+    queue = background._Queue(names)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child takes names as fast as it can and reports them
+        taken = []
+        while (name := queue.take()) is not None:
+            taken.append(name)
+        os.write(write_end, "\n".join(taken).encode())
+        os._exit(0)
+    os.close(write_end)
+    mine = []
+    while (name := queue.take()) is not None:
+        mine.append(name)
+    with os.fdopen(read_end, "rb") as stream:
+        theirs = [n for n in stream.read().decode().split("\n") if n]
+    os.waitpid(pid, 0)
+    assert sorted(mine + theirs) == sorted(names)  # every name once, none twice

@@ -1,19 +1,21 @@
-"""The figures that do not run the model, drawn by a forked child while the parent goes on.
+"""A run's figures drawn by two processes, the parent and a forked child, sharing the work.
 
 After training, drawing a run's figures was the largest step of `cnnlab train` (1.0-1.4 s of
 2.2 s on a 2-core CPU, issue #18), all of it single-threaded Python and Matplotlib while the
 second core idled. On Linux with two or more cores, `figures_alongside` forks a child that
 draws the table's figures that need no model (curves, confusion matrices, ROC, mistakes,
-the batch preview) while the parent draws the model's (filters, feature maps, Grad-CAM) and
-profiles the data. The child sets torch to one thread first: GNU OpenMP's thread pool does not
-survive a fork (a child using it hangs). If the child fails for any reason, the parent draws
-its figures itself, so the files are the same either way.
+the batch preview), taking them one at a time from a counter shared with the parent; the
+parent draws the model's (filters, feature maps, Grad-CAM), runs the caller's block (the data
+profile), then takes whatever the child has not started. The child sets torch to one thread
+first: GNU OpenMP's thread pool does not survive a fork (a child using it hangs). If the child
+fails for any reason, the parent draws its figures itself, so the files are the same.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import signal
 import sys
@@ -46,12 +48,40 @@ def _split_names() -> tuple[list[str], list[str]]:
     )
 
 
-def _child(run_dir: Path, inputs: FigureInputs, names: list[str], pipe: int) -> None:
-    """In the forked child: draw `names`, send the files written through `pipe`, exit."""
+class _Queue:
+    """The model-free figures in table order, each taken by exactly one process: an index in
+    shared memory, advanced under a lock (both made before the fork, so both processes see
+    the same ones)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        context = multiprocessing.get_context("fork")
+        self._next = context.RawValue("i", 0)
+        self._lock = context.Lock()
+
+    def take(self) -> str | None:
+        """The next name nobody has taken, or None when all are taken."""
+        with self._lock:
+            index = self._next.value
+            if index >= len(self.names):
+                return None
+            self._next.value = index + 1
+        return self.names[index]
+
+    def draw_until_empty(self, run_dir: Path, inputs: FigureInputs) -> list[Path]:
+        """Take and draw names until none is left; the files written."""
+        written: list[Path] = []
+        while (name := self.take()) is not None:
+            written += write_figures(run_dir, inputs, names=[name])
+        return written
+
+
+def _child(run_dir: Path, inputs: FigureInputs, queue: _Queue, pipe: int) -> None:
+    """In the forked child: draw from `queue`, send the files written through `pipe`, exit."""
     code = 1
     try:
         torch.set_num_threads(1)
-        written = write_figures(run_dir, inputs, names=names)
+        written = queue.draw_until_empty(run_dir, inputs)
         payload = json.dumps([str(path) for path in written]).encode()
         with os.fdopen(pipe, "wb") as stream:
             stream.write(payload)
@@ -62,7 +92,7 @@ def _child(run_dir: Path, inputs: FigureInputs, names: list[str], pipe: int) -> 
         os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
 
 
-def _fork_child(run_dir: Path, inputs: FigureInputs, names: list[str]) -> tuple[int, int]:
+def _fork_child(run_dir: Path, inputs: FigureInputs, queue: _Queue) -> tuple[int, int]:
     """Start the drawing child; (its pid, the read end of its pipe)."""
     read_end, write_end = os.pipe()
     sys.stdout.flush()
@@ -72,7 +102,7 @@ def _fork_child(run_dir: Path, inputs: FigureInputs, names: list[str]) -> tuple[
         pid = os.fork()
     if pid == 0:
         os.close(read_end)
-        _child(run_dir, inputs, names, write_end)
+        _child(run_dir, inputs, queue, write_end)
     os.close(write_end)
     return pid, read_end
 
@@ -93,25 +123,31 @@ def _collect(pid: int, read_end: int) -> list[Path] | None:
 @contextmanager
 def figures_alongside(run_dir: Path, inputs: FigureInputs) -> Iterator[list[Path]]:
     """Draw every figure of the run while the body runs; the list it yields holds the files
-    written once the block ends. The parent's share is drawn on entry, before the body."""
+    written once the block ends. The parent draws the model's figures on entry, before the
+    body, and helps the child with the rest after it."""
     run_dir = Path(run_dir)
-    parent_names, child_names = _split_names()
+    parent_names, shared_names = _split_names()
     if not can_fork():
         written = write_figures(run_dir, inputs)
         yield written
         return
-    pid, read_end = _fork_child(run_dir, inputs, child_names)
+    queue = _Queue(shared_names)
+    pid, read_end = _fork_child(run_dir, inputs, queue)
     written: list[Path] = []
     finished = False
     try:
         written += write_figures(run_dir, inputs, names=parent_names)
         yield written
+        written += queue.draw_until_empty(run_dir, inputs)
         finished = True
     finally:
         if not finished:  # the parent failed or was interrupted: stop the child too
             os.kill(pid, signal.SIGTERM)
         from_child = _collect(pid, read_end)
-    if from_child is None:
+    if from_child is None:  # redraw the shared figures this process did not draw
         log.warning("the figure-drawing process failed; drawing its figures here")
-        from_child = write_figures(run_dir, inputs, names=child_names)
+        mine = {path.stem for path in written}
+        from_child = write_figures(
+            run_dir, inputs, names=[name for name in shared_names if name not in mine]
+        )
     written += from_child
