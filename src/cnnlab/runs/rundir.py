@@ -83,6 +83,21 @@ def read_csv_rows(path: Path) -> list[dict[str, float | None]]:
         raise CnnlabError(f"{path}: not a readable table of numbers: {error}") from None
 
 
+def read_csv_column(path: Path, text: str, column: str) -> list[float | None]:
+    """Column `column` of CSV `text` (from `path`) as floats, a value per row as `read_csv_rows`
+    reads it (empty cells, short rows and a missing column are None)."""
+    try:
+        rows = csv.reader(io.StringIO(text, newline=""))
+        header = next(rows, [])
+        if column not in header:
+            return [None for row in rows if row]
+        at = header.index(column)
+        cells = [row[at] if at < len(row) else "" for row in rows if row]
+        return [float(cell) if cell else None for cell in cells]
+    except (ValueError, csv.Error) as error:
+        raise CnnlabError(f"{path}: not a readable table of numbers: {error}") from None
+
+
 def json_safe(value: Any) -> Any:
     """NaN and infinities as None, recursively (JSON has no NaN)."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -175,16 +190,16 @@ class RunDir:
 
     def _config_text(self) -> str:
         """config.yaml's text; a missing run or file raises naming it."""
+        try:
+            with open(self.config_path, encoding="utf-8") as stream:
+                return stream.read()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            pass
+        except (OSError, UnicodeDecodeError) as error:
+            raise CnnlabError(f"{self.config_path}: not a readable YAML config: {error}") from None
         if not self.path.is_dir():
             raise CnnlabError(f"run directory {self.path} does not exist")
-        if not self.config_path.is_file():
-            raise CnnlabError(
-                f"{self.path} is not a cnnlab run: {self.config_path.name} is missing"
-            )
-        try:
-            return self.config_path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as error:
-            raise CnnlabError(f"{self.config_path}: not a readable YAML config: {error}") from None
+        raise CnnlabError(f"{self.path} is not a cnnlab run: {self.config_path.name} is missing")
 
     def _config_mapping(self, text: str) -> dict:
         try:
@@ -288,6 +303,12 @@ class RunDir:
     def read_epochs(self) -> list[dict[str, float | None]]:
         return read_csv_rows(self.metrics_path) if self.metrics_path.is_file() else []
 
+    def read_epoch_column(self, column: str) -> list[float | None]:
+        """One column of metrics.csv, a value per epoch (None where empty or absent): what a
+        listing of many runs needs, without building a dict per epoch."""
+        text = self._text(self.metrics_path)
+        return [] if text is None else read_csv_column(self.metrics_path, text, column)
+
     def write_iterations(self, rows: Sequence[dict[str, Any]]) -> None:
         write_text(self.iterations_path, csv_text(rows, ITERATION_COLUMNS))
 
@@ -343,10 +364,12 @@ class RunDir:
 
     # -- helpers -------------------------------------------------------------------------
     def _text(self, path: Path, errors: str = "strict") -> str | None:
-        if not path.is_file():
-            return None
+        """The file's text, None when there is no such file (one open, no stat before it)."""
         try:
-            return path.read_text(encoding="utf-8", errors=errors)
+            with open(path, encoding="utf-8", errors=errors) as stream:
+                return stream.read()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
         except (OSError, UnicodeDecodeError) as error:
             raise CnnlabError(f"{path}: unreadable: {error}") from None
 

@@ -62,18 +62,27 @@ def _watched(run: RunDir) -> tuple[Path, ...]:
         run.metrics_path,
         run.test_metrics_path(),
         run.final_path,
-        run.input_stats_path,
     )
 
 
-def _stamp(run: RunDir) -> tuple[int, ...]:
+WATCHED = tuple(path.name for path in _watched(RunDir(Path())))  # the names RunDir gives them
+
+
+def _stamp(path: Path) -> tuple[int, ...]:
+    """The watched files' mtimes (-1 for one that is missing): a row is kept while they hold."""
+    folder = os.fspath(path)
     stamps = []
-    for path in _watched(run):
+    for name in WATCHED:  # os.stat of plain strings: 1,000 runs are 5,000 of these a request
         try:
-            stamps.append(os.stat(path).st_mtime_ns)
+            stamps.append(os.stat(os.path.join(folder, name)).st_mtime_ns)
         except OSError:
             stamps.append(-1)
     return tuple(stamps)
+
+
+def _label(value: Any) -> str | None:
+    """A name as the table shows it: text (YAML may have read `2024-01-01` as a date)."""
+    return value if value is None or isinstance(value, str) else str(value)
 
 
 def _number(value: Any) -> float | None:
@@ -98,11 +107,10 @@ def summary_row(runs_dir: Path, path: Path) -> dict[str, Any]:
         "test_f1_macro": None,
         "train_seconds": None,
         "started": None,
-        "in_channels": None,
         "sweep": None if sweep is None else sweep_name(runs_dir, sweep),
         "errors": [],
     }
-    readers = (_status, _config, _epochs, _test, _final, _stats)
+    readers = (_status, _config, _epochs, _test, _final)  # the columns the table shows
     for read in readers:
         try:
             row.update(read(run))
@@ -119,18 +127,18 @@ def _config(run: RunDir) -> dict[str, Any]:
     outline = run.read_config_outline()
     started = datetime.fromtimestamp(os.stat(run.config_path).st_mtime, UTC)
     return {
-        "model": outline["model"],
-        "dataset": outline["dataset"],
+        "model": _label(outline["model"]),
+        "dataset": _label(outline["dataset"]),
         "epochs_planned": outline["epochs"],
         "started": started.isoformat(timespec="seconds"),
     }
 
 
 def _epochs(run: RunDir) -> dict[str, Any]:
-    rows = run.read_epochs()
-    accuracies = [r["val_accuracy"] for r in rows if r.get("val_accuracy") is not None]
+    values = run.read_epoch_column("val_accuracy")
+    accuracies = [value for value in values if value is not None]
     return {
-        "epochs_done": len(rows),
+        "epochs_done": len(values),
         "best_val_accuracy": _number(max(accuracies)) if accuracies else None,
     }
 
@@ -147,12 +155,7 @@ def _final(run: RunDir) -> dict[str, Any]:
     return {"train_seconds": _number(run.read_final().get("train_seconds"))}
 
 
-def _stats(run: RunDir) -> dict[str, Any]:
-    stats = run.read_input_stats()
-    return {"in_channels": None if stats is None else stats.channels}
-
-
-LISTING_VERSION = 1  # of the listing cache file's layout
+LISTING_VERSION = 2  # of the listing cache file's layout (2: no in_channels, 5 files watched)
 
 
 class RunsIndex:
@@ -200,7 +203,7 @@ class RunsIndex:
 
     def row(self, path: Path) -> dict[str, Any]:
         """The summary row of run directory `path`, from the cache when its files are unchanged."""
-        stamp = _stamp(RunDir(path))
+        stamp = _stamp(path)
         cached = self._rows.get(path)
         if cached is not None and cached[0] == stamp:
             return cached[1]
