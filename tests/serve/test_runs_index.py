@@ -8,7 +8,7 @@ import os
 
 from cnnlab.config import build_config
 from cnnlab.runs import RunDir
-from cnnlab.serve.runs_index import RunsIndex, summary_row
+from cnnlab.serve.runs_index import RunsIndex, find_runs, summary_row
 
 HEADER = "epoch,train_loss,val_loss,val_accuracy,lr\n"
 
@@ -73,3 +73,17 @@ def test_a_new_epoch_changes_the_row_on_the_next_listing(tmp_path):
     assert (index.rows()[0]["epochs_done"], index.rows()[0]["best_val_accuracy"]) == (2, 0.75)
     run.final_path.write_text('{"train_seconds": 12.5}\n')
     assert index.rows()[0]["train_seconds"] == 12.5  # a file that was missing appears
+
+
+def test_which_folders_are_runs(tmp_path):
+    root = tmp_path / "runs"
+    for name in ("a", "sweep/runs/b", ".hidden/c", "a/export/inner", "odd/d"):
+        a_run(root / name)
+    (root / "odd" / "status.json").mkdir()  # the marks must be files: odd is searched, not listed
+    (root / "odd" / "config.yaml").write_text("model: {name: x}\n")
+    (root / "linked").symlink_to(root / "sweep", target_is_directory=True)
+    a_run(root / "empty-status")
+    (root / "empty-status" / "status.json").write_text("")  # a run, whose status is unreadable
+    ids = [row["id"] for row in RunsIndex(root).rows()]
+    assert ids == ["a", "empty-status", "odd/d", "sweep/runs/b"]
+    assert find_runs(root / "sweep" / "runs" / "b") == []  # the folder served is never a row
