@@ -43,7 +43,6 @@ OUTLINE = {
 _RESOLVER = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
 _INT_TAG = "tag:yaml.org,2002:int"
-_SCALAR_LOADER = yaml.CSafeLoader if _HAS_LIBYAML else yaml.SafeLoader
 
 
 def _plain_scalar(text: str) -> Any:
@@ -53,7 +52,7 @@ def _plain_scalar(text: str) -> Any:
         return text
     if tag == _INT_TAG and text.isdigit() and (text == "0" or text[0] != "0"):
         return int(text)  # plain decimal (a leading 0 is octal in YAML 1.1: the loader says)
-    return yaml.load(text, Loader=_SCALAR_LOADER)
+    return load_yaml(text)
 
 
 # The block style `dump_config` writes, one line at a time: `key: value`, `key:` (a nested

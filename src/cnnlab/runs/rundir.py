@@ -83,6 +83,18 @@ def read_csv_rows(path: Path) -> list[dict[str, float | None]]:
         raise CnnlabError(f"{path}: not a readable table of numbers: {error}") from None
 
 
+def read_text_file(path: Path, errors: str = "strict") -> str | None:
+    """A UTF-8 file's text with universal newlines, as `open(path).read()` gives it, or None
+    when there is no such file: one open, no stat before it and no text layer (a listing reads
+    thousands of small files)."""
+    try:
+        with open(path, "rb") as stream:
+            text = stream.read().decode("utf-8", errors)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
 def read_csv_column(path: Path, text: str, column: str) -> list[float | None]:
     """Column `column` of CSV `text` (from `path`) as floats, a value per row as `read_csv_rows`
     reads it (empty cells, short rows and a missing column are None)."""
@@ -191,12 +203,11 @@ class RunDir:
     def _config_text(self) -> str:
         """config.yaml's text; a missing run or file raises naming it."""
         try:
-            with open(self.config_path, encoding="utf-8") as stream:
-                return stream.read()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            pass
+            text = read_text_file(self.config_path)
         except (OSError, UnicodeDecodeError) as error:
             raise CnnlabError(f"{self.config_path}: not a readable YAML config: {error}") from None
+        if text is not None:
+            return text
         if not self.path.is_dir():
             raise CnnlabError(f"run directory {self.path} does not exist")
         raise CnnlabError(f"{self.path} is not a cnnlab run: {self.config_path.name} is missing")
@@ -364,12 +375,8 @@ class RunDir:
 
     # -- helpers -------------------------------------------------------------------------
     def _text(self, path: Path, errors: str = "strict") -> str | None:
-        """The file's text, None when there is no such file (one open, no stat before it)."""
         try:
-            with open(path, encoding="utf-8", errors=errors) as stream:
-                return stream.read()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            return None
+            return read_text_file(path, errors)
         except (OSError, UnicodeDecodeError) as error:
             raise CnnlabError(f"{path}: unreadable: {error}") from None
 
