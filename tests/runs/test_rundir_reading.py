@@ -7,7 +7,7 @@ import pytest
 
 from cnnlab.errors import CnnlabError
 from cnnlab.runs import RunDir
-from cnnlab.runs.rundir import read_text_file
+from cnnlab.runs.textfiles import read_text_file
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,6 @@ never truncates one); readers of damaged files raise a `CnnlabError` naming the 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import re
@@ -31,6 +29,7 @@ from cnnlab.runs.predictions import (
     save_leaderboard,
     save_predictions,
 )
+from cnnlab.runs.textfiles import csv_text, read_csv_column, read_csv_rows, read_text_file
 from cnnlab.training.checkpoint import load_checkpoint, save_checkpoint
 
 STATUSES = ("running", "finished", "early_stopped", "diverged", "interrupted", "failed")
@@ -54,60 +53,6 @@ ITERATION_COLUMNS = ("iteration", "epoch", "loss", "lr", "val_loss", "val_accura
 RESULT_PREFIX = "test accuracy: "  # train.log's last line once the run is evaluated
 CHECKPOINTS = ("best", "last")
 MODEL_SOURCE_FILES = {"python": "model_source.py", "spec": "model_spec.yaml"}  # kind -> name
-
-
-def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """Rows as CSV text with a header; missing values are empty cells."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(
-        buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n"
-    )
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in columns})
-    return buffer.getvalue()
-
-
-def read_csv_rows(path: Path) -> list[dict[str, float | None]]:
-    """A CSV written by `csv_text` back as rows of floats (empty cells are None)."""
-    try:
-        with open(path, newline="", encoding="utf-8") as stream:
-            return [
-                {
-                    key: (float(value) if value not in ("", None) else None)
-                    for key, value in row.items()
-                }
-                for row in csv.DictReader(stream)
-            ]
-    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as error:
-        raise CnnlabError(f"{path}: not a readable table of numbers: {error}") from None
-
-
-def read_text_file(path: Path, errors: str = "strict") -> str | None:
-    """A UTF-8 file's text with universal newlines, as `open(path).read()` gives it, or None
-    when there is no such file: one open, no stat before it and no text layer (a listing reads
-    thousands of small files)."""
-    try:
-        with open(path, "rb") as stream:
-            text = stream.read().decode("utf-8", errors)
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return None
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
-
-
-def read_csv_column(path: Path, text: str, column: str) -> list[float | None]:
-    """Column `column` of CSV `text` (from `path`) as floats, a value per row as `read_csv_rows`
-    reads it (empty cells, short rows and a missing column are None)."""
-    try:
-        rows = csv.reader(io.StringIO(text, newline=""))
-        header = next(rows, [])
-        if column not in header:
-            return [None for row in rows if row]
-        at = header.index(column)
-        cells = [row[at] if at < len(row) else "" for row in rows if row]
-        return [float(cell) if cell else None for cell in cells]
-    except (ValueError, csv.Error) as error:
-        raise CnnlabError(f"{path}: not a readable table of numbers: {error}") from None
 
 
 def json_safe(value: Any) -> Any:
