@@ -198,14 +198,13 @@ class RunsIndex:
             return
         with self._lock:
             rows = {
-                run_id(self.runs_dir, path): {"stamp": list(stamp), "row": row}
-                for path, (stamp, row) in self._rows.items()
+                row["id"]: {"stamp": list(stamp), "row": row} for stamp, row in self._rows.values()
             }
             self._changed = False
         data = {"version": LISTING_VERSION, "runs_dir": str(self.runs_dir), "rows": rows}
         try:
             Path(self.cache_file).parent.mkdir(parents=True, exist_ok=True)
-            write_text(Path(self.cache_file), json.dumps(data))
+            write_text(Path(self.cache_file), json.dumps(data, separators=(",", ":")))
         except (OSError, CnnlabError):
             pass
 
