@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from cnnlab.errors import CnnlabError
+
+_CHUNK = 1 << 16  # bytes read at a time from a file that grew since its size was taken
 
 
 def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -44,13 +47,22 @@ def read_csv_rows(path: Path) -> list[dict[str, float | None]]:
 
 def read_text_file(path: Path, errors: str = "strict") -> str | None:
     """A UTF-8 file's text with universal newlines, as `open(path).read()` gives it, or None
-    when there is no such file: one open, no stat before it and no text layer (a listing reads
-    thousands of small files)."""
+    when there is no such file (or a folder has its name). A listing reads thousands of small
+    files: plain os calls (open, size, read to the end, close) without a stat before nor
+    Python's file objects, half the system calls and CPU time of `open(path).read()`."""
     try:
-        with open(path, "rb") as stream:
-            text = stream.read().decode("utf-8", errors)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
+    try:
+        chunks = [os.read(fd, os.fstat(fd).st_size + 1)]  # the whole file, then b"" at its end
+        while chunks[-1]:
+            chunks.append(os.read(fd, _CHUNK))
+    except IsADirectoryError:
+        return None
+    finally:
+        os.close(fd)
+    text = b"".join(chunks).decode("utf-8", errors)
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
