@@ -11,7 +11,8 @@ from cnnlab.runs.textfiles import read_text_file
 
 
 @pytest.mark.parametrize(
-    "data", [b"a\r\nb\rc\n", b"\r\n\r\n", b"no newline", b"\xc3\xa9t\xc3\xa9\r"]
+    "data",
+    [b"a\r\nb\rc\n", b"\r\n\r\n", b"no newline", b"\xc3\xa9t\xc3\xa9\r", b"x\r\n" * 70_000, b""],
 )
 def test_text_is_what_open_reads(tmp_path, data):
     path = tmp_path / "file.txt"
