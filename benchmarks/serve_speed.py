@@ -1,6 +1,7 @@
 """`cnnlab serve`, measured: listing a folder of 1,000 runs, and the try-it prediction (issue #22).
 
     python benchmarks/serve_speed.py [--runs 1000] [--repeats 20] [--threads 2] [--keep DIR]
+    python benchmarks/serve_speed.py --folder DIR/many   # the listing only, of a kept folder
 
 Trains two tiny runs on the embedded mnist-sample (8 images per class, 2 epochs): `conv1`
 and the MNIST two-conv net (configs/models/mnist_v2_two_conv.yaml). The conv1 run is copied
@@ -10,6 +11,10 @@ of 5), and on a restarted app reading the listing the first one kept. POST /api/
 layers) is timed per model: the first call (it loads the model) and the median of --repeats
 after it, end to end through the app (in-process TestClient, no network) and as the app
 reports it (`milliseconds`). Prints one Markdown table.
+
+With --folder (the `many` folder a --keep run left), only the listing is timed, with no
+kept listing (a folder the server has never seen) and the index alone (`RunsIndex.rows()`
+without the app), so two versions of the code can be timed in turn on the same files.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from PIL import Image
 
 from cnnlab.cli import main
 from cnnlab.serve.app import create_app
+from cnnlab.serve.runs_index import RunsIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = {"conv1": "conv1", "two-conv": str(ROOT / "configs/models/mnist_v2_two_conv.yaml")}
@@ -67,6 +73,23 @@ def listing(source: Path, folder: Path, count: int) -> tuple[float, float, float
     return cold, warm, restarted, len(answer[0]["runs"])
 
 
+def first_listing(many: Path, folder: Path) -> tuple[float, float, float, int]:
+    """(first request, its CPU seconds, index alone) over the runs in `many`, none with a kept
+    listing: the first request of a fresh app, then a fresh index without the app. The CPU
+    time (this process's, the app's threads included) is what other jobs' load leaves alone."""
+    kept = folder / "first-listing.json"
+    kept.unlink(missing_ok=True)
+    client = TestClient(create_app(many, kept))
+    answer = []
+    cpu = time.process_time()
+    first = seconds(lambda: answer.append(client.get("/api/runs").json()))
+    cpu = time.process_time() - cpu
+    kept.unlink(missing_ok=True)
+    alone = seconds(lambda: RunsIndex(many, kept).rows())
+    kept.unlink(missing_ok=True)
+    return first, cpu, alone, len(answer[0]["runs"])
+
+
 def png_digit() -> bytes:
     pixels = np.zeros((28, 28), np.uint8)
     pixels[4:24, 12:16] = 255  # a light-on-dark stroke, like the sample's digits
@@ -99,8 +122,16 @@ def main_cli() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    parser.add_argument("--folder", type=Path, help="time only the first listing of this folder")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.folder is not None:
+        with tempfile.TemporaryDirectory() as work:
+            first, cpu, alone, rows = first_listing(args.folder, Path(work))
+        print(f"| first GET /api/runs, {rows:,} runs | {first * 1000:.0f} ms |")
+        print(f"| its CPU time | {cpu * 1000:.0f} ms |")
+        print(f"| RunsIndex.rows() alone, {rows:,} runs | {alone * 1000:.0f} ms |")
+        return
     folder = args.keep or Path(tempfile.mkdtemp(prefix="serve_speed-"))
     try:
         runs = train_runs(folder)

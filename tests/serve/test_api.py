@@ -92,7 +92,7 @@ def test_runs_lists_every_run_nested_ones_too(client, runs):
     assert swept["test_f1_macro"] == metrics["f1_macro"]
     assert (swept["status"], swept["epochs_done"], swept["epochs_planned"]) == ("finished", 2, 2)
     assert swept["model"] == "conv1" and swept["dataset"] == "mnist-sample"
-    assert swept["in_channels"] == 1 and swept["train_seconds"] > 0
+    assert swept["train_seconds"] > 0
     val = [r["val_accuracy"] for r in RunDir(runs / SWEPT).read_epochs()]
     assert swept["best_val_accuracy"] == max(val)
     assert rows["live"]["status"] == "running" and rows["live"]["test_accuracy"] is None

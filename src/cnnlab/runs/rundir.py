@@ -6,8 +6,6 @@ never truncates one); readers of damaged files raise a `CnnlabError` naming the 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import re
@@ -31,6 +29,7 @@ from cnnlab.runs.predictions import (
     save_leaderboard,
     save_predictions,
 )
+from cnnlab.runs.textfiles import csv_text, read_csv_column, read_csv_rows, read_text_file
 from cnnlab.training.checkpoint import load_checkpoint, save_checkpoint
 
 STATUSES = ("running", "finished", "early_stopped", "diverged", "interrupted", "failed")
@@ -54,33 +53,6 @@ ITERATION_COLUMNS = ("iteration", "epoch", "loss", "lr", "val_loss", "val_accura
 RESULT_PREFIX = "test accuracy: "  # train.log's last line once the run is evaluated
 CHECKPOINTS = ("best", "last")
 MODEL_SOURCE_FILES = {"python": "model_source.py", "spec": "model_spec.yaml"}  # kind -> name
-
-
-def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """Rows as CSV text with a header; missing values are empty cells."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(
-        buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n"
-    )
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in columns})
-    return buffer.getvalue()
-
-
-def read_csv_rows(path: Path) -> list[dict[str, float | None]]:
-    """A CSV written by `csv_text` back as rows of floats (empty cells are None)."""
-    try:
-        with open(path, newline="", encoding="utf-8") as stream:
-            return [
-                {
-                    key: (float(value) if value not in ("", None) else None)
-                    for key, value in row.items()
-                }
-                for row in csv.DictReader(stream)
-            ]
-    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as error:
-        raise CnnlabError(f"{path}: not a readable table of numbers: {error}") from None
 
 
 def json_safe(value: Any) -> Any:
@@ -185,16 +157,15 @@ class RunDir:
 
     def _config_text(self) -> str:
         """config.yaml's text; a missing run or file raises naming it."""
+        try:
+            text = read_text_file(self.config_path)
+        except (OSError, UnicodeDecodeError) as error:
+            raise CnnlabError(f"{self.config_path}: not a readable YAML config: {error}") from None
+        if text is not None:
+            return text
         if not self.path.is_dir():
             raise CnnlabError(f"run directory {self.path} does not exist")
-        if not self.config_path.is_file():
-            raise CnnlabError(
-                f"{self.path} is not a cnnlab run: {self.config_path.name} is missing"
-            )
-        try:
-            return self.config_path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as error:
-            raise CnnlabError(f"{self.config_path}: not a readable YAML config: {error}") from None
+        raise CnnlabError(f"{self.path} is not a cnnlab run: {self.config_path.name} is missing")
 
     def _config_mapping(self, text: str) -> dict:
         try:
@@ -298,6 +269,12 @@ class RunDir:
     def read_epochs(self) -> list[dict[str, float | None]]:
         return read_csv_rows(self.metrics_path) if self.metrics_path.is_file() else []
 
+    def read_epoch_column(self, column: str) -> list[float | None]:
+        """One column of metrics.csv, a value per epoch (None where empty or absent): what a
+        listing of many runs needs, without building a dict per epoch."""
+        text = self._text(self.metrics_path)
+        return [] if text is None else read_csv_column(self.metrics_path, text, column)
+
     def write_iterations(self, rows: Sequence[dict[str, Any]]) -> None:
         write_text(self.iterations_path, csv_text(rows, ITERATION_COLUMNS))
 
@@ -369,10 +346,8 @@ class RunDir:
 
     # -- helpers -------------------------------------------------------------------------
     def _text(self, path: Path, errors: str = "strict") -> str | None:
-        if not path.is_file():
-            return None
         try:
-            return path.read_text(encoding="utf-8", errors=errors)
+            return read_text_file(path, errors)
         except (OSError, UnicodeDecodeError) as error:
             raise CnnlabError(f"{path}: unreadable: {error}") from None
 

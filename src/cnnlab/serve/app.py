@@ -66,8 +66,8 @@ def create_app(runs_dir: Path, listing_cache: Path | None = None) -> FastAPI:
         return resolve_run(index.runs_dir, run)
 
     @app.get("/api/runs")
-    def api_runs() -> dict[str, Any]:
-        return {"runs_dir": str(runs_dir), "runs": index.rows()}
+    def api_runs() -> JSONResponse:  # as is: the rows are JSON already (no encoder pass)
+        return JSONResponse({"runs_dir": str(runs_dir), "runs": index.rows()})
 
     @app.get("/api/run")
     def api_run(run: str) -> dict[str, Any]:

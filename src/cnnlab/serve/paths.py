@@ -47,10 +47,17 @@ def resolve_run(runs_dir: Path, run_id: str) -> Path:
     return path
 
 
+def run_marks(run: RunDir) -> tuple[Path, Path]:
+    """The files that make a directory a run: config.yaml and status.json (written first)."""
+    return run.config_path, run.status_path
+
+
+RUN_MARKS = frozenset(path.name for path in run_marks(RunDir(Path())))
+
+
 def is_run_dir(path: Path) -> bool:
-    """A run directory holds config.yaml and status.json (what every run writes first)."""
-    run = RunDir(path)
-    return run.config_path.is_file() and run.status_path.is_file()
+    """Whether `path` holds the run marks as files."""
+    return all(mark.is_file() for mark in run_marks(RunDir(path)))
 
 
 def figure_file(figures: Path, name: str) -> Path:

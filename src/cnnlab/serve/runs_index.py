@@ -14,25 +14,32 @@ from cnnlab.atomic import write_text
 from cnnlab.errors import CnnlabError
 from cnnlab.runs import RunDir
 from cnnlab.runs.rundir import json_safe
-from cnnlab.serve.paths import is_run_dir
+from cnnlab.serve.paths import RUN_MARKS
 
 SWEEP_RUNS = "runs"  # a sweep keeps its runs in <sweep>/runs/<run>
 
 
 def find_runs(runs_dir: Path) -> list[Path]:
-    """Every run directory under `runs_dir`, sorted; symlinks and hidden folders are skipped,
-    and a run's own folders (figures, export) are not searched."""
-    found = []
-    for folder, subfolders, _ in os.walk(runs_dir, followlinks=False):
-        path = Path(folder)
-        if path != runs_dir and is_run_dir(path):
-            found.append(path)
-            subfolders.clear()
-            continue
-        subfolders[:] = sorted(
-            name
-            for name in subfolders
-            if not name.startswith(".") and not os.path.islink(os.path.join(folder, name))
+    """Every run directory under `runs_dir` (one holding the run marks), sorted; symlinks and
+    hidden folders are skipped, and a run's own folders (figures, export) are not searched.
+    One directory listing per folder; the marks' kinds come with it (no stat for each)."""
+    found, folders = [], [os.fspath(runs_dir)]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError:
+            continue  # unreadable or gone since its parent was listed: as os.walk skips it
+        marks = [entry for entry in entries if entry.name in RUN_MARKS]
+        if folder != os.fspath(runs_dir) and len(marks) == len(RUN_MARKS):
+            if all(entry.is_file() for entry in marks):
+                found.append(Path(folder))
+                continue
+        folders.extend(
+            entry.path
+            for entry in entries
+            if not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False)
         )
     return sorted(found)
 
@@ -62,18 +69,27 @@ def _watched(run: RunDir) -> tuple[Path, ...]:
         run.metrics_path,
         run.test_metrics_path(),
         run.final_path,
-        run.input_stats_path,
     )
 
 
-def _stamp(run: RunDir) -> tuple[int, ...]:
+WATCHED = tuple(path.name for path in _watched(RunDir(Path())))  # the names RunDir gives them
+
+
+def _stamp(path: Path) -> tuple[int, ...]:
+    """The watched files' mtimes (-1 for one that is missing): a row is kept while they hold."""
+    folder = os.fspath(path)
     stamps = []
-    for path in _watched(run):
+    for name in WATCHED:  # os.stat of plain strings: 1,000 runs are 5,000 of these a request
         try:
-            stamps.append(os.stat(path).st_mtime_ns)
+            stamps.append(os.stat(os.path.join(folder, name)).st_mtime_ns)
         except OSError:
             stamps.append(-1)
     return tuple(stamps)
+
+
+def _label(value: Any) -> str | None:
+    """A name as the table shows it: text (YAML may have read `2024-01-01` as a date)."""
+    return value if value is None or isinstance(value, str) else str(value)
 
 
 def _number(value: Any) -> float | None:
@@ -98,11 +114,10 @@ def summary_row(runs_dir: Path, path: Path) -> dict[str, Any]:
         "test_f1_macro": None,
         "train_seconds": None,
         "started": None,
-        "in_channels": None,
         "sweep": None if sweep is None else sweep_name(runs_dir, sweep),
         "errors": [],
     }
-    readers = (_status, _config, _epochs, _test, _final, _stats)
+    readers = (_status, _config, _epochs, _test, _final)  # the columns the table shows
     for read in readers:
         try:
             row.update(read(run))
@@ -119,18 +134,18 @@ def _config(run: RunDir) -> dict[str, Any]:
     outline = run.read_config_outline()
     started = datetime.fromtimestamp(os.stat(run.config_path).st_mtime, UTC)
     return {
-        "model": outline["model"],
-        "dataset": outline["dataset"],
+        "model": _label(outline["model"]),
+        "dataset": _label(outline["dataset"]),
         "epochs_planned": outline["epochs"],
         "started": started.isoformat(timespec="seconds"),
     }
 
 
 def _epochs(run: RunDir) -> dict[str, Any]:
-    rows = run.read_epochs()
-    accuracies = [r["val_accuracy"] for r in rows if r.get("val_accuracy") is not None]
+    values = run.read_epoch_column("val_accuracy")
+    accuracies = [value for value in values if value is not None]
     return {
-        "epochs_done": len(rows),
+        "epochs_done": len(values),
         "best_val_accuracy": _number(max(accuracies)) if accuracies else None,
     }
 
@@ -147,12 +162,7 @@ def _final(run: RunDir) -> dict[str, Any]:
     return {"train_seconds": _number(run.read_final().get("train_seconds"))}
 
 
-def _stats(run: RunDir) -> dict[str, Any]:
-    stats = run.read_input_stats()
-    return {"in_channels": None if stats is None else stats.channels}
-
-
-LISTING_VERSION = 1  # of the listing cache file's layout
+LISTING_VERSION = 2  # of the listing cache file's layout (2: no in_channels, 5 files watched)
 
 
 class RunsIndex:
@@ -163,7 +173,8 @@ class RunsIndex:
         self.runs_dir = Path(runs_dir).resolve()
         self.cache_file = cache_file
         self._rows: dict[Path, tuple[tuple[int, ...], dict[str, Any]]] = self._load()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the rows
+        self._listing = threading.Lock()  # one listing at a time: a second waits, then reuses
         self._changed = False
 
     def _load(self) -> dict[Path, tuple[tuple[int, ...], dict[str, Any]]]:
@@ -187,20 +198,19 @@ class RunsIndex:
             return
         with self._lock:
             rows = {
-                run_id(self.runs_dir, path): {"stamp": list(stamp), "row": row}
-                for path, (stamp, row) in self._rows.items()
+                row["id"]: {"stamp": list(stamp), "row": row} for stamp, row in self._rows.values()
             }
             self._changed = False
         data = {"version": LISTING_VERSION, "runs_dir": str(self.runs_dir), "rows": rows}
         try:
             Path(self.cache_file).parent.mkdir(parents=True, exist_ok=True)
-            write_text(Path(self.cache_file), json.dumps(data))
+            write_text(Path(self.cache_file), json.dumps(data, separators=(",", ":")))
         except (OSError, CnnlabError):
             pass
 
     def row(self, path: Path) -> dict[str, Any]:
         """The summary row of run directory `path`, from the cache when its files are unchanged."""
-        stamp = _stamp(RunDir(path))
+        stamp = _stamp(path)
         cached = self._rows.get(path)
         if cached is not None and cached[0] == stamp:
             return cached[1]
@@ -211,12 +221,14 @@ class RunsIndex:
         return row
 
     def rows(self) -> list[dict[str, Any]]:
-        """Every run's row, in id order; rows of runs that are gone leave the cache."""
-        paths = find_runs(self.runs_dir)
-        rows = [self.row(path) for path in paths]
-        with self._lock:
-            for gone in set(self._rows) - set(paths):
-                del self._rows[gone]
-                self._changed = True
-        self._save()
+        """Every run's row, in id order; rows of runs that are gone leave the cache. A request
+        that comes while `serve`'s first listing runs waits for it, then reads its rows."""
+        with self._listing:
+            paths = find_runs(self.runs_dir)
+            rows = [self.row(path) for path in paths]
+            with self._lock:
+                for gone in set(self._rows) - set(paths):
+                    del self._rows[gone]
+                    self._changed = True
+            self._save()
         return rows
