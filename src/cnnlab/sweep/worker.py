@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
+from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
 from cnnlab.runs import RunDir
@@ -120,7 +121,8 @@ def take_point(
 
     `hold_s` waits that long holding the point before training (tests kill a worker then).
     """
-    trial = grid.study.ask({POINT: optuna.distributions.CategoricalDistribution(grid.names)})
+    with quiet_optuna():
+        trial = grid.study.ask({POINT: CategoricalDistribution(grid.names)})
     name = trial.params[POINT]
     with heartbeat(grid, trial):
         owner = holder(grid, name, trial.number)
@@ -165,8 +167,7 @@ def work(
             optuna.storages.fail_stale_trials(grid.study)  # a dead worker's point: FAIL, queued
         state = progress(grid)
         if state.open or state.waiting:
-            with quiet_optuna():
-                name, took = take_point(grid, spec, by_name, report=report, hold_s=hold_s)
+            name, took = take_point(grid, spec, by_name, report=report, hold_s=hold_s)
             (trained if took else skipped).append(name)
         elif state.running:
             time.sleep(grid.heartbeat)
