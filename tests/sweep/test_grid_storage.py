@@ -95,7 +95,7 @@ def shared(spec_file, tmp_path_factory) -> tuple[Path, str, list]:
 def test_two_workers_split_the_grid_and_train_each_point_once(shared, local_rows):
     out, url, ends = shared
     assert [code for code, _, _ in ends] == [0, 0], [err[-2000:] for _, _, err in ends]
-    counts = [int(err.split("this worker trained ")[1].split(" ")[0]) for _, _, err in ends]
+    counts = [int(err.split("this worker took ")[1].split(" ")[0]) for _, _, err in ends]
     assert sum(counts) == 6 and all(counts), counts  # both took points, none twice
     done = [t for t in trials(url) if OUTCOME_ATTR in t.user_attrs]
     assert sorted(t.params[POINT] for t in done) == NAMES  # each point trained once
@@ -132,7 +132,7 @@ def test_a_killed_workers_point_is_trained_by_another(local_rows, tmp_path):
     survivor = worker(spec_file, url, tmp_path / "out")
     _, err = survivor.communicate(timeout=120)
     assert survivor.returncode == 0, err.decode()[-2000:]
-    assert "trained 2 run(s)" in err.decode()  # its own and the dead worker's point
+    assert "took 2 run(s)" in err.decode()  # its own and the dead worker's point
     by_number = {t.number: t for t in trials(url)}
     assert by_number[held[0].number].state.name == "FAIL"
     retry = [t for t in by_number.values() if t.system_attrs.get("failed_trial") == held[0].number]

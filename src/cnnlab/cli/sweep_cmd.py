@@ -18,7 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Train every point of a sweep spec's grid (× seeds) into <out>/<name>/runs, "
         "skipping runs that already finished (one trained with another config stops the sweep "
         "before any run), then write results.csv, results.md, figures and "
-        "a comparison report. Order: the spec's base config, its quick: overrides (--quick), "
+        "a comparison report; with --storage URL, workers on several machines split the grid "
+        "through one Optuna study. Order: the spec's base config, its quick: overrides (--quick), "
         "then --epochs, --per-class and --set, then each grid point's values.",
     )
     parser.add_argument("spec", type=Path, help="sweep spec YAML (see configs/recipes/)")
@@ -64,6 +65,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _print_result(result) -> None:
+    """results.md, then where the sweep's files are."""
     print(result.markdown_path.read_text(encoding="utf-8"))
     print(f"sweep directory: {result.sweep_dir}")
     if result.comparison is not None:
@@ -91,6 +93,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 
 
 def _shared(spec, args: argparse.Namespace, report: bool) -> int:
+    """One worker of a sweep shared through `--storage`, or (`--collect`) its tables alone."""
     from cnnlab.sweep.shared import check_done, collect_sweep, run_shared_sweep
     from cnnlab.sweep.storage import HEARTBEAT_S, shown_url
 
@@ -102,7 +105,7 @@ def _shared(spec, args: argparse.Namespace, report: bool) -> int:
             spec, args.storage, args.out, report=report, heartbeat=heartbeat, hold_s=args.hold
         )
         print(
-            f"this worker trained {len(worker.trained)} run(s)"
+            f"this worker took {len(worker.trained)} run(s)"
             + (f": {', '.join(worker.trained)}" if worker.trained else "")
             + (f"; {len(worker.skipped)} duplicate(s) skipped" if worker.skipped else ""),
             file=sys.stderr,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
+import sqlalchemy.exc
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
@@ -43,7 +44,8 @@ UNNAMED_WAIT_S = 5.0  # how long a lower trial may take between being asked and 
 
 @dataclass(frozen=True)
 class WorkerReport:
-    """What this worker did: the points it trained and the duplicates it was handed."""
+    """What this worker did: the points it took (trained, or found settled in its --out) and
+    the duplicates it was handed."""
 
     trained: tuple[str, ...]
     skipped: tuple[str, ...]
@@ -57,12 +59,13 @@ def heartbeat(grid: SharedGrid, trial: optuna.Trial) -> Iterator[None]:
     trial_id = trial._trial_id  # the storage's key for the trial; Optuna names no public one
 
     def beat() -> None:
-        while True:
-            grid.storage.record_heartbeat(trial_id)
-            if stop.wait(grid.heartbeat):
-                return
+        while not stop.wait(grid.heartbeat):
+            try:
+                grid.storage.record_heartbeat(trial_id)
+            except sqlalchemy.exc.SQLAlchemyError:  # a busy or unreachable database: next beat
+                continue
 
-    grid.storage.record_heartbeat(trial_id)
+    grid.storage.record_heartbeat(trial_id)  # before training starts: the point is held
     thread = threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True)
     thread.start()
     try:
