@@ -38,6 +38,7 @@ HEARTBEAT_S = 30  # default seconds between heartbeats; a worker silent for twic
 MAX_RETRIES = 3  # times a point whose worker died is queued again
 OPEN_ATTEMPTS = 5  # tries to open the storage while other workers create its tables
 RACES = ("already exists", "locked", "UNIQUE constraint")  # errors of workers starting together
+SQLITE_WAIT_S = 60  # how long an SQLite writer waits for another worker's write to end
 EXAMPLE_URLS = "sqlite:///sweep.db (one machine) or postgresql://user:password@host/db"
 
 
@@ -98,6 +99,11 @@ def _storage(url: str, heartbeat: int) -> optuna.storages.RDBStorage:
             with quiet_optuna():
                 return optuna.storages.RDBStorage(
                     url,
+                    engine_kwargs=(
+                        {"connect_args": {"timeout": SQLITE_WAIT_S}}
+                        if url.startswith("sqlite")
+                        else None
+                    ),
                     heartbeat_interval=heartbeat,
                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
                         max_retry=MAX_RETRIES
