@@ -181,6 +181,7 @@ def test_a_duplicate_point_is_skipped_and_collect_marks_a_partial_table(
         (["--collect"], "sweep --collect: give the --storage URL"),
         (["--storage", "sqlite:///x.db", "--workers", "2"], "start the command 2 times"),
         (["--storage", "sqlite:///x.db", "--heartbeat", "0"], "expected whole seconds >= 1"),
+        (["--heartbeat", "5"], "sweep --heartbeat: only a worker"),
     ],
 )
 def test_bad_storage_arguments_are_refused(

@@ -77,6 +77,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 
     if args.collect and not args.storage:
         raise ConfigError("sweep --collect: give the --storage URL whose study to collect")
+    if args.heartbeat is not None and (args.collect or not args.storage):
+        raise ConfigError("sweep --heartbeat: only a worker (--storage URL, no --collect) beats")
     if args.storage and args.workers != 1:
         raise ConfigError(
             f"sweep --workers {args.workers} --storage: start the command {args.workers} times "
