@@ -47,3 +47,7 @@ class TrainingError(CnnlabError):
 
 class ExportError(CnnlabError):
     """A run cannot be exported as asked, or an exported file does not answer as the run does."""
+
+
+class StorageError(CnnlabError):
+    """An Optuna storage cannot be opened, holds another spec's study, or has points to do."""

@@ -44,16 +44,26 @@ def variant_label(spec: SweepSpec, run: SweepRun) -> str:
     return ", ".join(f"{labels[k]}={value_label(v)}" for k, v in run.values) or spec.name
 
 
-def _epoch_rows(folder: RunDir) -> list[dict]:
+def epoch_rows(folder: RunDir) -> list[dict]:
+    """A run's per-epoch rows, only the epoch and the columns a curve may read (plain JSON
+    values, so a shared sweep's storage can hold them too)."""
     try:
-        return folder.read_epochs()
+        rows = folder.read_epochs()
     except CnnlabError:  # a damaged metrics.csv leaves the run out of the curves
         return []
+    return [{k: row.get(k) for k in ("epoch", *EPOCH_METRICS) if k in row} for row in rows]
 
 
 def epoch_curves(spec: SweepSpec, runs: Sequence[SweepRun], runs_dir: Path) -> EpochCurves | None:
     """Each variant's mean per-epoch accuracy over seeds; None when no run has an epoch row."""
-    rows = {run.name: _epoch_rows(RunDir(Path(runs_dir) / run.name)) for run in runs}
+    rows = {run.name: epoch_rows(RunDir(Path(runs_dir) / run.name)) for run in runs}
+    return curves_of(spec, runs, rows)
+
+
+def curves_of(
+    spec: SweepSpec, runs: Sequence[SweepRun], rows: dict[str, list[dict]]
+) -> EpochCurves | None:
+    """The curves from each run's epoch rows (`rows[run name]`, see `epoch_rows`)."""
     recorded = {
         k for table in rows.values() for row in table for k, v in row.items() if v is not None
     }
@@ -63,7 +73,7 @@ def epoch_curves(spec: SweepSpec, runs: Sequence[SweepRun], runs_dir: Path) -> E
     found: dict[str, dict[int, list[float]]] = {}
     for run in runs:
         by_epoch = found.setdefault(variant_label(spec, run), {})
-        for row in rows[run.name]:
+        for row in rows.get(run.name, []):
             if row.get(metric) is not None and row.get("epoch") is not None:
                 by_epoch.setdefault(int(row["epoch"]), []).append(float(row[metric]))
     last = max((epoch for curve in found.values() for epoch in curve), default=0)

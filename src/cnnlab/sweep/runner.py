@@ -22,11 +22,11 @@ from cnnlab.errors import ConfigError
 from cnnlab.report import write_comparison
 from cnnlab.runs import SETTLED, RunDir
 from cnnlab.sweep.checks import check_kept_runs, check_needs, check_pretrained
-from cnnlab.sweep.epochs import epoch_curves
+from cnnlab.sweep.epochs import EpochCurves, epoch_curves
 from cnnlab.sweep.figures import write_sweep_figures
 from cnnlab.sweep.grid import SweepRun, expand
 from cnnlab.sweep.spec import SweepSpec, load_spec
-from cnnlab.sweep.table import write_tables
+from cnnlab.sweep.table import run_row, write_rows
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class SweepResult:
     markdown_path: Path
     figures: list[Path]
     comparison: Path | None  # the comparison report's HTML page, when any run finished
+    pending: int = 0  # points of a shared sweep not done yet (its table is partial)
 
 
 def _reason(error: BaseException) -> str:
@@ -98,6 +99,33 @@ def sweep_dir(spec: SweepSpec, out: Path) -> Path:
     return Path(out) / spec.name
 
 
+def prepare_sweep(
+    spec: SweepSpec | str | Path,
+    out: Path = Path("runs"),
+    *,
+    quick: bool = False,
+    overrides: Overrides | Sequence[str] | Mapping | None = None,
+    check: bool = True,
+) -> tuple[SweepSpec, Path, list[SweepRun]]:
+    """The sweep's spec (read and overridden), its directory and its runs; with `check`, the
+    checks made before any run (see `run_sweep`)."""
+    overrides = Overrides.of(overrides or ())
+    if not isinstance(spec, SweepSpec):
+        spec = load_spec(Path(spec), quick=quick, overrides=overrides)
+    else:
+        spec = spec.with_quick() if quick else spec
+        spec = spec.with_overrides(overrides) if overrides else spec
+    folder = sweep_dir(spec, out)
+    if check:
+        check_needs(spec, Path(out))
+    runs = expand(spec, folder / "runs")
+    if check:
+        (folder / "runs").mkdir(parents=True, exist_ok=True)  # a backbone path may go through it
+        check_pretrained(spec, runs)
+        check_kept_runs(spec, runs, folder / "runs")
+    return spec, folder, runs
+
+
 def run_sweep(
     spec: SweepSpec | str | Path,
     out: Path = Path("runs"),
@@ -114,18 +142,7 @@ def run_sweep(
     any run: the sweeps in `needs` have finished, every backbone is found, and no kept run was
     trained with another config (else a `ConfigError` says what to run or change).
     """
-    overrides = Overrides.of(overrides or ())
-    if not isinstance(spec, SweepSpec):
-        spec = load_spec(Path(spec), quick=quick, overrides=overrides)
-    else:
-        spec = spec.with_quick() if quick else spec
-        spec = spec.with_overrides(overrides) if overrides else spec
-    folder = sweep_dir(spec, out)
-    check_needs(spec, Path(out))
-    runs = expand(spec, folder / "runs")
-    (folder / "runs").mkdir(parents=True, exist_ok=True)  # a backbone path may go through it
-    check_pretrained(spec, runs)
-    check_kept_runs(spec, runs, folder / "runs")
+    spec, folder, runs = prepare_sweep(spec, out, quick=quick, overrides=overrides)
     run_configs([run.config for run in runs], workers=workers, report=report)
     return summarize(spec, runs, folder, report=report)
 
@@ -135,10 +152,29 @@ def summarize(
 ) -> SweepResult:
     """Tables, figures and (with `report`) the comparison page, from the run directories."""
     curves = epoch_curves(spec, runs, folder / "runs")
-    rows, csv_path, markdown_path = write_tables(spec, runs, folder, curves)
+    rows = [run_row(spec, run, folder / "runs") for run in runs]
+    return publish(spec, rows, folder, curves, report=report)
+
+
+def publish(
+    spec: SweepSpec,
+    rows: Sequence[dict],
+    folder: Path,
+    curves: EpochCurves | None,
+    *,
+    report: bool = True,
+    pending: int = 0,
+    note: str = "",
+) -> SweepResult:
+    """results.csv, results.md, figures and (with `report`) the comparison page of the settled
+    runs in `folder/runs`; `pending` counts the runs not done yet, `note` says so in results.md."""
+    csv_path, markdown_path = write_rows(spec, rows, folder, curves, note)
     figures = write_sweep_figures(spec, rows, folder / "figures", curves)
     comparison = None
-    done = [folder / "runs" / row["run"] for row in rows if row["status"] in SETTLED]
+    found = [RunDir(folder / "runs" / row["run"]) for row in rows]
+    done = [run.path for run in found if run.read_status().get("status") in SETTLED]
     if report and done:
         _, comparison = write_comparison(done, folder / "comparison")
-    return SweepResult(folder, rows, csv_path, markdown_path, figures, comparison)
+    return SweepResult(
+        folder, list(rows), csv_path, markdown_path, figures, comparison, pending=pending
+    )

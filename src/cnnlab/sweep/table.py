@@ -46,9 +46,9 @@ def _metric(name: str, records: dict[str, dict[str, Any]]) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def run_row(spec: SweepSpec, run: SweepRun, runs_dir: Path) -> dict[str, Any]:
-    """One table row from a run's directory: swept values, seed, status, metrics, epochs, time."""
-    folder = RunDir(runs_dir / run.name)
+def run_outcome(folder: RunDir, metrics: Sequence[str]) -> dict[str, Any]:
+    """What a run's directory says: status, `metrics`, epochs and time (plain JSON values, so a
+    shared sweep's storage can hold them too)."""
     state = folder.read_status()
     status = state.get("status", "unknown")
     if status == "unknown" and not folder.path.exists():
@@ -56,14 +56,26 @@ def run_row(spec: SweepSpec, run: SweepRun, runs_dir: Path) -> dict[str, Any]:
     if status == "failed":
         status = f"failed: {state.get('reason', 'unknown reason')}"
     records = _records(folder)
+    outcome: dict[str, Any] = {"status": status}
+    outcome.update({name: _metric(name, records) for name in metrics})
+    outcome["epochs"] = state.get("epoch")
+    seconds = records["final"].get("train_seconds")
+    outcome[TIME] = round(seconds, 2) if isinstance(seconds, (int, float)) else None
+    return outcome
+
+
+def point_row(spec: SweepSpec, run: SweepRun, outcome: dict[str, Any]) -> dict[str, Any]:
+    """One table row: the run's name, swept values and seed, then its outcome's columns."""
     row: dict[str, Any] = {"run": run.name}
     row.update({key: value for key, value in run.values})
-    row.update(seed=run.seed, status=status)
-    row.update({name: _metric(name, records) for name in spec.metrics})
-    row["epochs"] = state.get("epoch")
-    seconds = records["final"].get("train_seconds")
-    row[TIME] = round(seconds, 2) if isinstance(seconds, (int, float)) else None
+    row.update(seed=run.seed, status=outcome.get("status", "not run"))
+    row.update({name: outcome.get(name) for name in [*spec.metrics, "epochs", TIME]})
     return row
+
+
+def run_row(spec: SweepSpec, run: SweepRun, runs_dir: Path) -> dict[str, Any]:
+    """One table row from a run's directory: swept values, seed, status, metrics, epochs, time."""
+    return point_row(spec, run, run_outcome(RunDir(runs_dir / run.name), spec.metrics))
 
 
 def columns(spec: SweepSpec) -> list[str]:
@@ -186,17 +198,17 @@ def _epochs_section(spec: SweepSpec, curves: EpochCurves | None) -> list[str]:
 
 
 def results_markdown(
-    spec: SweepSpec, rows: Sequence[dict], curves: EpochCurves | None = None
+    spec: SweepSpec, rows: Sequence[dict], curves: EpochCurves | None = None, note: str = ""
 ) -> str:
     """results.md: one pivot per metric (mean ± std over seeds), the per-epoch accuracy of each
-    variant, then every run (failure reasons in full below)."""
+    variant, then every run (failure reasons in full below); `note` (a partial table's
+    warning) goes under the title."""
     seeds = len(spec.seeds) if spec.seeds else 1
-    parts = [
-        f"# Sweep {spec.name}",
-        "",
+    parts = [f"# Sweep {spec.name}", ""] + ([f"**{note}**", ""] if note else [])
+    parts.append(
         f"{len(rows)} runs; "
-        + (f"mean ± std over {seeds} seeds." if seeds > 1 else "one seed per grid point."),
-    ]
+        + (f"mean ± std over {seeds} seeds." if seeds > 1 else "one seed per grid point.")
+    )
     for metric in spec.metrics:
         parts += ["", f"## {metric}", "", markdown_table(pivot(spec, rows, metric))]
     parts += _epochs_section(spec, curves)
@@ -204,14 +216,18 @@ def results_markdown(
     return "\n".join(parts)
 
 
-def write_tables(
-    spec: SweepSpec, runs: Sequence[SweepRun], folder: Path, curves: EpochCurves | None = None
-) -> tuple[list[dict], Path, Path]:
-    """Rebuild the rows from `folder/runs` and write results.csv and results.md into `folder`
-    (with `curves`, the per-epoch table too)."""
-    rows = [run_row(spec, run, Path(folder) / "runs") for run in runs]
+def write_rows(
+    spec: SweepSpec,
+    rows: Sequence[dict],
+    folder: Path,
+    curves: EpochCurves | None = None,
+    note: str = "",
+) -> tuple[Path, Path]:
+    """Write `rows` as results.csv and results.md into `folder` (with `curves`, the per-epoch
+    table too; with `note`, a warning under results.md's title)."""
     plain = [{k: (value_label(v) if k in spec.keys else v) for k, v in row.items()} for row in rows]
     csv_path = write_text(Path(folder) / "results.csv", csv_text(plain, columns(spec)))
-    markdown = results_markdown(spec, rows, curves)
-    markdown_path = write_text(Path(folder) / "results.md", markdown)
-    return rows, csv_path, markdown_path
+    markdown_path = write_text(
+        Path(folder) / "results.md", results_markdown(spec, rows, curves, note)
+    )
+    return csv_path, markdown_path
