@@ -9,12 +9,15 @@ widths 32/64/128, hidden 256, dropout 0.3, average pooling; Adam 1e-3, weight de
 batch 128). Runs already finished in --out are read back, not trained again.
 
 Studies:
-  imbalance  long-tailed training sets (`data.imbalance` 10 and 100: class k keeps
-             ratio^(-k/9) of its images) with no remedy, `data.class_weights: auto` and
-             `data.sampler: balanced`; scored by balanced accuracy on the full test set
-  augment    `--per-class` training images per class (a subset, so that 2 cores finish),
-             crop4+flip as the baseline, then each of TrivialAugment, MixUp+CutMix, label
-             smoothing 0.1, EMA and all of them together, same epochs
+  imbalance  long-tailed training sets: `--per-class` images per class, then
+             `data.imbalance` 10 and 100 (class k keeps ratio^(-k/9) of them), with no remedy,
+             `data.class_weights: auto` and `data.sampler: balanced`; scored by balanced
+             accuracy on the full, balanced test set
+  augment    `--per-class` training images per class, crop4+flip as the baseline, then each
+             of TrivialAugment, MixUp+CutMix, label smoothing 0.1, EMA and all of them
+             together, same epochs
+
+`--per-class` (a subset, so that 2 cores finish in minutes) applies to both studies.
 
 Prints a Markdown table per run and one of the means over seeds.
 """
@@ -87,9 +90,9 @@ def studies(args) -> list[tuple[str, str, list[str]]]:
     if "imbalance" in args.study:
         for ratio in (10, 100):
             for variant, sets in IMBALANCE.items():
-                extra = ["--set", f"data.imbalance={ratio}"]
+                extra = ["--per-class", str(args.per_class), "--set", f"data.imbalance={ratio}"]
                 extra += [item for value in sets for item in ("--set", value)]
-                plan.append((f"imbalance {ratio}", variant, extra))
+                plan.append((f"imbalance {ratio}, {args.per_class}/class", variant, extra))
     if "augment" in args.study:
         for variant, sets in AUGMENT.items():
             extra = ["--per-class", str(args.per_class)]
