@@ -206,6 +206,13 @@ def test_the_limit_comes_from_the_cgroup_or_the_available_memory(tmp_path):
     (root / "user.slice" / "memory.max").write_text("max\n")
     limit = storage.memory_limit(proc, root, meminfo)
     assert limit.bytes == 8 * 2**30 and "MemAvailable" in limit.source
+    # cgroup v1: the memory controller's own hierarchy, "no limit" written as a huge number
+    proc.write_text("4:memory:/jobs/one\n0::/\n")
+    (root / "memory" / "jobs" / "one").mkdir(parents=True)
+    (root / "memory" / "jobs" / "one" / "memory.limit_in_bytes").write_text(f"{3 * 2**30}\n")
+    (root / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    limit = storage.memory_limit(proc, root, meminfo)
+    assert limit.bytes == 3 * 2**30 and "jobs/one/memory.limit_in_bytes" in limit.source
 
 
 def test_the_cache_is_reused_and_rebuilt_when_a_file_changes(folder, tmp_path, monkeypatch):

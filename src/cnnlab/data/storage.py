@@ -20,6 +20,7 @@ from cnnlab.errors import ConfigError, DataTooLargeError
 MEMORY_FRACTION = 0.5  # of the usable memory, the most decoded images `auto` keeps resident
 DISK_MARGIN = 64 * 2**20  # bytes left free on the cache's disk beyond a mapped cache file
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+_UNLIMITED = 2**60  # bytes: cgroup v1 writes "no limit" as a number near 2**63
 
 
 @dataclass(frozen=True)
@@ -39,24 +40,30 @@ class StorageChoice:
 
 
 def _cgroup_limits(proc_cgroup: Path, root: Path) -> list[MemoryLimit]:
-    """memory.max of this process's cgroup (v2) and each of its ancestors that sets one."""
+    """The memory limits of this process's cgroup and its ancestors: `memory.max` (v2) or
+    `memory.limit_in_bytes` (v1, under `root`/memory); "max" or a huge number means none."""
     try:
         lines = proc_cgroup.read_text(encoding="utf-8").splitlines()
     except OSError:
         return []
     limits = []
     for line in lines:
-        if not line.startswith("0::"):
+        _, controllers, path = line.split(":", 2) if line.count(":") >= 2 else ("", "", "")
+        if controllers == "":
+            top, name = root, "memory.max"
+        elif "memory" in controllers.split(","):
+            top, name = root / "memory", "memory.limit_in_bytes"
+        else:
             continue
-        folder = root / line[3:].strip().lstrip("/")
+        folder = top / path.strip().lstrip("/")
         while True:
             try:
-                text = (folder / "memory.max").read_text(encoding="utf-8").strip()
-                if text != "max":
-                    limits.append(MemoryLimit(int(text), f"the cgroup limit {folder}/memory.max"))
+                text = (folder / name).read_text(encoding="utf-8").strip()
+                if text != "max" and int(text) < _UNLIMITED:
+                    limits.append(MemoryLimit(int(text), f"the cgroup limit {folder / name}"))
             except (OSError, ValueError):
                 pass
-            if folder == root or root not in folder.parents:
+            if folder == top or top not in folder.parents:
                 break
             folder = folder.parent
     return limits
