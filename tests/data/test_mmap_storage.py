@@ -248,3 +248,14 @@ def test_a_mapped_cache_the_disk_cannot_hold_is_refused_before_decoding(
 def test_mmap_is_for_image_folders_only(tmp_path):
     with pytest.raises(ConfigError, match="only image folders can be memory-mapped"):
         load_dataset("mnist-sample", offline=True, storage="mmap")
+
+
+def test_the_numpy_engine_refuses_mmap_and_keeps_auto_in_memory(folder, tmp_path):
+    from cnnlab.experiment import scratch_run
+
+    overrides = [f"data.dataset=imagefolder:{folder}", "model.name=scratch:fc",
+                 "train.epochs=1", f"out={tmp_path}"]  # fmt: skip
+    config = load_experiments(None, [*overrides, "data.storage=mmap"])[0]
+    with pytest.raises(ConfigError, match="the NumPy engine .* holds its images in memory"):
+        scratch_run.train(config, quiet=True, report=False)
+    assert scratch_run._in_memory(load_experiments(None, overrides)[0]).storage == "memory"
