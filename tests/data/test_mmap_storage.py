@@ -20,6 +20,7 @@ from cnnlab.data import imagefolder, load_dataset, storage
 from cnnlab.data.imagefolder import load_imagefolder
 from cnnlab.data.loader import BatchLoader
 from cnnlab.data.mapped import MappedImages
+from cnnlab.data.profile import profile_dataset
 from cnnlab.data.subset import SubsetSpec, apply_subset
 from cnnlab.errors import ConfigError, DataTooLargeError
 from cnnlab.experiment.engine import resume, train
@@ -73,6 +74,7 @@ def test_mapped_batches_are_the_resident_ones_bit_for_bit(folder, tmp_path):
     assert train.mapped and isinstance(train.images, MappedImages)
     assert not resident.split("train").mapped
     assert np.array_equal(train.images[np.arange(len(train))], resident.split("train").images)
+    assert profile_dataset(mapped) == profile_dataset(resident)  # read in chunks, never whole
     for epoch in (0, 1):
         assert_same_batches(
             batches(resident.split("train"), epoch), batches(mapped.split("train"), epoch)

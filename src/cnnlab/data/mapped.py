@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-ITER_CHUNK = 1024  # images read at a time when iterating over every image
+ITER_CHUNK_BYTES = 8 * 2**20  # read at a time when iterating over every image
 
 
 def gather(base: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -49,8 +49,9 @@ class MappedImages:
         return gather(self.base, self.rows[key])
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        for start in range(0, len(self), ITER_CHUNK):
-            yield from self[start : start + ITER_CHUNK]
+        step = max(1, ITER_CHUNK_BYTES // max(1, self.nbytes // max(1, len(self))))
+        for start in range(0, len(self), step):
+            yield from self[start : start + step]
 
     def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
         """Every image read into memory (what np.asarray does): only for small splits."""
