@@ -161,6 +161,7 @@ class MappedEntry:
     def allocate(self, shape: tuple[int, ...]) -> np.ndarray:
         """A zeroed (M, C, H, W) uint8 file mapped for writing (replacing an earlier one)."""
         try:
+            (self.tmp / MAPPED_IMAGES).unlink(missing_ok=True)  # an earlier pass's map stays valid
             return np.lib.format.open_memmap(
                 self.tmp / MAPPED_IMAGES, mode="w+", dtype=np.uint8, shape=shape
             )

@@ -194,12 +194,10 @@ class _Target:
     """Where decoding writes: a new array in memory, or a mapped cache file (`data.storage`)."""
 
     def __init__(self, storage: str, max_bytes: int, cache_dir: Path | None, entry: Path | None):
-        self.storage, self.max_bytes, self.cache_dir, self.entry = (
-            storage,
-            max_bytes,
-            cache_dir,
-            entry,
-        )
+        self.storage = storage  # data.storage: memory, mmap or auto
+        self.max_bytes = max_bytes  # data.max_gib: what may go into RAM
+        self.cache_dir = cache_dir
+        self.entry = entry  # the mapped cache entry of this source; None: no cache
         self.choice: StorageChoice | None = None
         self.writer: MappedEntry | None = None
 
