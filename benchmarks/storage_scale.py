@@ -122,7 +122,7 @@ def child(argv: list[str], report: Path) -> int:
 def train_once(work: Path, folder: Path, storage: str, options: argparse.Namespace,
                prefix: list[str], preexec: object) -> dict:  # fmt: skip
     """One epoch in a child process; its peak RSS, images/s and the storage it said it used."""
-    name = f"run-{storage}"
+    name = f"run-{storage}-{time.strftime('%H%M%S')}"
     argv = ["train", "--dataset", f"imagefolder:{folder}", "--model", "conv1", "--epochs", "1",
             "--device", options.device, "--out", str(work / "runs"), "--name", name,
             "--no-report", "--set", f"data.storage={storage}", "--set", "data.augment=flip",
@@ -168,7 +168,7 @@ def main() -> None:
     parser.add_argument("--limit-gib", type=float, default=1.0, help="memory limit of the mmap run")
     parser.add_argument("--ratio", type=float, default=2.2, help="decoded size over the limit")
     parser.add_argument("--side", type=int, default=224, help="image side in pixels")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=32)  # conv1's activations fit 1 GiB
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--work", type=Path, help="folder for the data, caches and runs")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
@@ -183,7 +183,9 @@ def main() -> None:
     work = options.work or Path(tempfile.mkdtemp(prefix="cnnlab-storage-"))
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    folder = make_folder(work / "photos", count, side)
+    folder = work / f"photos-{count}-{side}"
+    if not folder.exists():  # a kept --work folder is generated once
+        make_folder(folder, count, side)
     print(f"generated {count:,} training images of {side}x{side} ({decoded / GIB:.2f} GiB "
           f"decoded) in {time.perf_counter() - started:.0f}s under {work}", flush=True)  # fmt: skip
     prefix, preexec, how, cgroup = limiter(limit)
