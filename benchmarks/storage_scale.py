@@ -184,9 +184,10 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     folder = work / f"photos-{count}-{side}"
+    made = "reused" if folder.exists() else "generated"
     if not folder.exists():  # a kept --work folder is generated once
         make_folder(folder, count, side)
-    print(f"generated {count:,} training images of {side}x{side} ({decoded / GIB:.2f} GiB "
+    print(f"{made} {count:,} training images of {side}x{side} ({decoded / GIB:.2f} GiB "
           f"decoded) in {time.perf_counter() - started:.0f}s under {work}", flush=True)  # fmt: skip
     prefix, preexec, how, cgroup = limiter(limit)
     print(f"memory limit {options.limit_gib:g} GiB via {how}", flush=True)
