@@ -261,3 +261,13 @@ def test_the_numpy_engine_refuses_mmap_and_keeps_auto_in_memory(folder, tmp_path
     with pytest.raises(ConfigError, match="the NumPy engine .* holds its images in memory"):
         scratch_run.train(config, quiet=True, report=False)
     assert scratch_run._in_memory(load_experiments(None, overrides)[0]).storage == "memory"
+
+
+def test_skipped_images_leave_no_rows_in_the_map(folder, tmp_path):
+    (folder / "train" / "bee" / "05.png").write_bytes(b"not a png")
+    resident, mapped = both(folder, tmp_path / "cache", skip_bad=True)
+    assert mapped.problems == resident.problems and len(mapped.problems) == 1
+    for split in ("train", "test"):
+        assert mapped.split(split).mapped
+        assert np.array_equal(np.asarray(mapped.split(split).images), resident.split(split).images)
+        assert np.array_equal(mapped.split(split).labels, resident.split(split).labels)
