@@ -96,7 +96,7 @@ class BatchLoader:
         self.epoch = 0
         # (N, C, H, W) uint8 on the device, or left on disk (read batch by batch)
         self.mapped = split.images if isinstance(split.images, MappedImages) else None
-        self.images = None if self.mapped else _resident(split.images, self.device)
+        self.images = None if self.mapped is not None else _resident(split.images, self.device)
         self.labels = _resident(split.labels, self.device)  # (N,) int64
         # Every rank gets the same number of samples: the epoch order is padded by wrapping.
         self._per_rank = -(-len(split) // world_size)
