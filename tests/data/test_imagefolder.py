@@ -140,11 +140,16 @@ def test_default_size_comes_from_train_only(tmp_path):
     assert [dataset.split(s).image_shape for s in ("train", "val", "test")] == [(3, 10, 10)] * 3
 
 
-def test_a_bad_guess_from_the_sample_is_corrected(tmp_path, monkeypatch):
+@pytest.mark.parametrize("storage", ["memory", "mmap"])
+def test_a_bad_guess_from_the_sample_is_corrected(tmp_path, monkeypatch, storage):
     monkeypatch.setattr(imagefolder, "_SAMPLE_HEADERS", 1)  # sees only one gray 8x8 image
     files = build({"train/a/0.png": ("L", (8, 8), "PNG"), "train/b/1.png": ("RGB", (9, 9), "PNG"),
                    "train/b/2.png": ("RGB", (9, 9), "PNG")})  # fmt: skip
-    dataset = load_imagefolder(write_folder(tmp_path / "d", files), cache_dir=None, workers=1)
+    dataset = load_imagefolder(
+        write_folder(tmp_path / "d", files), cache_dir=tmp_path / "cache", workers=1,
+        storage=storage,
+    )  # fmt: skip
+    assert dataset.split("train").mapped == (storage == "mmap")  # decoded twice, mapped once
     images, _ = expected_split(files, "train", ("a", "b"), channels=3, size=(9, 9))
     np.testing.assert_array_equal(dataset.split("train").images, images)
 

@@ -177,8 +177,8 @@ def test_channel_stats_match_a_float64_reference(monkeypatch) -> None:
     images[:, 1] //= 4  # a darker channel, so the three differ
     split = Split(images, np.zeros(23, np.int64))
     reference = images.astype(np.float64) / 255
-    for chunk in (1, 7, 4096):  # one image per chunk, several, everything
-        monkeypatch.setattr(profile, "STATS_CHUNK", chunk)
+    for chunk in (60, 7 * 60, 2**20):  # bytes: one 3x5x4 image per chunk, several, everything
+        monkeypatch.setattr(profile, "STATS_CHUNK_BYTES", chunk)
         mean, std = channel_stats(split)
         assert mean.shape == std.shape == (3,) and mean.dtype == np.float64
         np.testing.assert_allclose(mean, reference.mean(axis=(0, 2, 3)), rtol=0, atol=1e-12)

@@ -25,7 +25,9 @@ def small_folder(root, count=6):
     return root
 
 
-def test_an_image_folder_beyond_max_gib_is_refused_before_decoding(tmp_path, monkeypatch, capsys):
+def test_an_image_folder_beyond_max_gib_in_memory_is_refused_before_decoding(
+    tmp_path, monkeypatch, capsys
+):
     monkeypatch.setenv("CNNLAB_CACHE", str(tmp_path / "cache"))
     folder = small_folder(tmp_path / "photos")
     decoded = []
@@ -33,12 +35,13 @@ def test_an_image_folder_beyond_max_gib_is_refused_before_decoding(tmp_path, mon
     out = tmp_path / "runs"
     code = main(["train", "--dataset", f"imagefolder:{folder}", "--model", "fc_only",
                  "--set", "data.image_size=64", "--set", "data.max_gib=0.0001",
-                 "--out", str(out), "--name", "big", "--device", "cpu"])  # fmt: skip
+                 "--set", "data.storage=memory", "--out", str(out), "--name", "big", "--device", "cpu"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 1 and not decoded
     line = next(x for x in err.splitlines() if x.startswith("cnnlab: error:"))
     assert f"{folder}: 12 images decoded to 3x64x64 would take 144.0 KiB" in line
     assert "beyond data.max_gib (104.9 KiB)" in line and "lower data.image_size" in line
+    assert "or data.storage: mmap" in line  # what auto would have done
     assert "Traceback" not in err
     status = json.loads((out / "big" / "status.json").read_text())
     assert status["status"] == "failed" and "data.max_gib" in status["reason"]

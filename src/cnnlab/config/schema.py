@@ -16,6 +16,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 MONITORS = ("val_accuracy", "val_loss", "val_f1", "train_loss", "train_accuracy")
 STRATEGIES = ("finetune", "linear-probe", "two-stage")  # how a pretrained backbone trains
+STORAGES = ("auto", "memory", "mmap")  # data.storage: where decoded images live
 TRACKERS = ("none", "mlflow")  # an experiment tracker logging each run besides its directory
 
 
@@ -77,6 +78,10 @@ class DataConfig:
     # GiB: the most memory one dataset's decoded images, or any one file inflated to read
     # them, may take; a bigger load is refused before it starts, saying what it would need
     max_gib: float = DEFAULT_MAX_GIB
+    # where an image folder's decoded images live: memory, mmap (decoded once into a file of
+    # the cnnlab cache and read from disk batch by batch, for data larger than memory) or auto
+    # (mmap when they would pass half the memory this process may use, or data.max_gib)
+    storage: str = "auto"
     # training-loss weight of each class: none, auto (inverse class frequency) or one weight
     # per class (the count is checked once the classes are known)
     class_weights: str | tuple[float, ...] = "none"
@@ -103,6 +108,7 @@ class DataConfig:
             )  # fmt: skip
         _check_class_weights(self.class_weights)
         _choice("data.sampler", self.sampler, ("uniform", "balanced"))
+        _choice("data.storage", self.storage, STORAGES)
         if self.imbalance is not None:
             _require(
                 math.isfinite(self.imbalance) and self.imbalance > 1,

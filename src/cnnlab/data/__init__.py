@@ -23,7 +23,7 @@ from cnnlab.data.catalog import (
 )
 from cnnlab.data.forms import FileForm, LoadRequest
 from cnnlab.data.locate import Found, cache_root, download, locate, not_found_error
-from cnnlab.errors import DataTooLargeError
+from cnnlab.errors import ConfigError, DataTooLargeError
 
 __all__ = [
     "DATASETS",
@@ -78,18 +78,24 @@ def load_dataset(
     use_cache: bool = True,
     max_bytes: int = DEFAULT_MAX_BYTES,
     datasets: Mapping[str, DatasetFormat] = DATASETS,
+    storage: str = "memory",
 ) -> Dataset:
     """Load dataset `name` as uint8 arrays, finding (or downloading) it first.
 
-    `channels`, `image_size` and `skip_bad` apply to image folders (one without split folders
-    is all `train`); `max_bytes` bounds the
-    decoded images and any one file inflated to read them. `datasets` is the table the name
+    `channels`, `image_size`, `skip_bad` and `storage` (memory, mmap, auto) apply to image
+    folders (one without split folders is all `train`); `max_bytes` bounds the decoded images
+    held in memory and any one file inflated to read them. `datasets` is the table the name
     is looked up in. Running out of memory while reading is a DataTooLargeError.
     """
     info, path = lookup(name, datasets)
     found = find_dataset(
         name, data_dir=data_dir, offline=offline, environ=environ, datasets=datasets
     )
+    if storage == "mmap" and found.form != "imagefolder":
+        raise ConfigError(
+            f"data.storage mmap: dataset {name!r} is read from {found.form} files, which load "
+            f"into memory; only image folders can be memory-mapped (use data.storage auto)"
+        )
     request = LoadRequest(
         name=None if path is not None else name,  # `key:PATH`: named after the path
         class_names=info.class_names,
@@ -98,6 +104,7 @@ def load_dataset(
         skip_bad=skip_bad,
         cache_dir=cache_root(environ) if use_cache else None,
         max_bytes=max_bytes,
+        storage=storage,
     )
     try:
         return info.form(found.form).load(found.path, request)

@@ -9,6 +9,7 @@ from types import MappingProxyType
 import numpy as np
 
 from cnnlab.config.schema import DEFAULT_MAX_GIB
+from cnnlab.data.mapped import MappedImages, take_rows
 from cnnlab.errors import DataFormatError, DataTooLargeError
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -38,9 +39,10 @@ def check_within(what: str, need: int, max_bytes: int, other_fix: str = "") -> N
 
 @dataclass(frozen=True)
 class Split:
-    """One split of a dataset: `images` (N, C, H, W) uint8 and `labels` (N,) int64."""
+    """One split of a dataset: `images` (N, C, H, W) uint8 and `labels` (N,) int64; `images`
+    is a `MappedImages` (rows of a file on disk) under `data.storage: mmap`."""
 
-    images: np.ndarray
+    images: np.ndarray | MappedImages
     labels: np.ndarray
 
     def __post_init__(self) -> None:
@@ -65,9 +67,15 @@ class Split:
         """(C, H, W) of every image."""
         return tuple(int(d) for d in self.images.shape[1:])  # type: ignore[return-value]
 
+    @property
+    def mapped(self) -> bool:
+        """True when the images stay on disk (`data.storage: mmap`)."""
+        return isinstance(self.images, MappedImages)
+
     def take(self, indices: np.ndarray) -> Split:
-        """The sub-split at `indices` (copies, so the parent array can be freed)."""
-        return Split(self.images[indices], self.labels[indices])
+        """The sub-split at `indices` (copies in memory, so the parent array can be freed; a
+        view of the same file when mapped)."""
+        return Split(take_rows(self.images, indices), self.labels[indices])
 
 
 @dataclass(frozen=True)

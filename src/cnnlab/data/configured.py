@@ -54,6 +54,7 @@ def load_files(data: DataConfig) -> Dataset:
         image_size=data.image_size,
         skip_bad=data.skip_bad,
         max_bytes=int(data.max_gib * 2**30),
+        storage=data.storage,
     )
 
 

@@ -28,6 +28,7 @@ class LoadRequest:
     skip_bad: bool = False  # image folders: skip unreadable images instead of raising
     cache_dir: Path | None = None  # image folders: where decoded arrays are kept; None: nowhere
     max_bytes: int = DEFAULT_MAX_BYTES  # the decoded images, or any one inflated file, at most
+    storage: str = "memory"  # image folders: memory, mmap or auto (data.storage)
 
 
 Finder = Callable[[Path], Path | None]  # a candidate path -> the files to read there, or None
@@ -73,6 +74,7 @@ def _load_image_folder(path: Path, request: LoadRequest) -> Dataset:
         skip_bad=request.skip_bad,
         name=request.name,
         max_bytes=request.max_bytes,
+        storage=request.storage,
     )
     expected = request.class_names
     if expected is not None and tuple(dataset.class_names) != tuple(expected):

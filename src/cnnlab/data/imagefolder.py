@@ -6,12 +6,7 @@ uint8 arrays are cached on disk under a key that changes whenever a file or a se
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import shutil
-import tempfile
-import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from cnnlab.data.archive import ARCHIVE_SUFFIXES, Container, open_container
-from cnnlab.data.arrays import DEFAULT_MAX_BYTES, SPLIT_NAMES, Dataset, Split, check_within
+from cnnlab.data.arrays import DEFAULT_MAX_BYTES, SPLIT_NAMES, Dataset, Split
+from cnnlab.data.folder_cache import (
+    MappedEntry,
+    archive_stamp,
+    cache_entry,
+    cached,
+    cached_bytes,
+    folder_stamp,
+    write_cache,
+)
 from cnnlab.data.images import (
     DECODE_CHUNK,
     DEFAULT_RESIZE,
@@ -31,9 +35,10 @@ from cnnlab.data.images import (
     decode_many,
     read_image_size_and_mode,
 )
-from cnnlab.errors import ConfigError, DataError, DataFormatError
+from cnnlab.data.mapped import MappedImages
+from cnnlab.data.storage import StorageChoice, check_room, resolve_storage
+from cnnlab.errors import ConfigError, DataFormatError
 
-CACHE_FORMAT_VERSION = 1  # bump when the decoded pixels or the cache files change
 SPLIT_FOLDERS = {  # folder name -> split
     "train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"
 }  # fmt: skip
@@ -45,7 +50,6 @@ _IMAGE_HELP = f"expected an image ({' '.join(IMAGE_EXTENSIONS)}) inside a class 
 # Top-level files that describe a dataset rather than belong to it.
 _TEXT_SUFFIXES = (".txt", ".md", ".rst", ".csv", ".json", ".yaml", ".yml", ".html", ".pdf")
 _TEXT_STEMS = ("readme", "license", "licence", "copying", "notice", "citation", "authors")
-_STAMP_BYTES = 64 * 1024  # bytes hashed at each end of an archive for its cache key
 _SAMPLE_HEADERS = 32  # train headers read up front to guess the default channels and size
 
 
@@ -186,22 +190,44 @@ def _chunks(container: Container, names: list[str]) -> Iterator[list[tuple[int, 
         yield chunk
 
 
+class _Target:
+    """Where decoding writes: a new array in memory, or a mapped cache file (`data.storage`)."""
+
+    def __init__(self, storage: str, max_bytes: int, cache_dir: Path | None, entry: Path | None):
+        self.storage = storage  # data.storage: memory, mmap or auto
+        self.max_bytes = max_bytes  # data.max_gib: what may go into RAM
+        self.cache_dir = cache_dir
+        self.entry = entry  # the mapped cache entry of this source; None: no cache
+        self.choice: StorageChoice | None = None
+        self.writer: MappedEntry | None = None
+
+    def allocate(self, what: str, shape: tuple[int, int, int, int]) -> np.ndarray | None:
+        """The file to decode into (mmap), or None for a new array; refuses what cannot fit."""
+        need = int(np.prod(shape))
+        if self.writer is None:  # a second pass (other settings) stays where the first went
+            self.choice = resolve_storage(self.storage, need, self.max_bytes, bool(self.entry))
+        check_room(self.choice, what, need, self.max_bytes, self.cache_dir)
+        if self.choice.storage == "memory":
+            return None
+        if self.writer is None:
+            self.writer = MappedEntry(self.entry)  # type: ignore[arg-type]
+        return self.writer.allocate(shape)
+
+
 def _decode_members(
     container: Container, names: list[str], settings: _Settings, workers: int, skip_bad: bool,
-    max_bytes: int,
+    target: _Target,
 ) -> tuple[np.ndarray, list[Header | None], list[str | None]]:  # fmt: skip
-    """Decode members `names` in parallel: (N, C, H, W) images, headers, errors (None = fine);
-    refused before the first image when the decoded arrays would pass `max_bytes`."""
+    """Decode members `names` in parallel into `target`: (N, C, H, W) images, headers, errors
+    (None = fine); refused before the first image when neither memory nor disk can hold them."""
     (height, width), channels = settings.size, settings.channels
-    check_within(
-        f"{container.path}: {len(names):,} images decoded to {channels}x{height}x{width}",
-        len(names) * channels * height * width, max_bytes, "lower data.image_size",
-    )  # fmt: skip
+    what = f"{container.path}: {len(names):,} images decoded to {channels}x{height}x{width}"
+    out = target.allocate(what, (len(names), channels, height, width))
     try:
         return decode_many(
             _chunks(container, names), len(names), channels=settings.channels,
             size=settings.size, resize=settings.resize, workers=workers,
-            stop_on_error=not skip_bad,
+            stop_on_error=not skip_bad, out=out,
         )  # fmt: skip
     except DataFormatError as e:
         raise DataFormatError(
@@ -242,119 +268,36 @@ def _final_settings(
 
 def _decode_layout(
     container: Container, layout: _Layout, channels: int | None, size: tuple[int, int] | None,
-    resize: str, skip_bad: bool, workers: int, name: str, max_bytes: int,
+    resize: str, skip_bad: bool, workers: int, name: str, target: _Target,
 ) -> Dataset:  # fmt: skip
     """Decode every image of `layout` into a Dataset, choosing default settings from headers."""
     assert next(iter(layout.splits)) == "train"  # so names[:n_train] are the train images
     names = [n for items in layout.splits.values() for n, _ in items]
     n_train = len(layout.splits["train"])
     settings = _guess_settings(container, names[:n_train], channels, size, resize)
-    images, headers, errors = _decode_members(
-        container, names, settings, workers, skip_bad, max_bytes
-    )
+    images, headers, errors = _decode_members(container, names, settings, workers, skip_bad, target)
     if size is None and all(h is None for h in headers[:n_train]):
         raise DataFormatError(f"{container.path}: no train image could be decoded")
     final = _final_settings(headers, headers[:n_train], channels, size, resize)
     if final != settings:  # the sample was not representative: decode again, rarely needed
         images, headers, errors = _decode_members(
-            container, names, final, workers, skip_bad, max_bytes
+            container, names, final, workers, skip_bad, target
         )
     ok = np.array([e is None for e in errors], dtype=bool)
+    mapped = MappedImages(images) if target.writer is not None else None
     splits, start = {}, 0
     for split, items in layout.splits.items():
         stop = start + len(items)
         labels = np.array([label for _, label in items], dtype=np.int64)
         keep = ok[start:stop]
-        split_images = images[start:stop] if keep.all() else images[start:stop][keep]
+        if mapped is not None:  # rows of the file: nothing is copied
+            split_images = mapped.take(np.arange(start, stop)[keep])
+        else:
+            split_images = images[start:stop] if keep.all() else images[start:stop][keep]
         splits[split] = Split(split_images, labels[keep])
         start = stop
     problems = tuple(e for e in errors if e is not None)
     return Dataset(name, layout.class_names, splits, problems)
-
-
-def _archive_stamp(path: Path) -> list:
-    """An archive's identity without listing it: size, mtime and a hash of its two ends.
-
-    The tail holds the gzip CRC-32 of the whole tar, or the zip central directory (every
-    member's name, size and CRC), so a rewrite with the same size and mtime still shows.
-    """
-    st = path.stat()
-    with open(path, "rb") as f:
-        head = f.read(_STAMP_BYTES)
-        f.seek(max(0, st.st_size - _STAMP_BYTES))
-        tail = f.read(_STAMP_BYTES)
-    return [st.st_size, st.st_mtime_ns, hashlib.sha256(head + tail).hexdigest()]
-
-
-def _folder_stamp(container: Container) -> str:
-    """Hash of every member's (name, size, mtime_ns): any touched, added or removed file shows."""
-    digest = hashlib.sha256()
-    for m in container.members():
-        digest.update(f"{m.name}\0{m.size}\0{m.mtime_ns}\n".encode())
-    return digest.hexdigest()
-
-
-def _cache_entry(cache_dir: Path, path: Path, stamp: object, request: dict) -> Path:
-    """The cache folder for this source, its contents' stamp and the decode settings."""
-    key = {"version": CACHE_FORMAT_VERSION, "path": str(path.resolve()), "stamp": stamp}
-    text = json.dumps({**key, **request}, sort_keys=True)
-    return Path(cache_dir) / "imagefolder" / hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def _read_cache(entry: Path, name: str) -> Dataset | None:
-    """The dataset cached in `entry`, or None when it is missing, stale or damaged."""
-    try:
-        meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
-        if meta["format_version"] != CACHE_FORMAT_VERSION:
-            return None
-        splits = {}
-        for split, shape in meta["splits"].items():
-            images = np.load(entry / f"{split}_images.npy", allow_pickle=False)
-            labels = np.load(entry / f"{split}_labels.npy", allow_pickle=False)
-            if list(images.shape) != shape:
-                return None
-            splits[split] = Split(images, labels)
-        return Dataset(name, tuple(meta["class_names"]), splits, tuple(meta["problems"]))
-    except (OSError, EOFError, ValueError, KeyError, TypeError, DataError):
-        return None
-
-
-def _write_cache(entry: Path, dataset: Dataset, source: Path) -> None:
-    """Write the decoded splits into `entry` atomically: a temp folder renamed into place."""
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
-    except OSError as e:
-        warnings.warn(f"cannot write the image cache {entry}: {e}", stacklevel=3)
-        return
-    try:
-        for split, data in dataset.splits.items():
-            np.save(tmp / f"{split}_images.npy", data.images)
-            np.save(tmp / f"{split}_labels.npy", data.labels)
-        meta = {
-            "format_version": CACHE_FORMAT_VERSION,
-            "source": str(source.resolve()),
-            "class_names": list(dataset.class_names),
-            "splits": {s: list(d.images.shape) for s, d in dataset.splits.items()},
-            "problems": list(dataset.problems),
-        }
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        os.replace(tmp, entry)  # fails if another process wrote the entry first: theirs stays
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not entry.exists():  # a full disk or a read-only cache: loading still works
-            warnings.warn(f"cannot write the image cache {entry}: {e}", stacklevel=3)
-
-
-def _cached(entry: Path, name: str) -> Dataset | None:
-    """The cached dataset; a damaged entry is removed so it can be rebuilt."""
-    dataset = _read_cache(entry, name)
-    if dataset is None and (entry.exists() or entry.is_symlink()):
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-    return dataset
 
 
 def _default_name(path: Path) -> str:
@@ -382,6 +325,35 @@ def _check_request(channels: int | None, size: tuple[int, int] | None, resize: s
         raise ConfigError(f"resize must be one of {list(RESIZE_MODES)}, got {resize!r}")
 
 
+def _entries(cache_dir: Path, path: Path, stamp: object, request: dict) -> dict[str, Path]:
+    """The cache entry of each storage for this source (the memory one keyed as it always was)."""
+    return {
+        "memory": cache_entry(cache_dir, path, stamp, request),
+        "mmap": cache_entry(cache_dir, path, stamp, {**request, "storage": "mmap"}),
+    }
+
+
+def _from_cache(
+    entries: dict[str, Path], storage: str, max_bytes: int, name: str
+) -> tuple[Dataset, StorageChoice] | None:
+    """The cached dataset in the storage asked for (auto: as its cached size decides)."""
+    sizes = [b for b in map(cached_bytes, entries.values()) if b is not None]
+    if not sizes:
+        return None
+    choice = resolve_storage(storage, sizes[0], max_bytes, can_map=True)
+    dataset = cached(entries[choice.storage], name)
+    return None if dataset is None else (dataset, choice)
+
+
+def _noted(dataset: Dataset, choice: StorageChoice | None, entry: Path | None) -> Dataset:
+    """`dataset` with a note saying its images are mapped from `entry`, and why."""
+    if choice is None or choice.storage != "mmap":
+        return dataset
+    note = f"{dataset.name}: {choice.reason}; images read from {entry}"
+    notes = (*dataset.notes, note)
+    return Dataset(dataset.name, dataset.class_names, dataset.splits, dataset.problems, notes)
+
+
 def load_imagefolder(
     path: Path,
     *,
@@ -393,17 +365,21 @@ def load_imagefolder(
     workers: int | None = None,
     name: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    storage: str = "memory",
 ) -> Dataset:
     """Load an image folder (a directory, .zip or .tar[.gz]) as a Dataset of uint8 arrays.
 
     channels / size default to the images' own (1 if all are grayscale; the most common train
     (H, W)). Without split folders every image is in `train` (the experiment holds a test split
-    out: `data.configured.with_test_split`). With `cache_dir`, decoded arrays are reused until a file or a
-    setting changes. `skip_bad` skips unreadable images, listing them in `Dataset.problems`.
-    Decoded arrays that would pass `max_bytes` are refused before decoding starts.
+    out: `data.configured.with_test_split`). With `cache_dir`, decoded arrays are reused until
+    a file or a setting changes. `skip_bad` skips unreadable images, listing them in
+    `Dataset.problems`. `storage` (`data.storage`): memory, mmap (decoded once into a file of
+    the cache, then mapped read-only) or auto. Decoded arrays that would pass `max_bytes` in
+    memory, or the free disk space when mapped, are refused before decoding starts.
     """
     size = tuple(size) if size is not None else None  # type: ignore[assignment]
     _check_request(channels, size, resize)
+    resolve_storage(storage, 0, max_bytes, cache_dir is not None)  # a bad name fails first
     path = Path(path)
     name = name or _default_name(path)
     if workers is None:
@@ -412,22 +388,30 @@ def load_imagefolder(
         "channels": channels, "size": size, "resize": resize,
         "skip_bad": skip_bad,
     }  # fmt: skip
-    entry = None
+    entries: dict[str, Path] = {}
     if cache_dir is not None and path.is_file():  # an archive: no need to list it for the key
-        entry = _cache_entry(cache_dir, path, _archive_stamp(path), request)
-        cached = _cached(entry, name)
-        if cached is not None:
-            return cached
+        entries = _entries(cache_dir, path, archive_stamp(path), request)
+        found = _from_cache(entries, storage, max_bytes, name)
+        if found is not None:
+            return _noted(found[0], found[1], entries["mmap"])
     with open_container(path) as container:
         if cache_dir is not None and container.kind == "directory":
-            entry = _cache_entry(cache_dir, path, _folder_stamp(container), request)
-            cached = _cached(entry, name)
-            if cached is not None:
-                return cached
+            entries = _entries(cache_dir, path, folder_stamp(container), request)
+            found = _from_cache(entries, storage, max_bytes, name)
+            if found is not None:
+                return _noted(found[0], found[1], entries["mmap"])
         layout = _read_layout(container)
-        dataset = _decode_layout(
-            container, layout, channels, size, resize, skip_bad, workers, name, max_bytes
-        )
-    if entry is not None:
-        _write_cache(entry, dataset, path)
+        target = _Target(storage, max_bytes, cache_dir, entries.get("mmap"))
+        try:
+            dataset = _decode_layout(
+                container, layout, channels, size, resize, skip_bad, workers, name, target
+            )
+        except BaseException:
+            if target.writer is not None:
+                target.writer.discard()
+            raise
+    if target.writer is not None:
+        return _noted(target.writer.commit(dataset, path), target.choice, entries["mmap"])
+    if entries:
+        write_cache(entries["memory"], dataset, path)
     return dataset

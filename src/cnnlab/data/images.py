@@ -286,15 +286,18 @@ def decode_many(
     workers: int = 1,
     stop_on_error: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[Header | None], list[str | None]]:
     """Decode `n` images arriving as chunks of (index, source, bytes), on `workers` threads.
 
     Returns (n, C, H, W) uint8 images and, per index, the header ((H, W), mode) and the error
     message (None when it decoded; its image stays zero). With `stop_on_error`, the first bad
     image raises its DataFormatError instead. Only 2 * workers chunks are held at once.
+    `out`, a zeroed (n, C, H, W) uint8 array (a file mapped for writing, say), receives the
+    images instead of a new array, so a split larger than memory streams onto disk.
     """
     _check_settings(channels, size, resize)
-    images = np.zeros((n, channels, *size), np.uint8)  # (N, C, H, W)
+    images = np.zeros((n, channels, *size), np.uint8) if out is None else out  # (N, C, H, W)
     headers: list[Header | None] = [None] * n
     errors: list[str | None] = [None] * n
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from cnnlab.config import DataConfig
 from cnnlab.data.catalog import lookup
-from cnnlab.data.profile import STATS_CHUNK, pixel_statistics
+from cnnlab.data.profile import chunk_images, pixel_statistics
 from cnnlab.errors import CnnlabError
 
 
@@ -83,8 +83,9 @@ def measure_images(images: np.ndarray) -> ImageMeasures:
     centre = np.zeros((H, W), dtype=bool)
     centre[H // 4 : H - H // 4, W // 4 : W - W // 4] = True
     means, polarity, contrast = (np.empty(N) for _ in range(3))
-    for start in range(0, N, STATS_CHUNK):
-        chunk = images[start : start + STATS_CHUNK].astype(np.float64).mean(axis=1)  # (n, H, W)
+    step = chunk_images(images)
+    for start in range(0, N, step):
+        chunk = images[start : start + step].astype(np.float64).mean(axis=1)  # (n, H, W)
         n = slice(start, start + len(chunk))
         means[n] = chunk.mean(axis=(1, 2))
         polarity[n] = chunk[:, frame].mean(axis=1) - chunk[:, centre].mean(axis=1)

@@ -7,6 +7,9 @@ DataLoader, no worker processes, no per-sample Python. The epoch order comes fro
 run sees the same batches; `set_epoch` chooses the epoch, as with DistributedSampler.
 The "balanced" sampler draws the epoch's N indices with replacement, each image with
 probability proportional to 1 / (its class's count), from the same (seed, epoch) generator.
+A memory-mapped split (`data.storage: mmap`) stays on disk: a `MappedReader` thread reads
+each batch's images ahead of the step, and the same order and augmentation draws make its
+batches bit-identical to the resident ones.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import torch
 
 from cnnlab.data.arrays import Split
 from cnnlab.data.augment import AugmentSpec, augment_batch
+from cnnlab.data.mapped import MappedImages
+from cnnlab.data.mapped_reader import MappedReader
 from cnnlab.errors import ConfigError, DataError
 
 _PERMUTATION_STREAM = 0  # random streams derived from (seed, epoch): epoch order, augmentation
@@ -89,7 +94,9 @@ class BatchLoader:
         self.channels_last = channels_last
         self.sampler = sampler
         self.epoch = 0
-        self.images = _resident(split.images, self.device)  # (N, C, H, W) uint8
+        # (N, C, H, W) uint8 on the device, or left on disk (read batch by batch)
+        self.mapped = split.images if isinstance(split.images, MappedImages) else None
+        self.images = None if self.mapped is not None else _resident(split.images, self.device)
         self.labels = _resident(split.labels, self.device)  # (N,) int64
         # Every rank gets the same number of samples: the epoch order is padded by wrapping.
         self._per_rank = -(-len(split) // world_size)
@@ -119,7 +126,7 @@ class BatchLoader:
 
     def epoch_indices(self) -> torch.Tensor:
         """This rank's image indices for the current epoch, in order: (num_samples,) int64."""
-        N = self.images.shape[0]
+        N = self.labels.shape[0]
         generator = torch.Generator().manual_seed(
             _derived_seed(self.seed, self.epoch, _PERMUTATION_STREAM, 0)
         )
@@ -144,14 +151,24 @@ class BatchLoader:
             generator = torch.Generator(device=self.device).manual_seed(
                 _derived_seed(self.seed, self.epoch, _AUGMENT_STREAM, self.rank)
             )
-        for start in range(0, len(indices), self.batch_size):
-            batch = indices[start : start + self.batch_size]
-            images = self.images[batch]  # (B, C, H, W) uint8
+        batches = [
+            indices[s : s + self.batch_size] for s in range(0, len(indices), self.batch_size)
+        ]
+        for batch, images in zip(batches, self._batch_images(batches), strict=True):
             if generator is not None:
                 images = augment_batch(images, self.augment, generator)
             if self.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             yield images.to(torch.float32).div_(255), self.labels[batch]
+
+    def _batch_images(self, batches: list[torch.Tensor]) -> Iterator[torch.Tensor]:
+        """Each batch's (B, C, H, W) uint8 images on the device, in order."""
+        if self.mapped is None:
+            for batch in batches:
+                yield self.images[batch]
+            return
+        with MappedReader(self.mapped, [b.cpu().numpy() for b in batches], self.device) as reader:
+            yield from reader
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:

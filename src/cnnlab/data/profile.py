@@ -12,7 +12,14 @@ import numpy as np
 from cnnlab.data.arrays import Dataset, Split
 from cnnlab.errors import DataError
 
-STATS_CHUNK = 4096  # images per chunk when accumulating pixel statistics
+# uint8 bytes per chunk of pixel statistics: 4,096 CIFAR images, 83 of 3x224x224 (a chunk's
+# float copies stay small, and a memory-mapped split is read a few MiB at a time)
+STATS_CHUNK_BYTES = 12 * 2**20
+
+
+def chunk_images(images: np.ndarray) -> int:
+    """Images per chunk of (N, C, H, W) `images`: about STATS_CHUNK_BYTES, at least one."""
+    return max(1, STATS_CHUNK_BYTES // max(1, int(np.prod(images.shape[1:]))))
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,7 @@ def image_digests(images: np.ndarray) -> list[bytes]:
 def _pixel_sums(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int], list[int], int]:
     """Per-channel (min, max, sum, sum of squares, pixel count) of (N, C, H, W) uint8 images.
 
-    Sums are accumulated exactly as integers over chunks of STATS_CHUNK images: 10x faster
+    Sums are accumulated exactly as integers over chunks of `chunk_images`: 10x faster
     than a float64 copy of each chunk, and no copy of the whole array is ever made.
     """
     N, C, H, W = images.shape
@@ -70,8 +77,9 @@ def _pixel_sums(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int], 
     maximum = np.zeros(C, dtype=np.int64)
     sums = np.zeros(C, dtype=np.int64)
     squares = np.zeros(C, dtype=np.int64)
-    for start in range(0, N, STATS_CHUNK):
-        chunk = images[start : start + STATS_CHUNK]
+    step = chunk_images(images)
+    for start in range(0, N, step):
+        chunk = images[start : start + step]
         minimum = np.minimum(minimum, chunk.min(axis=(0, 2, 3)))
         maximum = np.maximum(maximum, chunk.max(axis=(0, 2, 3)))
         sums += chunk.sum(axis=(0, 2, 3), dtype=np.int64)

@@ -26,6 +26,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from cnnlab.data.arrays import SPLIT_NAMES, Dataset, Split
+from cnnlab.data.mapped import take_rows
 from cnnlab.errors import ConfigError, DataError
 
 
@@ -164,7 +165,9 @@ def apply_subset(dataset: Dataset, spec: SubsetSpec) -> Dataset:
             splits[name] = split
         else:
             positions = np.flatnonzero(relabel[split.labels] >= 0)  # kept, in original order
-            splits[name] = Split(split.images[positions], relabel[split.labels[positions]])
+            splits[name] = Split(
+                take_rows(split.images, positions), relabel[split.labels[positions]]
+            )
     ordered = {name: splits[name] for name in SPLIT_NAMES if name in splits}
     notes = dataset.notes
     if spec.imbalance is not None:
@@ -193,11 +196,11 @@ def _sample_train(
     if spec.val is not None:
         val_counts = _val_counts(spec.val, counts, class_names)
         in_val = rank < val_counts[labels]
-        out["val"] = Split(train.images[positions[in_val]], labels[in_val])
+        out["val"] = Split(take_rows(train.images, positions[in_val]), labels[in_val])
     keep = _train_counts(spec, counts - val_counts, class_names)
     start = val_counts[labels]  # training ranks come right after the validation ones
     in_train = (rank >= start) & (rank < start + keep[labels])
-    out["train"] = Split(train.images[positions[in_train]], labels[in_train])
+    out["train"] = Split(take_rows(train.images, positions[in_train]), labels[in_train])
     return out
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from cnnlab.data.mapped import take_rows
 from cnnlab.data.profile import profile_dataset
 from cnnlab.evaluate import EvalResult, evaluate_split, predict_probabilities, record_evaluation
 from cnnlab.experiment import tensorboard
@@ -55,7 +56,7 @@ def _final_train_accuracy(prepared: Prepared) -> tuple[float, int]:
     positions = train_sample(prepared.dataset, TRAIN_EVAL_IMAGES, prepared.config.train.seed)
     probabilities = predict_probabilities(
         prepared.model,
-        train.images[positions],
+        take_rows(train.images, positions),  # a mapped split: read batch by batch
         tta_flip=prepared.config.model.tta_flip,
         batch_size=prepared.config.train.eval_batch_size,
         device=prepared.device,

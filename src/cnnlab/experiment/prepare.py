@@ -14,6 +14,7 @@ from cnnlab.data import Dataset
 from cnnlab.data.configured import load_configured
 from cnnlab.data.input_stats import InputStats, input_stats, original_size
 from cnnlab.data.loader import BatchLoader
+from cnnlab.data.mapped import take_rows
 from cnnlab.data.mixing import MixingLoader, training_loader
 from cnnlab.data.profile import channel_stats
 from cnnlab.models.architecture import classifier_from_record, describe, seeded
@@ -152,4 +153,4 @@ def training_input_stats(config: ExperimentConfig, dataset: Dataset) -> InputSta
     train = dataset.split("train")
     positions = train_sample(dataset, INPUT_STATS_IMAGES, config.train.seed)
     original = original_size(config.data, train.image_shape[1:])
-    return input_stats(train.images[positions], original)
+    return input_stats(take_rows(train.images, positions), original)  # a mapped split: a view

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 import cnnlab
-from cnnlab.config import ExperimentConfig, OptimConfig, TrainConfig
+from cnnlab.config import DataConfig, ExperimentConfig, OptimConfig, TrainConfig
 from cnnlab.data import Dataset
 from cnnlab.data.configured import load_configured
 from cnnlab.data.profile import channel_stats
@@ -242,6 +242,16 @@ def _evaluate(
     return final, result
 
 
+def _in_memory(config: ExperimentConfig) -> DataConfig:
+    """The data settings with the images in memory: the NumPy engine works on whole arrays."""
+    if config.data.storage == "mmap":
+        raise ConfigError(
+            "data.storage mmap: the NumPy engine (cnnlab scratch) holds its images in memory; "
+            "use data.storage memory or auto"
+        )
+    return dataclasses.replace(config.data, storage="memory")
+
+
 def train(config: ExperimentConfig, *, quiet: bool = False, report: bool = True) -> ScratchResult:
     """Train a scratch model as `config` says into a new run directory under `config.out`;
     evaluate it, then (with `report`) draw its figures and write its report."""
@@ -254,7 +264,7 @@ def train(config: ExperimentConfig, *, quiet: bool = False, report: bool = True)
     recorder.started()
     run.write_env(environment(config.train.threads, str(options["dtype"])))
     with recorder.setting_up():
-        dataset = load_configured(config.data, config.train.seed)
+        dataset = load_configured(_in_memory(config), config.train.seed)
         train_split, val_split = dataset.split("train"), dataset.split("val")
         mean, std = channel_stats(train_split)
         normalize = Normalize(mean, safe_std(std), np.dtype(options["dtype"]))

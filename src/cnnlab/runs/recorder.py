@@ -58,7 +58,9 @@ class Recorder:
         """The data a run trains on: its splits and classes logged; how a held-out test split
         was made, and which unreadable images were skipped, said on the console too."""
         sizes = ", ".join(f"{name} {len(part)}" for name, part in dataset.splits.items())
-        self.run.log(f"data: {sizes}; classes {list(dataset.class_names)}")
+        mapped = any(getattr(part, "mapped", False) for part in dataset.splits.values())
+        storage = "memory-mapped from the disk cache" if mapped else "in memory"
+        self.run.log(f"data: {sizes}; classes {list(dataset.class_names)}; images {storage}")
         for note in dataset.notes:
             self.say(note)
         if dataset.problems:
