@@ -18,15 +18,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from cnnlab.data.augment import AugmentSpec, augment_batch
+from cnnlab.data.mixing import MixSpec, mix_batch
 from cnnlab.models import build_model
 from cnnlab.training.device import autocast, autocast_dtype, use_channels_last
 from cnnlab.training.optim import has_fused_kernels
 
 AUGMENTS = ("crop4", "flip", "cutout8", "trivial", "erase25", "crop4,flip,trivial,erase25")
+MIXES = {"mixup 0.2": {"mixup": 0.2}, "cutmix 1.0": {"cutmix": 1.0}}  # batch mixing, per batch
 IN_SHAPE = (3, 32, 32)
 CLASSES = 10
 
@@ -105,6 +108,16 @@ def augment_function(text: str, batch_size: int, device: torch.device) -> Callab
     return lambda: augment_batch(images, spec, generator)
 
 
+def mix_function(values: dict, batch_size: int, device: torch.device) -> Callable[[], object]:
+    """`mix_batch` of one float batch (as the loader hands it on) into soft targets."""
+    spec = MixSpec(**values)
+    cpu = torch.Generator().manual_seed(1)
+    images = torch.rand((batch_size, *IN_SHAPE), generator=cpu).to(device)
+    labels = torch.randint(0, 10, (batch_size,), generator=cpu).to(device)
+    rng = np.random.default_rng(2)
+    return lambda: mix_batch(images, labels, spec, 10, rng)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 warm-up, 3 repeats")
@@ -124,12 +137,14 @@ def main() -> int:
     print("| --- | ---: | ---: | --- | ---: | ---: |")
     for net in NETS:
         step = median_time(step_function(net, device), device, warmup, repeat)
-        for text in AUGMENTS:
-            cost = median_time(
-                augment_function(text, net.batch_size, device), device, warmup, repeat
-            )
+        cases = [(f"`{text}`", augment_function(text, net.batch_size, device)) for text in AUGMENTS]
+        cases += [
+            (name, mix_function(values, net.batch_size, device)) for name, values in MIXES.items()
+        ]
+        for text, function in cases:
+            cost = median_time(function, device, warmup, repeat)
             print(
-                f"| {net.label} | {net.batch_size} | {step * 1e3:.1f} | `{text}` | "
+                f"| {net.label} | {net.batch_size} | {step * 1e3:.1f} | {text} | "
                 f"{cost * 1e3:.2f} | {100 * cost / step:.1f}% |"
             )
     return 0
