@@ -104,11 +104,9 @@ def test_handlers_exist_only_inside_the_block_and_only_in_the_main_thread():
     assert seen == [(False, before[signal.SIGTERM])]
 
 
-def test_balanced_sampling_with_class_weights_resumes_mid_epoch_exactly(
-    tiny_config, assert_same_run, monkeypatch
-):
-    """data.sampler=balanced draws its epoch from (seed, epoch): a resume sees the same batches."""
-    extra = ("data.sampler=balanced", "data.class_weights=auto")
+def stopped_mid_epoch(tiny_config, monkeypatch, extra):
+    """Run `extra` whole, and again stopped by SIGTERM 3 batches into its second epoch:
+    (the whole run's directory, the stopped one's)."""
     whole = train(tiny_config("whole", *extra), quiet=True, report=False)
     signal_at_step(monkeypatch, BATCHES + 3, signal.SIGTERM)
     with pytest.raises(KeyboardInterrupt):
@@ -116,8 +114,17 @@ def test_balanced_sampling_with_class_weights_resumes_mid_epoch_exactly(
     monkeypatch.undo()
     cut = whole.run_dir.parent / "cut"
     assert load_checkpoint(cut / "last.pt")["history"]["partial_epoch"]["batch"] == 3
+    return whole.run_dir, cut
+
+
+def test_balanced_sampling_with_class_weights_resumes_mid_epoch_exactly(
+    tiny_config, assert_same_run, monkeypatch
+):
+    """data.sampler=balanced draws its epoch from (seed, epoch): a resume sees the same batches."""
+    extra = ("data.sampler=balanced", "data.class_weights=auto")
+    whole, cut = stopped_mid_epoch(tiny_config, monkeypatch, extra)
     resume(cut, quiet=True, report=False)
-    assert_same_run(cut, whole.run_dir)
+    assert_same_run(cut, whole)
     assert "sampler: balanced" in (cut / "train.log").read_text()
 
 
@@ -126,21 +133,12 @@ def test_ema_with_a_plateau_schedule_resumes_mid_epoch_exactly(
 ):
     """train.ema's averaged weights and the plateau counters survive a stop inside an epoch."""
     extra = ("train.ema=0.9", "optim.schedule=plateau", "optim.plateau_patience=1")
-    whole = train(tiny_config("whole", *extra), quiet=True, report=False)
-    signal_at_step(monkeypatch, BATCHES + 3, signal.SIGTERM)
-    with pytest.raises(KeyboardInterrupt):
-        train(tiny_config("cut", *extra), quiet=True, report=False)
-    monkeypatch.undo()
-    cut = whole.run_dir.parent / "cut"
-    state = load_checkpoint(cut / "last.pt")
-    assert state["history"]["partial_epoch"]["batch"] == 3 and "raw_model" in state
+    whole, cut = stopped_mid_epoch(tiny_config, monkeypatch, extra)
+    assert "raw_model" in load_checkpoint(cut / "last.pt")
     resume(cut, quiet=True, report=False)
-    assert_same_run(cut, whole.run_dir)
+    assert_same_run(cut, whole)
     for name in ("model", "raw_model"):
-        a, b = (
-            load_checkpoint(cut / "last.pt")[name],
-            load_checkpoint(whole.run_dir / "last.pt")[name],
-        )
+        a, b = (load_checkpoint(cut / "last.pt")[name], load_checkpoint(whole / "last.pt")[name])
         assert all(torch.equal(a[k], b[k]) for k in a), name
 
 
@@ -149,29 +147,17 @@ def test_trivial_augment_and_random_erasing_resume_mid_epoch_exactly(
 ):
     """The policy's and the erasing's draws come from the (seed, epoch) generator: replayed."""
     extra = ("data.augment=crop2,flip,trivial,erase25",)
-    whole = train(tiny_config("whole", *extra), quiet=True, report=False)
-    signal_at_step(monkeypatch, BATCHES + 3, signal.SIGTERM)
-    with pytest.raises(KeyboardInterrupt):
-        train(tiny_config("cut", *extra), quiet=True, report=False)
-    monkeypatch.undo()
-    cut = whole.run_dir.parent / "cut"
-    assert load_checkpoint(cut / "last.pt")["history"]["partial_epoch"]["batch"] == 3
+    whole, cut = stopped_mid_epoch(tiny_config, monkeypatch, extra)
     resume(cut, quiet=True, report=False)
-    assert_same_run(cut, whole.run_dir)
+    assert_same_run(cut, whole)
 
 
 def test_mixup_and_cutmix_resume_mid_epoch_exactly(tiny_config, assert_same_run, monkeypatch):
     """The mixing draws come from (seed, epoch): a resume replays the stopped epoch's mixing."""
     extra = ("data.mixup=0.4", "data.cutmix=1.0", "data.class_weights=auto")
-    whole = train(tiny_config("whole", *extra), quiet=True, report=False)
-    signal_at_step(monkeypatch, BATCHES + 3, signal.SIGTERM)
-    with pytest.raises(KeyboardInterrupt):
-        train(tiny_config("cut", *extra), quiet=True, report=False)
-    monkeypatch.undo()
-    cut = whole.run_dir.parent / "cut"
-    assert load_checkpoint(cut / "last.pt")["history"]["partial_epoch"]["batch"] == 3
+    whole, cut = stopped_mid_epoch(tiny_config, monkeypatch, extra)
     resume(cut, quiet=True, report=False)
-    assert_same_run(cut, whole.run_dir)
+    assert_same_run(cut, whole)
     plain = train(tiny_config("plain"), quiet=True, report=False)  # mixing changes the weights
     ours, theirs = (load_checkpoint(d / "last.pt")["model"] for d in (cut, plain.run_dir))
     assert not all(torch.equal(ours[k], theirs[k]) for k in ours)
