@@ -77,7 +77,7 @@ def _read_cache(entry: Path, name: str) -> Dataset | None:
     try:
         meta = _meta(entry)
         mapped = meta.get("layout") == "mapped"
-        base = np.load(entry / MAPPED_IMAGES, mmap_mode="r") if mapped else None
+        base = np.load(entry / MAPPED_IMAGES, mmap_mode="r", allow_pickle=False) if mapped else None
         splits = {}
         for split, shape in meta["splits"].items():
             labels = np.load(entry / f"{split}_labels.npy", allow_pickle=False)
