@@ -108,3 +108,20 @@ def test_the_shared_queue_gives_each_name_to_one_process():
         theirs = [n for n in stream.read().decode().split("\n") if n]
     os.waitpid(pid, 0)
     assert sorted(mine + theirs) == sorted(names)  # every name once, none twice
+
+
+def test_a_hung_child_is_killed_and_its_figures_drawn_here(gray_run, tmp_path, monkeypatch):
+    run = _copy_without_figures(gray_run, tmp_path / "run")
+    monkeypatch.setattr(background, "can_fork", lambda: True)
+    monkeypatch.setattr(background, "CHILD_TIMEOUT_S", 1.0)
+
+    def hang(*args, **kwargs):
+        import time
+
+        time.sleep(60)
+        os._exit(0)
+
+    monkeypatch.setattr(background, "_child", hang)
+    with background.figures_alongside(run, inputs_from_run(run)) as written:
+        pass
+    assert {path.stem for path in written} >= {"loss", "roc", "gradcam"}

@@ -17,8 +17,10 @@ import json
 import logging
 import multiprocessing
 import os
+import select
 import signal
 import sys
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +32,7 @@ from cnnlab.visualize.figure_table import FIGURES, FigureInputs
 from cnnlab.visualize.run_figures import write_figures
 
 log = logging.getLogger(__name__)
+CHILD_TIMEOUT_S = 120.0  # the longest the parent waits for the child after its own share
 
 
 def can_fork() -> bool:
@@ -107,15 +110,29 @@ def _fork_child(run_dir: Path, inputs: FigureInputs, queue: _Queue) -> tuple[int
     return pid, read_end
 
 
-def _collect(pid: int, read_end: int) -> list[Path] | None:
-    """Wait for the child; the files it wrote, or None when it failed."""
-    with os.fdopen(read_end, "rb") as stream:
-        payload = stream.read()
+def _collect(pid: int, read_end: int, timeout_s: float) -> list[Path] | None:
+    """Wait for the child (at most `timeout_s` once the parent is done; a child stuck on a
+    lock some other thread held at the fork is killed); the files it wrote, or None when it
+    failed or was killed."""
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout_s
+    with os.fdopen(read_end, "rb", buffering=0) as stream:
+        while True:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([stream], [], [], max(left, 0))
+            if not ready:  # timed out
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return None
+            chunk = stream.read(1 << 16)
+            if not chunk:  # the child closed its end: done or dead
+                break
+            chunks.append(chunk)
     _, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         return None
     try:
-        return [Path(path) for path in json.loads(payload)]
+        return [Path(path) for path in json.loads(b"".join(chunks))]
     except ValueError:
         return None
 
@@ -143,9 +160,9 @@ def figures_alongside(run_dir: Path, inputs: FigureInputs) -> Iterator[list[Path
     finally:
         if not finished:  # the parent failed or was interrupted: stop the child too
             os.kill(pid, signal.SIGTERM)
-        from_child = _collect(pid, read_end)
+        from_child = _collect(pid, read_end, CHILD_TIMEOUT_S)
     if from_child is None:  # redraw the shared figures this process did not draw
-        log.warning("the figure-drawing process failed; drawing its figures here")
+        log.warning("the figure-drawing process failed or hung; drawing its figures here")
         mine = {path.stem for path in written}
         from_child = write_figures(
             run_dir, inputs, names=[name for name in shared_names if name not in mine]
