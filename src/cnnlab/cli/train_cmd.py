@@ -126,6 +126,33 @@ def check_resume_flags(args: argparse.Namespace) -> None:
         )
 
 
+def is_recipe(path: Path | None) -> bool:
+    """Whether `path` is a sweep spec (a recipe: `name`, `base`, maybe `grid`) rather than an
+    experiment config."""
+    if path is None or not Path(path).is_file():
+        return False
+    from cnnlab.config.load import read_yaml
+
+    data = read_yaml(Path(path))
+    return isinstance(data, dict) and "base" in data
+
+
+def recipe_config(path: Path, args: argparse.Namespace, overrides: Overrides):
+    """The one run of a single-run recipe, as `cnnlab train` runs it: named after the recipe
+    (or --name) in --out. A recipe of several runs is refused with the sweep command."""
+    import dataclasses
+
+    from cnnlab.sweep import expand, load_spec
+
+    spec = load_spec(path, overrides=overrides)
+    runs = expand(spec, Path(args.out or "runs"))
+    if len(runs) != 1:
+        raise ConfigError(
+            f"{path} is a recipe of {len(runs)} runs; train them with: cnnlab sweep {path}"
+        )
+    return dataclasses.replace(runs[0].config, name=args.name or spec.name, out=args.out or "runs")
+
+
 def run_train(args: argparse.Namespace) -> int:
     from cnnlab.experiment import console_table, recall_line, resume, train_all  # when run
 
@@ -135,7 +162,11 @@ def run_train(args: argparse.Namespace) -> int:
         check_resume_flags(args)
         results = [resume(args.resume, quiet=args.quiet, report=report, epochs=args.epochs)]
     else:
-        configs = load_experiments(args.config, overrides_from_flags(args))
+        overrides = overrides_from_flags(args)
+        if is_recipe(args.config):  # a single-run recipe trains as its sweep would
+            configs = [recipe_config(args.config, args, overrides)]
+        else:
+            configs = load_experiments(args.config, overrides)
         results, comparison = train_all(configs, quiet=args.quiet, report=report)
     print(console_table(results))
     for result in results:
