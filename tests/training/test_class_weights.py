@@ -73,7 +73,8 @@ def test_wrong_count_fails_before_training(tmp_path):
         train(config(tmp_path, "data.class_weights=[1,2]"), quiet=True, report=False)
 
 
-def test_weights_reach_the_training_loss_and_the_log(tmp_path, monkeypatch):
+def loss_weights_seen(monkeypatch) -> list:
+    """The class weights of the training loss at every step, filled as training runs."""
     seen = []
     original = loop.train_step
 
@@ -82,6 +83,11 @@ def test_weights_reach_the_training_loss_and_the_log(tmp_path, monkeypatch):
         return original(context, images, labels)
 
     monkeypatch.setattr(loop, "train_step", spy)
+    return seen
+
+
+def test_weights_reach_the_training_loss_and_the_log(tmp_path, monkeypatch):
+    seen = loss_weights_seen(monkeypatch)
     result = train(config(tmp_path, "data.class_weights=[1,2,0.5]"), quiet=True, report=False)
     assert seen and all(torch.equal(w, torch.tensor([1.0, 2.0, 0.5])) for w in seen)
     log = (result.run_dir / "train.log").read_text()
@@ -89,14 +95,7 @@ def test_weights_reach_the_training_loss_and_the_log(tmp_path, monkeypatch):
 
 
 def test_auto_weights_in_the_loss_match_the_training_labels(tmp_path, monkeypatch):
-    seen = []
-    original = loop.train_step
-
-    def spy(context, images, labels):
-        seen.append(context.criterion.weight)
-        return original(context, images, labels)
-
-    monkeypatch.setattr(loop, "train_step", spy)
+    seen = loss_weights_seen(monkeypatch)
     train(config(tmp_path, "data.class_weights=auto"), quiet=True, report=False)
     # per_class=6 on three classes: balanced, so every weight is 18 / (3 * 6) = 1
     assert seen and torch.allclose(seen[0], torch.ones(3))

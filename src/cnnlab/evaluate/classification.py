@@ -77,8 +77,12 @@ def roc_curve(is_positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, 
     return false_pos / false_pos[-1], true_pos / true_pos[-1]
 
 
-def roc_auc(is_positive: np.ndarray, scores: np.ndarray) -> float:
-    """Area under `roc_curve` by trapezoids: a tied positive/negative pair counts one half."""
-    fpr, tpr = roc_curve(is_positive, scores)
+def curve_area(fpr: np.ndarray, tpr: np.ndarray) -> float:
+    """Area under a ROC curve by trapezoids: a tied positive/negative pair counts one half."""
     trapezoid = getattr(np, "trapezoid", None) or np.trapz  # NumPy < 2 has only trapz
     return float(trapezoid(tpr, fpr))
+
+
+def roc_auc(is_positive: np.ndarray, scores: np.ndarray) -> float:
+    """Area under `roc_curve`."""
+    return curve_area(*roc_curve(is_positive, scores))

@@ -24,6 +24,7 @@ from cnnlab.errors import DataFormatError
 from cnnlab.evaluate.classification import (
     averaged,
     confusion_matrix,
+    curve_area,
     precision_recall_f1,
     roc_auc,
     roc_curve,
@@ -223,15 +224,13 @@ def roc_curves(y_true: np.ndarray, probabilities: np.ndarray) -> dict:
     for k in range(K):
         if _defined(indicator[:, k]):
             fpr, tpr = roc_curve(indicator[:, k], probabilities[:, k])
-            curves[k] = (fpr, tpr, roc_auc(indicator[:, k], probabilities[:, k]))
+            curves[k] = (fpr, tpr, curve_area(fpr, tpr))  # the curve's own area: no second sort
     classes = [curves[k] for k in range(K) if k in curves]
-    averages = auc_averages(
-        y_true, probabilities, [curves[k][2] if k in curves else None for k in range(K)]
-    )
     fpr, tpr = roc_curve(indicator.ravel(), probabilities.ravel())
-    curves["micro"] = (fpr, tpr, averages["auc_micro"])
+    curves["micro"] = (fpr, tpr, curve_area(fpr, tpr))  # = auc_averages' micro AUC
     if classes:
         grid = np.unique(np.concatenate([c[0] for c in classes]))  # (M,) every class's FPRs
         mean_tpr = np.mean([np.interp(grid, c[0], c[1]) for c in classes], axis=0)  # (M,)
-        curves["macro"] = (grid, mean_tpr, averages["auc_macro"])
+        macro = float(np.mean([c[2] for c in classes])) if len(classes) == K else None
+        curves["macro"] = (grid, mean_tpr, macro)
     return curves
