@@ -24,24 +24,28 @@ def tiny_split(seed: int):
     return Split(rng.integers(0, 256, (32, 1, 8, 8), dtype=np.uint8), rng.integers(0, 4, 32))
 
 
-def test_the_average_follows_the_formula_and_copies_buffers():
+def test_the_average_follows_the_warmed_up_formula_for_weights_and_statistics():
     model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
     ema = WeightAverage(model, decay=0.75)
-    start = [p.detach().clone() for p in model.parameters()]
-    expected = start
-    for step in range(3):
+    floats = lambda m: [*m.parameters(), *(b for b in m.buffers() if b.is_floating_point())]
+    expected = [t.detach().clone() for t in floats(model)]
+    for step in range(6):
         with torch.no_grad():
             for parameter in model.parameters():
                 parameter.add_(float(step + 1))
         model.train()(torch.randn(4, 3))  # moves the batch-norm statistics
+        decay = min(0.75, (1 + step) / (10 + step))  # warm-up: 0.1, 0.18, ... then 0.75
+        assert ema.current_decay() == pytest.approx(decay)
         ema.update(model)
-        expected = [
-            0.75 * e + 0.25 * p.detach() for e, p in zip(expected, model.parameters(), strict=True)
-        ]
-    for averaged, wanted in zip(ema.module.parameters(), expected, strict=True):
+        expected = [decay * e + (1 - decay) * t.detach() for e, t in zip(expected, floats(model))]
+    assert ema.updates == 6
+    for averaged, wanted in zip(floats(ema.module), expected, strict=True):
         assert torch.allclose(averaged, wanted)
-    for mine, theirs in zip(ema.module.buffers(), model.buffers(), strict=True):
-        assert torch.equal(mine, theirs)
+    batches = [b for b in model.buffers() if not b.is_floating_point()]
+    assert [int(b) for b in batches] == [6]  # the batch count is copied, not averaged
+    assert [int(b) for b in ema.module.buffers() if not b.is_floating_point()] == [6]
+    running_mean = ema.module[1].running_mean
+    assert not torch.equal(running_mean, model[1].running_mean)
     assert not any(p.requires_grad for p in ema.module.parameters())
 
 
@@ -74,7 +78,9 @@ def test_validation_measures_the_averaged_weights():
     criterion = nn.CrossEntropyLoss()
     averaged = evaluate_batches(ema.module, val, 4, device, None, criterion)["loss"]
     trained = evaluate_batches(model, val, 4, device, None, criterion)["loss"]
-    assert abs(averaged - trained) > 1e-3
+    gaps = [(a - t).abs().max() for a, t in zip(ema.module.parameters(), model.parameters())]
+    assert max(gaps) > 1e-3  # the averaged weights are not the trained ones
+    assert averaged != pytest.approx(trained, rel=1e-6)
     assert history.epochs[-1]["val_loss"] == pytest.approx(averaged, rel=1e-6)
 
 
@@ -113,6 +119,7 @@ def test_a_run_evaluates_the_average_keeps_the_trained_weights_and_resumes_exact
     short = train(config("name=short", "train.epochs=1"), quiet=True, report=False)
     resume(short.run_dir, epochs=2, quiet=True, report=False)
     resumed = torch.load(short.run_dir / "last.pt", weights_only=True)
+    assert resumed["ema_updates"] == last["ema_updates"] > 0
     for part in ("model", "raw_model"):
         for key, value in last[part].items():
             assert torch.equal(value, resumed[part][key]), (part, key)

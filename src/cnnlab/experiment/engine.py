@@ -302,7 +302,7 @@ def _restore(prepared: Prepared, state: dict[str, Any], path: Path) -> None:
             prepared.model.load_state_dict(state["model"])
         else:  # "model" holds the average; training goes on from the trained weights
             prepared.model.load_state_dict(state["raw_model"])
-            prepared.ema.load_state_dict(state["model"])
+            prepared.ema.load_state_dict(state["model"], state["ema_updates"])
         prepared.optimizer.load_state_dict(state["optimizer"])
         prepared.scheduler.load_state_dict(state["scheduler"])
     except (KeyError, RuntimeError, ValueError, TypeError) as error:

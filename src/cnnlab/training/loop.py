@@ -440,4 +440,5 @@ def checkpoint_state(
     }
     if ema is not None:
         state["raw_model"], state["model"] = state["model"], ema.state_dict()
+        state["ema_updates"] = ema.updates
     return state
