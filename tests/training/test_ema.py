@@ -24,10 +24,14 @@ def tiny_split(seed: int):
     return Split(rng.integers(0, 256, (32, 1, 8, 8), dtype=np.uint8), rng.integers(0, 4, 32))
 
 
+def floats(module):
+    """Parameters and floating-point buffers: what the average moves."""
+    return [*module.parameters(), *(b for b in module.buffers() if b.is_floating_point())]
+
+
 def test_the_average_follows_the_warmed_up_formula_for_weights_and_statistics():
     model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
     ema = WeightAverage(model, decay=0.75)
-    floats = lambda m: [*m.parameters(), *(b for b in m.buffers() if b.is_floating_point())]
     expected = [t.detach().clone() for t in floats(model)]
     for step in range(6):
         with torch.no_grad():
