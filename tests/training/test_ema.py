@@ -41,7 +41,10 @@ def test_the_average_follows_the_warmed_up_formula_for_weights_and_statistics():
         decay = min(0.75, (1 + step) / (10 + step))  # warm-up: 0.1, 0.18, ... then 0.75
         assert ema.current_decay() == pytest.approx(decay)
         ema.update(model)
-        expected = [decay * e + (1 - decay) * t.detach() for e, t in zip(expected, floats(model))]
+        expected = [
+            decay * e + (1 - decay) * t.detach()
+            for e, t in zip(expected, floats(model), strict=True)
+        ]
     assert ema.updates == 6
     for averaged, wanted in zip(floats(ema.module), expected, strict=True):
         assert torch.allclose(averaged, wanted)
@@ -82,7 +85,10 @@ def test_validation_measures_the_averaged_weights():
     criterion = nn.CrossEntropyLoss()
     averaged = evaluate_batches(ema.module, val, 4, device, None, criterion)["loss"]
     trained = evaluate_batches(model, val, 4, device, None, criterion)["loss"]
-    gaps = [(a - t).abs().max() for a, t in zip(ema.module.parameters(), model.parameters())]
+    gaps = [
+        (a - t).abs().max()
+        for a, t in zip(ema.module.parameters(), model.parameters(), strict=True)
+    ]
     assert max(gaps) > 1e-3  # the averaged weights are not the trained ones
     assert averaged != pytest.approx(trained, rel=1e-6)
     assert history.epochs[-1]["val_loss"] == pytest.approx(averaged, rel=1e-6)
