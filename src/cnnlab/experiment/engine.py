@@ -22,7 +22,7 @@ from cnnlab.data import Dataset
 from cnnlab.data.mixing import MixSpec
 from cnnlab.errors import CnnlabError, TrainingError
 from cnnlab.experiment import extend, faults, mlflow_tracker, tensorboard
-from cnnlab.experiment.finish import finish
+from cnnlab.experiment.finish import finish, preload_drawing
 from cnnlab.experiment.mlflow_tracker import MlflowTracker, Store
 from cnnlab.experiment.prepare import Prepared, prepare, training_input_stats
 from cnnlab.experiment.ranks import realign_schedule, writable_run
@@ -255,6 +255,8 @@ def train(
             recorder = Recorder(run, config.train.epochs, quiet)
             run.write_config(config)
             recorder.started()
+            if report and topology.is_main:  # Matplotlib loads while the data does
+                preload_drawing()
             with recorder.setting_up():
                 prepared = prepare(config, topology, dataset)
                 source = model_source(config.model.name, config.model.options)

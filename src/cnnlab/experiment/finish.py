@@ -4,35 +4,46 @@ The model, data and predictions are the ones training held; nothing is loaded ag
 the best weights. Each phase (the training images, the test split, metrics.json and
 predictions.csv, the figures, TensorBoard, the dataset profile, the report) prints one line
 with its time (unless quiet), and train.log ends with the run's one `test accuracy:` line.
+Drawing and the report live in `drawing`, imported only when a run draws.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Any
 
 import numpy as np
 
 from cnnlab.data.mapped import take_rows
-from cnnlab.data.profile import profile_dataset
 from cnnlab.evaluate import EvalResult, evaluate_split, predict_probabilities, record_evaluation
-from cnnlab.experiment import tensorboard
 from cnnlab.experiment.prepare import Prepared, train_sample
 from cnnlab.experiment.results import summary_metrics
 from cnnlab.lrfind import LrFindResult
-from cnnlab.lrfind.output import write_lr_find
-from cnnlab.report import write_report
-from cnnlab.runs import Recorder, RunDir
+from cnnlab.runs import Recorder
 from cnnlab.runs.readme import refresh_readme
 from cnnlab.training.loop import History
-from cnnlab.visualize import FIGURES, FigureInputs
-from cnnlab.visualize.background import figures_alongside
 
 # The evaluated weights' training accuracy is measured on at most this many training images,
 # drawn once from the seed: a standard error under 0.011 (under 0.004 near 97% accuracy),
 # enough to tell fitting from over-fitting, in about 0.1 s for the small nets on 2 cores.
 TRAIN_EVAL_IMAGES = 2048
+
+
+def preload_drawing() -> threading.Thread:
+    """Import `drawing` (Matplotlib, the report) on a daemon thread, started now, so the
+    import overlaps the data loading; an error there surfaces again at the real import."""
+
+    def load() -> None:
+        try:
+            import cnnlab.experiment.drawing  # noqa: F401
+        except Exception:  # noqa: BLE001 - `finish`'s own import reports it
+            pass
+
+    thread = threading.Thread(target=load, name="cnnlab-preload-drawing", daemon=True)
+    thread.start()
+    return thread
 
 
 class Phases:
@@ -117,47 +128,8 @@ def finish(
         run.log("no test split: the run is not evaluated")
         phases.done("no test split: the run is not evaluated")
         refresh_readme(run)  # with the evaluated training accuracy
-    if report:
-        _draw_and_report(prepared, run, history, result, lr_find, phases)
+    if report:  # Matplotlib and the report's libraries load only here (or ahead, in a thread)
+        from cnnlab.experiment.drawing import draw_and_report
+
+        draw_and_report(prepared, run, history, result, lr_find, phases)
     return summary_metrics(final, result.metrics if result else None)
-
-
-def _draw_and_report(
-    prepared: Prepared,
-    run: RunDir,
-    history: History,
-    result: EvalResult | None,
-    lr_find: LrFindResult | None,
-    phases: Phases,
-) -> None:
-    """Every figure from the objects at hand, then the report."""
-    config, test = prepared.config, prepared.dataset.splits.get("test")
-    inputs = FigureInputs(
-        epochs=history.epochs,
-        iterations=history.iterations,
-        class_names=prepared.class_names,
-        model=prepared.model,
-        test=test,
-        predictions=result.predictions if result else None,
-        metrics=result.metrics if result else None,
-        model_name=config.model.name,
-        train=prepared.dataset.split("train"),
-        config=config,
-    )
-    # the model-free figures are drawn by a child process while this one draws the model's
-    # and profiles the data (both cores busy)
-    with figures_alongside(run.path, inputs) as written:
-        if lr_find is not None:
-            written += write_lr_find(lr_find, run.figures)
-        profile = profile_dataset(prepared.dataset)
-    images = sum(split.size for split in profile.splits)
-    phases.done(f"drew {len(written)} figure files in {run.figures}; profiled {images} images")
-    if config.train.tensorboard:
-        tensorboard.log_final(
-            run.path, [name for name, entry in FIGURES.items() if entry.tensorboard]
-        )
-        phases.done(f"logged the figures to TensorBoard in {run.tensorboard}")
-    _, html = write_report(
-        run.path, model=prepared.model, dataset=prepared.dataset, profile=profile
-    )
-    phases.done(f"wrote the report {html}")

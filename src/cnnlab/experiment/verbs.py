@@ -16,7 +16,6 @@ from cnnlab.experiment import engine
 from cnnlab.experiment.prepare import prepare
 from cnnlab.experiment.results import RunResult
 from cnnlab.lrfind import LrFindResult, lr_find
-from cnnlab.report import write_comparison
 from cnnlab.training.distributed import topology_from_env
 from cnnlab.training.optim import check_optim
 
@@ -78,6 +77,8 @@ def train_all(
     results = [train(config, quiet=quiet, report=report) for config in configs]
     comparison = None
     if report and len(results) > 1:
+        from cnnlab.report import write_comparison  # Matplotlib: only when there is a page
+
         out = Path(configs[0].out) / f"{_common_name(configs)}-comparison"
         _, comparison = write_comparison([r.run_dir for r in results], out)
     return results, comparison

@@ -28,7 +28,7 @@ def fc_only(in_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
     """flatten – linear: the fully-connected baseline (the course's FC_only)."""
     C, H, W = in_shape
     return nn.Sequential(
-        OrderedDict(flatten=nn.Flatten(), fc=nn.Linear(C * H * W, num_classes))  # (N, K)
+        OrderedDict(flatten=blocks.Flatten(), fc=nn.Linear(C * H * W, num_classes))  # (N, K)
     )
 
 
@@ -47,7 +47,7 @@ def mlp(
     rate = opt.probability("mlp", "dropout", dropout)
     bn = opt.flag("mlp", "batch_norm", batch_norm)
     C, H, W = in_shape
-    layers: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())  # (N, C·H·W)
+    layers: OrderedDict[str, nn.Module] = OrderedDict(flatten=blocks.Flatten())  # (N, C·H·W)
     layers.update(linear_stack(C * H * W, hidden, num_classes, act, rate, bn))
     return nn.Sequential(layers)
 
@@ -67,7 +67,7 @@ def conv1(
             conv=nn.Conv2d(C, filters, kernel, padding=pad),  # (N, F, H, W)
             relu=nn.ReLU(),
             pool=nn.MaxPool2d(2),  # (N, F, H/2, W/2)
-            flatten=nn.Flatten(),
+            flatten=blocks.Flatten(),
             fc=nn.Linear(filters * side(H) * side(W), num_classes),  # (N, K)
         )
     )
@@ -94,7 +94,7 @@ def convnet(
             conv=nn.Conv2d(C, filters, kernel, padding=pad),  # (N, F, H, W)
             relu1=nn.ReLU(),
             pool=nn.MaxPool2d(2),  # (N, F, H/2, W/2)
-            flatten=nn.Flatten(),
+            flatten=blocks.Flatten(),
             fc1=nn.Linear(filters * side(H) * side(W), hidden),  # (N, hidden)
             relu2=nn.ReLU(),
             fc=nn.Linear(hidden, num_classes),  # (N, K)
@@ -155,7 +155,7 @@ def convnet_deep(
             c_in, width, kernel, bn, pool, act
         )  # (N, width, ·/2, ·/2)
         c_in = width
-    head: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())
+    head: OrderedDict[str, nn.Module] = OrderedDict(flatten=blocks.Flatten())
     head.update(linear_stack(c_in * side(H) * side(W), hidden, num_classes, act, rate, bn))
     stages["head"] = nn.Sequential(head)  # (N, K)
     return nn.Sequential(stages)
@@ -185,7 +185,7 @@ def lenet5(
             conv2=nn.Conv2d(6, 16, 5),
             act2=blocks.activation(act),
             pool2=pool_layer(2),  # (N, 16, h, w)
-            flatten=nn.Flatten(),
+            flatten=blocks.Flatten(),
             fc1=nn.Linear(16 * side(H) * side(W), 120),
             act3=blocks.activation(act),
             fc2=nn.Linear(120, 84),

@@ -130,7 +130,7 @@ def fastnet(
         layers[f"layer{i}"] = block
         c_in = width
     layers["pool"] = nn.AdaptiveMaxPool2d(1)  # (N, c, 1, 1)
-    layers["flatten"] = nn.Flatten()  # (N, c)
+    layers["flatten"] = blocks.Flatten()  # (N, c)
     layers["fc"] = nn.Linear(c_in, num_classes, bias=False)  # (N, K)
     layers["scale"] = Scale(head_scale)
     return nn.Sequential(layers)

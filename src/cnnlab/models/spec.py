@@ -18,6 +18,7 @@ from typing import Any
 from torch import nn
 
 from cnnlab.errors import ModelError
+from cnnlab.models.blocks import Flatten
 from cnnlab.models.spec_parse import LayerCall, Value, is_spec_file, load_spec
 
 Shape = tuple[int, ...]  # (C, H, W) for an image, (F,) once flattened
@@ -157,7 +158,7 @@ def _flatten(a: dict[str, Any], shape: Shape, site: _Site) -> tuple[nn.Module, S
     features = 1
     for size in shape:
         features *= size
-    return nn.Flatten(), (features,)
+    return Flatten(), (features,)
 
 
 def _linear(a: dict[str, Any], shape: Shape, site: _Site) -> tuple[nn.Module, Shape]:
