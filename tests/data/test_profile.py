@@ -107,3 +107,20 @@ def test_cli_reports_missing_dataset_as_error(capsys, tmp_path, monkeypatch):
     code = main(["data", "profile", "cifar10", "--offline", "--data-dir", str(tmp_path)])
     assert code == 1
     assert "dataset 'cifar10' was not found" in capsys.readouterr().err
+
+
+def test_fingerprint_collisions_are_settled_by_the_bytes():
+    from cnnlab.data.profile import duplicate_count, image_fingerprints, leaked_count
+
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (6, 3, 5, 7), dtype=np.uint8)  # 105 bytes: padded words
+    images[4] = images[1]
+    prints = image_fingerprints(images)
+    assert prints.dtype == np.uint64 and prints[4] == prints[1]
+    assert len(set(prints.tolist())) == 5
+    colliding = np.zeros(6, dtype=np.uint64)  # every fingerprint equal: only bytes decide
+    assert duplicate_count(images, colliding) == duplicate_count(images, prints) == 1
+    other = images[[0, 2]].copy()
+    other[1, 0, 0, 0] ^= 1  # differs by one bit from train's image 2
+    assert leaked_count(other, np.zeros(2, np.uint64), images, colliding) == 1
+    assert leaked_count(other, image_fingerprints(other), images, prints) == 1

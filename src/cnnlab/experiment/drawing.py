@@ -18,12 +18,26 @@ from cnnlab.report import write_report
 from cnnlab.runs import RunDir
 from cnnlab.training.loop import History
 from cnnlab.visualize import FIGURES, FigureInputs
-from cnnlab.visualize.background import figures_alongside
+from cnnlab.visualize.background import FigureJob, drawable, figures_alongside
 
 if TYPE_CHECKING:
     from cnnlab.evaluate import EvalResult
     from cnnlab.experiment.finish import Phases
     from cnnlab.experiment.prepare import Prepared
+
+
+def early_figures(prepared: Prepared, run: RunDir, history: History) -> FigureJob:
+    """Start drawing the figures that do not need the test predictions (the curves, the batch
+    preview, and on a CPU the filters and feature maps of the evaluated weights) in a forked
+    child, so they draw while this process evaluates. A CUDA model stays in this process: a
+    forked child cannot use CUDA."""
+    on_cpu = all(p.device.type == "cpu" for p in prepared.model.parameters())
+    names = [
+        name
+        for name in drawable()
+        if not FIGURES[name].uses_evaluation and (on_cpu or not FIGURES[name].uses_model)
+    ]
+    return FigureJob(run.path, _inputs(prepared, history, None), names)
 
 
 def draw_and_report(
@@ -33,27 +47,23 @@ def draw_and_report(
     result: EvalResult | None,
     lr_find: LrFindResult | None,
     phases: Phases,
+    early: FigureJob,
 ) -> None:
-    """Every figure from the objects at hand, then the report."""
-    config, test = prepared.config, prepared.dataset.splits.get("test")
-    inputs = FigureInputs(
-        epochs=history.epochs,
-        iterations=history.iterations,
-        class_names=prepared.class_names,
-        model=prepared.model,
-        test=test,
-        predictions=result.predictions if result else None,
-        metrics=result.metrics if result else None,
-        model_name=config.model.name,
-        train=prepared.dataset.split("train"),
-        config=config,
-    )
-    # the model-free figures are drawn by a child process while this one draws the model's
-    # and profiles the data (both cores busy)
-    with figures_alongside(run.path, inputs) as written:
-        if lr_find is not None:
-            written += write_lr_find(lr_find, run.figures)
-        profile = profile_dataset(prepared.dataset)
+    """Every figure `early` is not drawing, from the objects at hand, then the report."""
+    config = prepared.config
+    inputs = _inputs(prepared, history, result)
+    # a child process draws the model-free figures while this one draws the model's and
+    # profiles the data (both cores busy); then this one helps `early` finish
+    rest = [name for name in drawable() if name not in early.queue.names]
+    try:
+        with figures_alongside(run.path, inputs, rest) as written:
+            if lr_find is not None:
+                written += write_lr_find(lr_find, run.figures)
+            profile = profile_dataset(prepared.dataset)
+    except BaseException:
+        early.cancel()
+        raise
+    written += early.finish()
     images = sum(split.size for split in profile.splits)
     phases.done(f"drew {len(written)} figure files in {run.figures}; profiled {images} images")
     if config.train.tensorboard:
@@ -65,3 +75,20 @@ def draw_and_report(
         run.path, model=prepared.model, dataset=prepared.dataset, profile=profile
     )
     phases.done(f"wrote the report {html}")
+
+
+def _inputs(prepared: Prepared, history: History, result: EvalResult | None) -> FigureInputs:
+    """What the figures are drawn from: the objects training and evaluation hold."""
+    config = prepared.config
+    return FigureInputs(
+        epochs=history.epochs,
+        iterations=history.iterations,
+        class_names=prepared.class_names,
+        model=prepared.model,
+        test=prepared.dataset.splits.get("test"),
+        predictions=result.predictions if result else None,
+        metrics=result.metrics if result else None,
+        model_name=config.model.name,
+        train=prepared.dataset.split("train"),
+        config=config,
+    )

@@ -21,7 +21,7 @@ from cnnlab.evaluate import EvalResult, evaluate_split, predict_probabilities, r
 from cnnlab.experiment.prepare import Prepared, train_sample
 from cnnlab.experiment.results import summary_metrics
 from cnnlab.lrfind import LrFindResult
-from cnnlab.runs import Recorder
+from cnnlab.runs import Recorder, RunDir
 from cnnlab.runs.readme import refresh_readme
 from cnnlab.training.loop import History
 
@@ -86,12 +86,34 @@ def finish(
     report: bool = True,
 ) -> dict[str, Any]:
     """Evaluate the best weights and (with `report`) draw the figures and write the report;
-    the run's key numbers."""
-    run, config = recorder.run, prepared.config
+    the run's key numbers. With `report`, the figures that do not need the test predictions
+    (the curves, the batch preview, filters and feature maps) start drawing in a forked child
+    first, while this process evaluates."""
     phases = Phases(recorder)
-    state = run.load_checkpoint("best", prepared.device)
+    state = recorder.run.load_checkpoint("best", prepared.device)
     prepared.model.load_state_dict(state["model"])
     prepared.model.eval()
+    if not report:
+        final, result = _evaluate(prepared, recorder.run, train_seconds, phases)
+        return summary_metrics(final, result.metrics if result else None)
+    from cnnlab.experiment import drawing  # Matplotlib: loaded here, or ahead on a thread
+
+    early = drawing.early_figures(prepared, recorder.run, history)
+    try:
+        final, result = _evaluate(prepared, recorder.run, train_seconds, phases)
+    except BaseException:
+        early.cancel()
+        raise
+    drawing.draw_and_report(prepared, recorder.run, history, result, lr_find, phases, early)
+    return summary_metrics(final, result.metrics if result else None)
+
+
+def _evaluate(
+    prepared: Prepared, run: RunDir, train_seconds: float, phases: Phases
+) -> tuple[dict[str, Any], EvalResult | None]:
+    """The best weights (loaded) on the training sample and the test split, written to the run:
+    (final.json's numbers, the test evaluation or None without a test split)."""
+    config = prepared.config
     accuracy, images = _final_train_accuracy(prepared)
     final = {
         "train_seconds": train_seconds,
@@ -128,8 +150,4 @@ def finish(
         run.log("no test split: the run is not evaluated")
         phases.done("no test split: the run is not evaluated")
         refresh_readme(run)  # with the evaluated training accuracy
-    if report:  # Matplotlib and the report's libraries load only here (or ahead, in a thread)
-        from cnnlab.experiment.drawing import draw_and_report
-
-        draw_and_report(prepared, run, history, result, lr_find, phases)
-    return summary_metrics(final, result.metrics if result else None)
+    return final, result

@@ -22,7 +22,7 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,15 +40,6 @@ def can_fork() -> bool:
     if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return False
     return len(os.sched_getaffinity(0)) >= 2
-
-
-def _split_names() -> tuple[list[str], list[str]]:
-    """(figures the parent draws, figures the child draws) from the table."""
-    drawn = [name for name, entry in FIGURES.items() if entry.draw is not None]
-    return (
-        [name for name in drawn if FIGURES[name].uses_model],
-        [name for name in drawn if not FIGURES[name].uses_model],
-    )
 
 
 class _Queue:
@@ -137,34 +128,74 @@ def _collect(pid: int, read_end: int, timeout_s: float) -> list[Path] | None:
         return None
 
 
-@contextmanager
-def figures_alongside(run_dir: Path, inputs: FigureInputs) -> Iterator[list[Path]]:
-    """Draw every figure of the run while the body runs; the list it yields holds the files
-    written once the block ends. The parent draws the model's figures on entry, before the
-    body, and helps the child with the rest after it."""
-    run_dir = Path(run_dir)
-    parent_names, shared_names = _split_names()
-    if not can_fork():
-        written = write_figures(run_dir, inputs)
-        yield written
-        return
-    queue = _Queue(shared_names)
-    pid, read_end = _fork_child(run_dir, inputs, queue)
-    written: list[Path] = []
-    finished = False
-    try:
-        written += write_figures(run_dir, inputs, names=parent_names)
-        yield written
-        written += queue.draw_until_empty(run_dir, inputs)
-        finished = True
-    finally:
-        if not finished:  # the parent failed or was interrupted: stop the child too
+class FigureJob:
+    """`names` drawn by a forked child from a shared queue, started now; `finish` has this
+    process take what the child has not started, then waits for the child (redrawing here
+    whatever it failed to write). Without fork, everything is drawn at `finish`."""
+
+    def __init__(self, run_dir: Path, inputs: FigureInputs, names: list[str]) -> None:
+        self.run_dir, self.inputs = Path(run_dir), inputs
+        self.queue = _Queue(names)
+        self.child: tuple[int, int] | None = None
+        self.threads = torch.get_num_threads()
+        if names and can_fork():
+            self.child = _fork_child(self.run_dir, inputs, self.queue)
+            # torch's thread pool waits on its slowest thread: with the child on a core,
+            # two threads here run slower than one until the child is done
+            torch.set_num_threads(1)
+
+    def finish(self) -> list[Path]:
+        """Help the child finish the queue, wait for it; every file written for `names`."""
+        written = self.queue.draw_until_empty(self.run_dir, self.inputs)
+        if self.child is None:
+            return written
+        from_child = _collect(*self.child, CHILD_TIMEOUT_S)
+        self.child = None
+        torch.set_num_threads(self.threads)
+        if from_child is None:  # redraw the figures this process did not draw
+            log.warning("the figure-drawing process failed or hung; drawing its figures here")
+            mine = {path.stem for path in written}
+            from_child = write_figures(
+                self.run_dir,
+                self.inputs,
+                names=[name for name in self.queue.names if name not in mine],
+            )
+        return written + from_child
+
+    def cancel(self) -> None:
+        """Stop the child (the caller failed or was interrupted); nothing more is drawn."""
+        if self.child is not None:
+            pid, read_end = self.child
+            self.child = None
             os.kill(pid, signal.SIGTERM)
-        from_child = _collect(pid, read_end, CHILD_TIMEOUT_S)
-    if from_child is None:  # redraw the shared figures this process did not draw
-        log.warning("the figure-drawing process failed or hung; drawing its figures here")
-        mine = {path.stem for path in written}
-        from_child = write_figures(
-            run_dir, inputs, names=[name for name in shared_names if name not in mine]
-        )
-    written += from_child
+            _collect(pid, read_end, CHILD_TIMEOUT_S)
+            torch.set_num_threads(self.threads)
+
+
+def drawable(names: Collection[str] | None = None) -> list[str]:
+    """The table's figures drawn from a run's objects (of `names`, when given), in order."""
+    return [
+        name
+        for name, entry in FIGURES.items()
+        if entry.draw is not None and (names is None or name in names)
+    ]
+
+
+@contextmanager
+def figures_alongside(
+    run_dir: Path, inputs: FigureInputs, names: Collection[str] | None = None
+) -> Iterator[list[Path]]:
+    """Draw every figure of the run (of `names`, when given) while the body runs; the list
+    it yields holds the files written once the block ends. The parent draws the model's
+    figures on entry, before the body, and helps the child with the rest after it."""
+    chosen = drawable(names)
+    parent_names = [name for name in chosen if FIGURES[name].uses_model]
+    job = FigureJob(run_dir, inputs, [name for name in chosen if name not in parent_names])
+    written: list[Path] = []
+    try:
+        written += write_figures(Path(run_dir), inputs, names=parent_names)
+        yield written
+    except BaseException:
+        job.cancel()
+        raise
+    written += job.finish()

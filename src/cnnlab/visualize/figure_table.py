@@ -251,6 +251,7 @@ class FigureEntry:
     draw: Callable[[FigureInputs, Path], list[Path]] | None
     tensorboard: bool = False  # also logged as an image to TensorBoard
     uses_model: bool = False  # runs the torch model (drawn in the main process, see background)
+    uses_evaluation: bool = False  # needs the test predictions (drawn once they exist)
     # the run's part of the caption, from its config.yaml (a dict), appended to `caption`
     detail: Callable[[dict], str] | None = None
 
@@ -274,20 +275,31 @@ FIGURES: dict[str, FigureEntry] = {
         detail=_batch_detail,
     ),
     "confusion_matrix": FigureEntry(
-        "Confusion matrix (counts; rows true, columns predicted)", _confusion(False), True
+        "Confusion matrix (counts; rows true, columns predicted)",
+        _confusion(False),
+        True,
+        uses_evaluation=True,
     ),
     "confusion_matrix_normalized": FigureEntry(
-        "Confusion matrix, normalised per true class", _confusion(True)
+        "Confusion matrix, normalised per true class", _confusion(True), uses_evaluation=True
     ),
-    "roc": FigureEntry("ROC curves, one-vs-rest per class, with micro and macro averages", _roc),
+    "roc": FigureEntry(
+        "ROC curves, one-vs-rest per class, with micro and macro averages",
+        _roc,
+        uses_evaluation=True,
+    ),
     "filters": FigureEntry("First-layer filters", _filters, True, uses_model=True),
     "feature_maps": FigureEntry(
         "Feature maps of the first two conv layers", _feature_maps, uses_model=True
     ),
     "misclassified": FigureEntry(
-        "Misclassified test images: true and predicted label, confidence", _misclassified
+        "Misclassified test images: true and predicted label, confidence",
+        _misclassified,
+        uses_evaluation=True,
     ),
-    "gradcam": FigureEntry("Grad-CAM of misclassified test images", _gradcam, uses_model=True),
+    "gradcam": FigureEntry(
+        "Grad-CAM of misclassified test images", _gradcam, uses_model=True, uses_evaluation=True
+    ),
 }
 
 
