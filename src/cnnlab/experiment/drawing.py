@@ -2,8 +2,8 @@
 
 Importing Matplotlib and the report's libraries costs about 0.4 s on a 2-core CPU, so the
 training path does not import this module up front: `finish.preload_drawing` imports it on a
-thread while the data loads (decompressing and reducing arrays, which frees the interpreter),
-and `finish` imports it when it draws (waiting for that thread if it is still at work).
+thread while the first steps train (mostly in torch, which frees the interpreter), and
+`finish` imports it when it draws (waiting for that thread if it is still at work).
 """
 
 from __future__ import annotations

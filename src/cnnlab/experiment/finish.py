@@ -33,7 +33,7 @@ TRAIN_EVAL_IMAGES = 2048
 
 def preload_drawing() -> threading.Thread:
     """Import `drawing` (Matplotlib, the report) on a daemon thread, started now, so the
-    import overlaps the data loading; an error there surfaces again at the real import."""
+    import overlaps training; an error there surfaces again at the real import."""
 
     def load() -> None:
         try:
