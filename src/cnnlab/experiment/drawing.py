@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from torch import nn
+
 from cnnlab.data.profile import profile_dataset
 from cnnlab.experiment import tensorboard
 from cnnlab.lrfind import LrFindResult
@@ -27,17 +29,21 @@ if TYPE_CHECKING:
 
 
 def early_figures(prepared: Prepared, run: RunDir, history: History) -> FigureJob:
-    """Start drawing the figures that do not need the test predictions (the curves, the batch
-    preview, and on a CPU the filters and feature maps of the evaluated weights) in a forked
-    child, so they draw while this process evaluates. A CUDA model stays in this process: a
-    forked child cannot use CUDA."""
-    on_cpu = all(p.device.type == "cpu" for p in prepared.model.parameters())
-    names = [
+    """Start drawing `early_names` in a forked child, so they draw while this process
+    evaluates."""
+    return FigureJob(run.path, _inputs(prepared, history, None), early_names(prepared.model))
+
+
+def early_names(model: nn.Module) -> list[str]:
+    """The figures that need no test predictions (the curves; on a CPU also the batch preview,
+    filters and feature maps of the evaluated weights). With the model on a GPU the model's
+    figures wait for the parent: a forked child cannot use CUDA."""
+    on_cpu = all(parameter.device.type == "cpu" for parameter in model.parameters())
+    return [
         name
         for name in drawable()
         if not FIGURES[name].uses_evaluation and (on_cpu or not FIGURES[name].uses_model)
     ]
-    return FigureJob(run.path, _inputs(prepared, history, None), names)
 
 
 def draw_and_report(

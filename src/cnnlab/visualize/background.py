@@ -1,14 +1,16 @@
-"""A run's figures drawn by two processes, the parent and a forked child, sharing the work.
+"""A run's figures drawn by forked children beside the parent, sharing the work.
 
 After training, drawing a run's figures was the largest step of `cnnlab train` (1.0-1.4 s of
 2.2 s on a 2-core CPU, issue #18), all of it single-threaded Python and Matplotlib while the
-second core idled. On Linux with two or more cores, `figures_alongside` forks a child that
-draws the table's figures that need no model (curves, confusion matrices, ROC, mistakes,
-the batch preview), taking them one at a time from a counter shared with the parent; the
-parent draws the model's (filters, feature maps, Grad-CAM), runs the caller's block (the data
-profile), then takes whatever the child has not started. The child sets torch to one thread
-first: GNU OpenMP's thread pool does not survive a fork (a child using it hangs). If the child
-fails for any reason, the parent draws its figures itself, so the files are the same.
+second core idled. On Linux with two or more cores, a `FigureJob` forks a child that draws a
+list of figures, taking them one at a time from a counter shared with the parent, which
+takes whatever the child has not started when it calls `finish`. `figures_alongside` runs a
+job for the figures that need no model while the parent draws the model's (filters, feature
+maps, Grad-CAM, the batch preview replayed on the model's device) and runs the caller's block.
+The child sets torch to one thread first (GNU OpenMP's thread pool does not survive a fork:
+a child using it hangs), and the parent runs torch on one thread while a child works (a pool
+of two threads beside a busy core ran twice as slow). If a child fails for any reason, the
+parent draws its figures itself, so the files are the same.
 """
 
 from __future__ import annotations

@@ -250,7 +250,9 @@ class FigureEntry:
     caption: str
     draw: Callable[[FigureInputs, Path], list[Path]] | None
     tensorboard: bool = False  # also logged as an image to TensorBoard
-    uses_model: bool = False  # runs the torch model (drawn in the main process, see background)
+    # runs the torch model or uses its device: drawn by the main process, or by a forked
+    # child only when the model is on the CPU (a forked child cannot use CUDA; background)
+    uses_model: bool = False
     uses_evaluation: bool = False  # needs the test predictions (drawn once they exist)
     # the run's part of the caption, from its config.yaml (a dict), appended to `caption`
     detail: Callable[[dict], str] | None = None
@@ -272,6 +274,7 @@ FIGURES: dict[str, FigureEntry] = {
         "The first training batch of epoch 1 as the model sees it (replayed from the seed), "
         "each image titled with its target (a mixed image: both classes and their weights)",
         _augmented_batch,
+        uses_model=True,  # replays the augmentation on the model's device
         detail=_batch_detail,
     ),
     "confusion_matrix": FigureEntry(
