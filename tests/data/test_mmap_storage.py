@@ -271,3 +271,23 @@ def test_skipped_images_leave_no_rows_in_the_map(folder, tmp_path):
         assert mapped.split(split).mapped
         assert np.array_equal(np.asarray(mapped.split(split).images), resident.split(split).images)
         assert np.array_equal(mapped.split(split).labels, resident.split(split).labels)
+
+
+def test_rows_of_a_mapped_file_are_read_by_pread_exactly(tmp_path, monkeypatch):
+    from cnnlab.data import mapped as mapped_module
+
+    images = np.random.default_rng(5).integers(0, 256, (50, 3, 4, 5), dtype=np.uint8)
+    np.save(tmp_path / "images.npy", images)
+    base = np.load(tmp_path / "images.npy", mmap_mode="r", allow_pickle=False)
+    assert mapped_module._whole_file(base) == (str(tmp_path / "images.npy"), base.offset)
+    assert mapped_module._whole_file(base[10:]) is None  # a view: read through the map
+    rows = np.array([7, 49, 0, 7, -1, 23])
+    reads = []
+    real = os.preadv
+    monkeypatch.setattr(os, "preadv", lambda *a: reads.append(a[2]) or real(*a))
+    assert np.array_equal(mapped_module.gather(base, rows), images[rows])
+    assert len(reads) == len(rows)
+    assert np.array_equal(MappedImages(base).take(np.array([3, 1]))[np.array([1, 0])],
+                          images[[1, 3]])  # fmt: skip
+    with pytest.raises(IndexError, match="row 50 is out of bounds for 50"):
+        mapped_module.gather(base, np.array([1, 50]))

@@ -8,6 +8,7 @@ view without reading anything, so subsets and held-out splits never copy the pix
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -16,12 +17,46 @@ ITER_CHUNK_BYTES = 8 * 2**20  # read at a time when iterating over every image
 
 
 def gather(base: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """`base[rows]` read in ascending row order (sequential on disk), returned in `rows` order."""
+    """`base[rows]` read in ascending row order (sequential on disk), returned in `rows` order.
+
+    When `base` maps a whole .npy file, rows are read with `os.preadv` into the result: on a
+    split larger than the memory the process may use, page-faulting the map ran 20x slower
+    (237 against 4,905 224x224 images/s read at random under a 1 GiB cgroup limit, issue #24),
+    and a read releases the interpreter while it waits.
+    """
     rows = np.asarray(rows, dtype=np.int64)
     order = np.argsort(rows, kind="stable")  # (B,) positions in ascending row order
     out = np.empty((len(rows), *base.shape[1:]), dtype=base.dtype)  # (B, C, H, W)
-    out[order] = base[rows[order]]
+    source = _whole_file(base)
+    if source is None or not len(rows):
+        out[order] = base[rows[order]]
+        return out
+    rows = np.where(rows < 0, rows + len(base), rows)  # NumPy's negative indices
+    if rows.min() < 0 or rows.max() >= len(base):
+        bad = int(rows[(rows < 0) | (rows >= len(base))][0])
+        raise IndexError(f"row {bad} is out of bounds for {len(base)} mapped images")
+    path, offset = source
+    row_bytes = out[0].nbytes
+    with open(path, "rb", buffering=0) as stream:
+        for position in order:
+            view = memoryview(out[position]).cast("B")
+            if os.preadv(stream.fileno(), [view], offset + int(rows[position]) * row_bytes) != (
+                row_bytes
+            ):
+                raise OSError(f"{path}: short read at row {int(rows[position])}")
     return out
+
+
+def _whole_file(base: np.ndarray) -> tuple[str, int] | None:
+    """(path, byte offset of row 0) when `base` is a C-ordered map of a whole .npy file's
+    data (what np.load(mmap_mode=...) returns), else None."""
+    if not isinstance(base, np.memmap) or not base.flags.c_contiguous or base.filename is None:
+        return None
+    try:
+        size = os.path.getsize(base.filename)
+    except OSError:
+        return None
+    return (str(base.filename), base.offset) if size == base.offset + base.nbytes else None
 
 
 class MappedImages:

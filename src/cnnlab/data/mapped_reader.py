@@ -1,16 +1,18 @@
-"""Batches of a memory-mapped split read ahead on a thread, so disk reads overlap the step.
+"""Batches of a memory-mapped split read ahead on threads, so disk reads overlap the step.
 
-The reader only moves pixels: it reads each batch's rows (in ascending order on disk, handed
-back in the batch's order) while the training step runs, PREFETCH batches ahead at most.
-Order and augmentation stay with the loader, on the caller's thread, so the batches are the
-resident loader's, bit for bit.
+The reader only moves pixels: PREFETCH batches are read at once, each by its own thread (rows
+in ascending order on disk, handed back in the batch's order), and handed to the consumer in
+the batches' order. A split larger than memory is read at the disk's latency, page fault by
+page fault; several reads in flight keep the disk busy while one batch alone would wait on it
+(issue #24). Order and augmentation stay with the loader, on the caller's thread, so the
+batches are the resident loader's, bit for bit.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 
 import numpy as np
@@ -18,13 +20,12 @@ import torch
 
 from cnnlab.data.mapped import MappedImages
 
-PREFETCH = 3  # batches read ahead: enough to hide a read behind a step, few enough to bound RAM
-_POLL_SECONDS = 0.1  # how often a blocked reader checks whether the consumer has stopped
+PREFETCH = 4  # batches read at once: enough to keep the disk busy, few enough to bound RAM
 
 
 class MappedReader:
     """Yields `images[rows]` for each `rows` of `batches` as a (B, C, H, W) uint8 tensor on
-    `device`; use as a context manager so the thread stops when the consumer does."""
+    `device`; use as a context manager so the reads stop when the consumer does."""
 
     def __init__(
         self, images: MappedImages, batches: list[np.ndarray], device: torch.device,
@@ -33,43 +34,33 @@ class MappedReader:
         self.images = images
         self.batches = batches
         self.device = device
-        self._queue: queue.Queue = queue.Queue(maxsize=prefetch)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, name="cnnlab-mapped-reader", daemon=True)
+        self.prefetch = max(1, prefetch)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: deque[Future] = deque()
 
-    def _put(self, item: tuple[str, object]) -> bool:
-        """Queue `item`, waiting for room; False when the consumer stopped meanwhile."""
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=_POLL_SECONDS)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _read(self) -> None:
-        pin = self.device.type == "cuda"  # page-locked memory copies to the GPU asynchronously
-        try:
-            for rows in self.batches:
-                tensor = torch.from_numpy(self.images[rows])  # (B, C, H, W) uint8, read now
-                if not self._put(("batch", tensor.pin_memory() if pin else tensor)):
-                    return
-            self._put(("end", None))
-        except BaseException as error:  # handed to the consumer, raised on its thread
-            self._put(("error", error))
+    def _read(self, rows: np.ndarray) -> torch.Tensor:
+        tensor = torch.from_numpy(self.images[rows])  # (B, C, H, W) uint8, read now
+        # page-locked memory copies to the GPU asynchronously
+        return tensor.pin_memory() if self.device.type == "cuda" else tensor
 
     def __enter__(self) -> MappedReader:
-        self._thread.start()
+        self._pool = ThreadPoolExecutor(self.prefetch, thread_name_prefix="cnnlab-mapped-reader")
         return self
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        while True:
-            kind, value = self._queue.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value  # type: ignore[misc]
-            yield value.to(self.device, non_blocking=True)  # type: ignore[union-attr]
+        if self._pool is None:
+            raise RuntimeError("MappedReader is read inside a `with` block")
+        upcoming = iter(self.batches)
+        for rows in upcoming:  # the first reads, PREFETCH at most
+            self._pending.append(self._pool.submit(self._read, rows))
+            if len(self._pending) == self.prefetch:
+                break
+        while self._pending:
+            tensor = self._pending.popleft().result()  # a read's error is raised here
+            following = next(upcoming, None)
+            if following is not None:
+                self._pending.append(self._pool.submit(self._read, following))
+            yield tensor.to(self.device, non_blocking=True)
 
     def __exit__(
         self,
@@ -77,5 +68,9 @@ class MappedReader:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._stop.set()
-        self._thread.join()
+        for future in self._pending:
+            future.cancel()
+        self._pending.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
