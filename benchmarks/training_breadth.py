@@ -6,7 +6,8 @@
 Every run is one `cnnlab train` process on the CIFAR-10 JPEG copy in DIR (or $CNNLAB_DATA),
 with the deeper CIFAR net of `configs/recipes/cifar10-first-convnets.yaml` (convnet_deep,
 widths 32/64/128, hidden 256, dropout 0.3, average pooling; Adam 1e-3, weight decay 5e-4,
-batch 128). Runs already finished in --out are read back, not trained again.
+batch 128). Runs already finished in --out are read back, not trained again, and a run
+stopped part-way resumes from its last.pt.
 
 Studies:
   imbalance  long-tailed training sets: `--per-class` images per class, then
@@ -71,6 +72,9 @@ def run_one(out: Path, name: str, args: list[str], data_dir: str) -> dict:
     if not (run / "metrics.json").is_file():
         command = [sys.executable, "-m", "cnnlab", "train", *args, "--data-dir", data_dir]
         command += ["--out", str(out), "--name", name, "--quiet", "--no-report"]
+        if (run / "last.pt").is_file():  # stopped part-way (a session ended): go on from there
+            command = [sys.executable, "-m", "cnnlab", "train", "--resume", str(run), "--quiet",
+                       "--no-report"]  # fmt: skip
         started = time.perf_counter()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)  # its summary table
         print(f"  {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
