@@ -65,7 +65,7 @@ def image_fingerprints(images: np.ndarray) -> np.ndarray:
 
     A seeded linear hash of the bytes as 64-bit words, computed chunk by chunk in NumPy (ten
     times faster than a digest per image); unequal images may collide, so counts built on it
-    compare the bytes of images whose fingerprints match (`_distinct`, `_found_in`).
+    compare the bytes of images whose fingerprints match (`duplicate_count`, `leaked_count`).
     """
     N = len(images)
     size = int(np.prod(images.shape[1:]))
