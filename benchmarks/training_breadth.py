@@ -1,7 +1,7 @@
 """Imbalance remedies and training additions on CIFAR-10, measured (issue #23).
 
     python benchmarks/training_breadth.py --data-dir DIR [--study imbalance,augment]
-        [--seeds 0,1] [--epochs 6] [--per-class 1000] [--out runs-breadth]
+        [--seeds 0,1] [--epochs 6] [--per-class 1000] [--variants A,B] [--out runs-breadth]
 
 Every run is one `cnnlab train` process on the CIFAR-10 JPEG copy in DIR (or $CNNLAB_DATA),
 with the deeper CIFAR net of `configs/recipes/cifar10-first-convnets.yaml` (convnet_deep,
@@ -18,7 +18,8 @@ Studies:
              of TrivialAugment, MixUp+CutMix, label smoothing 0.1, EMA and all of them
              together, same epochs
 
-`--per-class` (a subset, so that 2 cores finish in minutes) applies to both studies.
+`--per-class` (a subset, so that 2 cores finish in minutes) applies to both studies;
+`--variants` (names as in the table, comma-separated) runs only those variants.
 
 Prints a Markdown table per run and one of the means over seeds.
 """
@@ -91,6 +92,7 @@ def run_one(out: Path, name: str, args: list[str], data_dir: str) -> dict:
 def studies(args) -> list[tuple[str, str, list[str]]]:
     """(study, variant, extra cnnlab arguments) for every run asked for, seeds excluded."""
     plan = []
+    wanted = {name.strip() for name in args.variants.split(",")} if args.variants else None
     if "imbalance" in args.study:
         for ratio in (10, 100):
             for variant, sets in IMBALANCE.items():
@@ -102,7 +104,7 @@ def studies(args) -> list[tuple[str, str, list[str]]]:
             extra = ["--per-class", str(args.per_class)]
             extra += [item for value in sets for item in ("--set", value)]
             plan.append((f"augment, {args.per_class}/class", variant, extra))
-    return plan
+    return [step for step in plan if wanted is None or step[1] in wanted]
 
 
 def main() -> int:
@@ -112,11 +114,16 @@ def main() -> int:
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--per-class", type=int, default=1000)
+    parser.add_argument("--variants", default="", help="only these variants (default: all)")
     parser.add_argument("--out", type=Path, default=Path("runs-breadth"))
     args = parser.parse_args()
     if not args.data_dir:
         parser.error("--data-dir (or CNNLAB_DATA) must name the folder with cifar10-jpg.tar.gz")
     seeds = [int(s) for s in args.seeds.split(",")]
+    known = set(IMBALANCE) | set(AUGMENT)
+    unknown = [v for v in args.variants.split(",") if v.strip() and v.strip() not in known]
+    if unknown:
+        parser.error(f"--variants: unknown {unknown}; expected some of {sorted(known)}")
     rows = []
     print("| study | variant | seed | train images | test acc | balanced acc | train s |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")

@@ -25,6 +25,18 @@ def test_too_small_input_names_the_minimum():
         build_model("fastnet", (3, 4, 4), 10)
 
 
+def test_stem_stride_halves_the_image_before_the_first_stage():
+    model = build_model("fastnet", (1, 28, 28), 10, stem=8, stem_stride=2, widths=(8, 16, 32))
+    assert model.stem(torch.zeros(2, 1, 28, 28)).shape == (2, 8, 14, 14)
+    assert model[:4](torch.zeros(2, 1, 28, 28)).shape == (2, 32, 1, 1)  # 14 -> 7 -> 3 -> 1
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    # the minimum side doubles with the stride: 3 stages from a halved image need 15 pixels
+    with pytest.raises(ModelError, match="at least 15x15 pixels, got 14x14"):
+        build_model("fastnet", (1, 14, 14), 10, stem_stride=2)
+    with pytest.raises(ModelError, match="stem_stride"):
+        build_model("fastnet", (1, 28, 28), 10, stem_stride=0)
+
+
 @pytest.mark.parametrize("bad", [0, -1.0, "big", True, "nan"])
 def test_head_scale_must_be_positive(bad):
     with pytest.raises(ModelError, match="option 'head_scale' must be a number > 0"):

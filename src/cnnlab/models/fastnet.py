@@ -85,6 +85,7 @@ def fastnet(
     num_classes: int,
     *,
     stem: int = 32,
+    stem_stride: int = 1,
     widths: object = (64, 128, 256),
     activation: str = "gelu",
     head_scale: float = 0.125,
@@ -94,9 +95,11 @@ def fastnet(
 
     `residual` lists the stages (1-based) that end with a residual pair of conv-bn-act layers,
     as in the ResNet-9 of the fast CIFAR-10 studies (stages 1 and 3 there): more depth where
-    it pays, at the resolution after pooling.
+    it pays, at the resolution after pooling. `stem_stride` 2 halves the image in the stem, so
+    no layer runs at full resolution: on small grey digits that stage is most of a step's time.
     """
     stem = opt.positive_int("fastnet", "stem", stem)
+    stem_stride = opt.positive_int("fastnet", "stem_stride", stem_stride)
     widths = opt.int_tuple("fastnet", "widths", widths)
     act = opt.choice("fastnet", "activation", activation, tuple(ACTIVATIONS))
     head_scale = _positive_number(head_scale)
@@ -111,12 +114,13 @@ def fastnet(
             f"model 'fastnet': option 'residual' names stage(s) {outside}, but there are only "
             f"{len(widths)} stages (one per width, numbered from 1)"
         )
-    check_input_size("fastnet", in_shape, lambda side: side >> len(widths))
+    # a 3x3 conv with padding 1 and stride s gives ceil(side / s), then each stage halves
+    check_input_size("fastnet", in_shape, lambda side: -(-side // stem_stride) >> len(widths))
     C = in_shape[0]
     layers: OrderedDict[str, nn.Module] = OrderedDict(
         stem=nn.Sequential(
             OrderedDict(
-                conv=nn.Conv2d(C, stem, 3, padding=1, bias=False),  # (N, stem, H, W)
+                conv=nn.Conv2d(C, stem, 3, stride=stem_stride, padding=1, bias=False),  # (N, stem, H/s, W/s)
                 bn=nn.BatchNorm2d(stem),
                 act=blocks.activation(act),
             )

@@ -51,7 +51,7 @@ MODELS: dict[str, ModelEntry] = {
     "fastnet": ModelEntry(
         fastnet.fastnet,
         "stem conv - [conv-pool-bn-act-conv-bn-act] x N - max-pool - linear: built for speed "
-        "(stem, widths, activation, head_scale)",
+        "(stem, stem_stride, widths, activation, head_scale, residual)",
     ),
     "resnet18": ModelEntry(
         resnet.resnet18,
