@@ -120,7 +120,9 @@ def fastnet(
     layers: OrderedDict[str, nn.Module] = OrderedDict(
         stem=nn.Sequential(
             OrderedDict(
-                conv=nn.Conv2d(C, stem, 3, stride=stem_stride, padding=1, bias=False),  # (N, stem, H/s, W/s)
+                conv=nn.Conv2d(
+                    C, stem, 3, stride=stem_stride, padding=1, bias=False
+                ),  # (N, stem, H/s, W/s)
                 bn=nn.BatchNorm2d(stem),
                 act=blocks.activation(act),
             )
