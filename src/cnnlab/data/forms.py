@@ -26,7 +26,7 @@ class LoadRequest:
     channels: int | None = None  # image folders: 1 or 3; None: from the images
     image_size: tuple[int, int] | None = None  # image folders: (H, W); None: the most common
     skip_bad: bool = False  # image folders: skip unreadable images instead of raising
-    cache_dir: Path | None = None  # image folders: where decoded arrays are kept; None: nowhere
+    cache_dir: Path | None = None  # decoded image folders and inflated IDX files; None: nowhere
     max_bytes: int = DEFAULT_MAX_BYTES  # the decoded images, or any one inflated file, at most
     storage: str = "memory"  # image folders: memory, mmap or auto (data.storage)
 
@@ -51,7 +51,9 @@ def _idx_folder(directory: Path) -> Path | None:
 
 
 def _load_idx(directory: Path, request: LoadRequest) -> Dataset:
-    return idx.load_idx_dataset(directory, request.name, request.class_names, request.max_bytes)
+    return idx.load_idx_dataset(
+        directory, request.name, request.class_names, request.max_bytes, request.cache_dir
+    )
 
 
 def _load_cifar10(path: Path, request: LoadRequest) -> Dataset:
