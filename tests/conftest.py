@@ -2,8 +2,9 @@
 
 The runs are shared, so treat them as read-only: a test that writes into a run (evaluate,
 figures, report) copies it first with `copy_run`. The RGB run's data is an image folder, and
-loading an image folder writes its decoded cache under $CNNLAB_CACHE; a test that loads it
-again should point CNNLAB_CACHE at its tmp_path (`monkeypatch.setenv`).
+loading an image folder writes its decoded cache under $CNNLAB_CACHE (a session folder, never
+the user's home); a test that loads it again should point CNNLAB_CACHE at its tmp_path
+(`monkeypatch.setenv`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ RGB_CLASSES = (
 )  # fmt: skip
 RGB_SIZE = 16  # (H, W) of the RGB run's images
 GRAY_DATA = ("data.dataset=mnist-sample", "data.classes=[0,1,7]", "data.per_class=20")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cache_outside_home(tmp_path_factory):
+    """Point $CNNLAB_CACHE at a session folder, so that decoded image folders and inflated
+    IDX copies of the tests' tmp datasets never pile up in the user's ~/.cache/cnnlab; a test
+    that needs its own cache still sets it with monkeypatch."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CNNLAB_CACHE", str(tmp_path_factory.mktemp("cnnlab-cache")))
+        yield
 
 
 @pytest.fixture(autouse=True)

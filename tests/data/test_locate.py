@@ -107,8 +107,8 @@ def test_unknown_dataset_name_lists_known_ones():
         load_dataset("mnits", offline=True)
 
 
-def test_embedded_sample_loads_offline():
-    dataset = load_dataset("mnist-sample", environ={}, offline=True)
+def test_embedded_sample_loads_offline(tmp_path):
+    dataset = load_dataset("mnist-sample", environ={"CNNLAB_CACHE": str(tmp_path)}, offline=True)
     train, test = dataset.split("train"), dataset.split("test")
     assert train.images.shape == (2000, 1, 28, 28) and test.images.shape == (500, 1, 28, 28)
     assert train.images.dtype == np.uint8 and train.labels.dtype == np.int64
