@@ -39,18 +39,15 @@ SPEC = {
     "seeds": 2,
 }
 NAMES = sorted(f"lr={lr},seed={s}" for lr in ("0.01", "0.003", "0.001") for s in (0, 1))
-ENV = {
-    **os.environ,
-    "PYTHONPATH": str(Path(cnnlab.__file__).parents[1]),  # this checkout's cnnlab
-    "MPLBACKEND": "Agg",
-}
+CHECKOUT = str(Path(cnnlab.__file__).parents[1])  # this checkout's cnnlab, for the workers
 
 
 def worker(spec: Path, url: str, out: Path, *extra: str) -> subprocess.Popen:
     """A `cnnlab sweep --storage` worker process (heartbeat every second: dead after 2 s)."""
     command = [sys.executable, "-m", "cnnlab", "sweep", str(spec), "--storage", url]
     command += ["--out", str(out), "--no-report", "--heartbeat", "1", *extra]
-    return subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {**os.environ, "PYTHONPATH": CHECKOUT, "MPLBACKEND": "Agg"}  # the session CNNLAB_CACHE too
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def read_rows(path: Path) -> list[dict]:
