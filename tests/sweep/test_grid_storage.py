@@ -46,7 +46,11 @@ def worker(spec: Path, url: str, out: Path, *extra: str) -> subprocess.Popen:
     """A `cnnlab sweep --storage` worker process (heartbeat every second: dead after 2 s)."""
     command = [sys.executable, "-m", "cnnlab", "sweep", str(spec), "--storage", url]
     command += ["--out", str(out), "--no-report", "--heartbeat", "1", *extra]
-    env = {**os.environ, "PYTHONPATH": CHECKOUT, "MPLBACKEND": "Agg"}  # the session CNNLAB_CACHE too
+    env = {
+        **os.environ,
+        "PYTHONPATH": CHECKOUT,
+        "MPLBACKEND": "Agg",
+    }  # the session CNNLAB_CACHE too
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
