@@ -92,7 +92,7 @@ def run_one(out: Path, name: str, args: list[str], data_dir: str) -> dict:
 def studies(args) -> list[tuple[str, str, list[str]]]:
     """(study, variant, extra cnnlab arguments) for every run asked for, seeds excluded."""
     plan = []
-    wanted = {name.strip() for name in args.variants.split(",")} if args.variants else None
+    wanted = variant_names(args.variants)
     if "imbalance" in args.study:
         for ratio in (10, 100):
             for variant, sets in IMBALANCE.items():
@@ -104,7 +104,12 @@ def studies(args) -> list[tuple[str, str, list[str]]]:
             extra = ["--per-class", str(args.per_class)]
             extra += [item for value in sets for item in ("--set", value)]
             plan.append((f"augment, {args.per_class}/class", variant, extra))
-    return [step for step in plan if wanted is None or step[1] in wanted]
+    return [step for step in plan if not wanted or step[1] in wanted]
+
+
+def variant_names(text: str) -> set[str]:
+    """The variants `--variants` names (empty: all of them)."""
+    return {name.strip() for name in text.split(",") if name.strip()}
 
 
 def main() -> int:
@@ -121,7 +126,7 @@ def main() -> int:
         parser.error("--data-dir (or CNNLAB_DATA) must name the folder with cifar10-jpg.tar.gz")
     seeds = [int(s) for s in args.seeds.split(",")]
     known = set(IMBALANCE) | set(AUGMENT)
-    unknown = [v for v in args.variants.split(",") if v.strip() and v.strip() not in known]
+    unknown = sorted(variant_names(args.variants) - known)
     if unknown:
         parser.error(f"--variants: unknown {unknown}; expected some of {sorted(known)}")
     rows = []
