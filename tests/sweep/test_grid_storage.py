@@ -12,6 +12,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import sqlalchemy
 import yaml
 from optuna.distributions import CategoricalDistribution
 
@@ -59,12 +60,17 @@ def read_rows(path: Path) -> list[dict]:
         return [{k: v for k, v in row.items() if k != "time_s"} for row in csv.DictReader(stream)]
 
 
-def trials(url: str) -> list[optuna.trial.FrozenTrial]:
-    """The study's trials; none while no worker has made it yet."""
+def trials(url: str, starting: bool = False) -> list[optuna.trial.FrozenTrial]:
+    """The study's trials; none while no worker has made it yet. With `starting`, also none
+    while a worker may still be creating the database's tables (reading then races it)."""
     try:
         return optuna.load_study(study_name="grid", storage=url).get_trials()
     except KeyError:
         return []
+    except sqlalchemy.exc.SQLAlchemyError:
+        if starting:
+            return []
+        raise
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +132,11 @@ def test_a_killed_workers_point_is_trained_by_another(local_rows, tmp_path):
     while not held and time.monotonic() < deadline:
         time.sleep(0.5)
         if (tmp_path / "sweep.db").exists():
-            held = [t for t in trials(url) if t.state.name == "RUNNING" and POINT in t.params]
+            held = [
+                t
+                for t in trials(url, starting=True)
+                if t.state.name == "RUNNING" and POINT in t.params
+            ]
     assert held, doomed.communicate()[1].decode()[-2000:]
     doomed.kill()  # SIGKILL: no cleanup, its point stays RUNNING until its heartbeat is stale
     doomed.wait()
