@@ -13,6 +13,7 @@ import yaml
 from cnnlab.cli import sweep_cmd
 from cnnlab.errors import ConfigError
 from cnnlab.sweep import expand, load_spec, run_sweep, runner, spec_from_dict
+from cnnlab.sweep.table import results_markdown
 
 RECIPES = sorted((Path(__file__).parents[2] / "configs" / "recipes").glob("*.yaml"))
 TINY = {
@@ -97,7 +98,15 @@ def test_seeds_give_mean_and_std(tmp_path):
     assert [r.name for r in runs] == ["model=fc_only,seed=0", "model=fc_only,seed=1"]
     assert [r.config.train.seed for r in runs] == [0, 1]
     result = run_sweep(spec, tmp_path, report=False)
-    assert " ± " in result.markdown_path.read_text(encoding="utf-8")
+    text = result.markdown_path.read_text(encoding="utf-8")
+    assert " ± " in text and "\n2 runs; mean ± std over 2 seeds." in text
+
+
+def test_one_run_is_counted_in_the_singular():
+    spec = spec_from_dict(tiny_spec({"model.name": ["fc_only"]}))
+    row = {"run": "model=fc_only", "model.name": "fc_only", "seed": 0, "status": "finished"}
+    text = results_markdown(spec, [row])
+    assert "\n1 run; one seed per grid point." in text
 
 
 @pytest.mark.parametrize(

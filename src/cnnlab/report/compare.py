@@ -118,7 +118,7 @@ def comparison_document(run_dirs: Sequence[Path], out_dir: Path) -> Document:
         else "No run has a test accuracy yet."
     )
     return Document(
-        f"Comparison of {len(records)} runs",
+        f"Comparison of {len(records)} run{'s' if len(records) != 1 else ''}",
         ", ".join(labels),
         (
             Section("Runs", (Table(COLUMNS, rows, ALIGN), Text(lead))),

@@ -206,7 +206,7 @@ def results_markdown(
     seeds = len(spec.seeds) if spec.seeds else 1
     parts = [f"# Sweep {spec.name}", ""] + ([f"**{note}**", ""] if note else [])
     parts.append(
-        f"{len(rows)} runs; "
+        f"{len(rows)} run{'s' if len(rows) != 1 else ''}; "
         + (f"mean ± std over {seeds} seeds." if seeds > 1 else "one seed per grid point.")
     )
     for metric in spec.metrics:
