@@ -18,6 +18,7 @@ from cnnlab.report import run_document, write_comparison, write_report
 from cnnlab.report.document import Image
 from cnnlab.report.figures import Curve, curves_figure, save_png
 from cnnlab.report.html import embed, png_width
+from cnnlab.report.sections import arithmetic
 
 CLASSES = ["0", "1", "7"]
 SECTIONS = (
@@ -108,6 +109,8 @@ def test_markdown_has_every_section(runs, full_report):
     assert "### Dataset profile: mnist-sample" in md and "| val | 9 |" in md
     assert "| conv | Conv2d | 32x28x28 | 320 |" in md  # model summary
     assert "| balanced accuracy | 0.8000 |" in md
+    env = json.loads((runs["full"] / "env.json").read_text())
+    assert f"| device | cpu, torch {env['torch']}, {env['precision']} on " in md
     assert "| accuracy | 0.8101 |" in md and "| top-2 accuracy | 0.9367 |" in md
     assert "| AUC micro | 0.9512 |" in md and "| AUC macro | 0.9567 |" in md
     assert "| macro | 0.8000 | 0.8000 | 0.7963 |" in md
@@ -243,3 +246,12 @@ def test_wide_figures_span_the_grid(tmp_path):
     assert embed(Image(tmp_path / "wide.png", "wide")).wide
     gone = embed(Image(tmp_path / "gone.png", "gone"))
     assert gone.src == "" and "gone.png" in gone.error
+
+
+def test_the_device_row_names_the_arithmetic_and_old_runs_go_without():
+    cpu = {"device": "cpu", "precision": "fp32", "cpu_capability": "AVX2"}
+    assert arithmetic(cpu) == ", fp32 on AVX2"
+    assert arithmetic({"device": "cuda:0", "precision": "bf16", "cpu_capability": "AVX2"}) == (
+        ", bf16"
+    )
+    assert arithmetic({"device": "cpu", "torch": "2.2.0"}) == ""  # env.json before the keys

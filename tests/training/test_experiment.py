@@ -14,6 +14,7 @@ from cnnlab.errors import TrainingError
 from cnnlab.experiment.engine import resume, train
 from cnnlab.runs import RunDir
 from cnnlab.training import load_checkpoint
+from cnnlab.training.device import cpu_has_bf16
 
 BASE = [
     "data.dataset=mnist-sample",
@@ -56,6 +57,9 @@ def test_run_directory_is_complete(tmp_path):
     ):
         assert (run / name).is_file(), name
     assert json.loads((run / "status.json").read_text())["status"] == "finished"
+    env = json.loads((run / "env.json").read_text())  # what `precision: auto` chose, and why
+    assert env["precision"] == ("bf16" if cpu_has_bf16() else "fp32")
+    assert env["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert len(read_metrics(run)) == 4
     assert (run / "train.log").read_text().splitlines()[-1].startswith("test accuracy: 0.")
     state = load_checkpoint(run / "best.pt")

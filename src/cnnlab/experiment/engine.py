@@ -33,7 +33,7 @@ from cnnlab.runs import SETTLED, Recorder, RunDir, claim_run_dir
 from cnnlab.runs.env import environment
 from cnnlab.training import distributed
 from cnnlab.training.class_weights import describe_weights, weight_tensor
-from cnnlab.training.device import resolve_device
+from cnnlab.training.device import precision_used, resolve_device
 from cnnlab.training.distributed import topology_from_env
 from cnnlab.training.interrupt import stop_on_signals
 from cnnlab.training.loop import FitHooks, History, checkpoint_state, fit
@@ -265,7 +265,8 @@ def train(
                 source = model_source(config.model.name, config.model.options)
                 if source is not None:  # the report shows it even after the file changes
                     run.write_model_source(source)
-            env = environment(prepared.device, prepared.threads)
+            precision = precision_used(prepared.device, config.train.precision)
+            env = environment(prepared.device, prepared.threads, precision)
             run.write_env({**env, "world_size": topology.world_size})
             where = f"device {prepared.device}" + (
                 f", {topology.world_size} processes" if topology.enabled else ""

@@ -79,11 +79,21 @@ def summary_section(record: RunRecord) -> Section:
         library = (  # a scratch run's env.json names NumPy, not torch
             f"NumPy {env.get('numpy', '?')}" if "torch" not in env else f"torch {env['torch']}"
         )
-        rows.append(("device", f"{env.get('device', '?')}, {library}"))
+        rows.append(("device", f"{env.get('device', '?')}, {library}{arithmetic(env)}"))
     blocks: list[Block] = [Table(("", ""), tuple(rows))]
     if record.problems:
         blocks.append(Text("Unreadable files (left out): " + "; ".join(record.problems)))
     return Section("Summary", tuple(blocks))
+
+
+def arithmetic(env: dict) -> str:
+    """ ", fp32 on AVX2": the precision a run computed in and, on a CPU, the vector unit that
+    chose it (`train.precision: auto`); empty for runs whose env.json predates these keys."""
+    precision = env.get("precision")
+    if not precision:
+        return ""
+    unit = env.get("cpu_capability") if env.get("device") == "cpu" else None
+    return f", {precision}" + (f" on {unit}" if unit else "")
 
 
 def diagnosis_section(record: RunRecord) -> Section:

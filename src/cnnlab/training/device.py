@@ -93,6 +93,12 @@ def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
+def precision_used(device: torch.device, precision: str) -> str:
+    """The arithmetic `precision` ("auto" included) gives on `device`: "bf16", "fp16" or "fp32"."""
+    names = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
+    return names[autocast_dtype(device, precision)]
+
+
 def autocast(device: torch.device, dtype: torch.dtype | None):
     """A context that runs the forward pass in `dtype`, or does nothing for fp32."""
     if dtype is None:
