@@ -36,13 +36,6 @@ def git_revision(directory: Path) -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
-def cpu_capability() -> str | None:
-    """The widest vector instruction set torch's CPU kernels use here ("AVX2", "AVX512", ...):
-    with `train.precision: auto` it decides bf16 or fp32, and so a run's speed and last digits."""
-    probe = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
-    return probe() if probe is not None else None
-
-
 def environment(device: torch.device, threads: int, precision: str) -> dict[str, Any]:
     """Versions, hardware and revision of the current process; `precision` is the arithmetic
     the run's forward passes used ("bf16", "fp16" or "fp32": `train.precision` resolved)."""
@@ -53,7 +46,9 @@ def environment(device: torch.device, threads: int, precision: str) -> dict[str,
         "numpy": np.__version__,
         "platform": platform.platform(),
         "cpu": cpu_model(),
-        "cpu_capability": cpu_capability(),
+        # torch's CPU kernels' vector unit ("AVX2", "AVX512", ...): with `train.precision:
+        # auto` it decides bf16 or fp32, and so a run's speed and last digits
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "threads": threads,
         "device": str(device),
         "precision": precision,
